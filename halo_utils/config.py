@@ -1,0 +1,84 @@
+"""Run profiles and seeding.
+
+A profile changes sizes and counts, never code paths. ``smoke`` runs in seconds
+(tests), ``cpu`` gives real results on a laptop, ``paper`` uses the radio-halo
+paper's full settings (Mishra et al. 2024).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+
+import numpy as np
+
+__all__ = ["DataConfig", "PROFILES", "data_config", "default_profile", "seed_everything"]
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Pre-processing and augmentation settings of one profile."""
+
+    profile: str  # name of the profile this config belongs to
+    cutout: int = 64  # side of the central cut-out, pixels (64 px = 0.78 deg)
+    clip_sigma: float = 3.0  # pixels below clip_sigma * rms are set to zero
+    n_rotations: int = 8  # rotations by multiples of 360/n_rotations degrees (8 -> 45 deg steps)
+    flips: tuple = ("none", "horizontal")  # mirror states; vertical = horizontal + 180 deg rotation
+    n_brightness: int = 10  # brightness factors drawn per (rotation, flip)
+    brightness_range: tuple = (0.9, 1.4)  # uniform range of the brightness factors
+    log_reference_sigma: float = 1.0  # log scaling y = log10(1 + x / (k * rms_band)), k = this
+
+    @property
+    def n_variants(self) -> int:
+        """Augmented copies per image: rotations x flips x brightness factors."""
+        return self.n_rotations * len(self.flips) * self.n_brightness
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "DataConfig":
+        """Build from a dict (e.g. a saved JSON); unknown keys are an error."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown DataConfig keys: {sorted(unknown)}")
+        values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        return cls(**values)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_DATA_PROFILES = {
+    "smoke": DataConfig("smoke", n_rotations=2, flips=("none",), n_brightness=1),
+    "cpu": DataConfig("cpu", n_rotations=8, flips=("none", "horizontal"), n_brightness=2),
+    "paper": DataConfig("paper"),
+}
+
+
+def default_profile(profile: str | None = None) -> str:
+    """The profile to use: the argument, else ``$HALO_PROFILE``, else ``cpu``."""
+    name = profile or os.environ.get("HALO_PROFILE") or "cpu"
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {PROFILES}")
+    return name
+
+
+def data_config(profile: str | None = None, **overrides) -> DataConfig:
+    """The :class:`DataConfig` of a profile, with optional field overrides."""
+    base = _DATA_PROFILES[default_profile(profile)]
+    return DataConfig.from_dict({**base.to_dict(), **overrides})
+
+
+def seed_everything(seed: int) -> np.random.Generator:
+    """Seed Python, NumPy and (if imported) Keras/TensorFlow; return a NumPy Generator."""
+    random.seed(seed)
+    np.random.seed(seed)
+    import sys
+
+    if "keras" in sys.modules or "tensorflow" in sys.modules:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+    return np.random.default_rng(seed)

@@ -1,0 +1,117 @@
+"""Where things live: project root, data folders, results and figures; atomic writes.
+
+Nothing here creates folders at import time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "project_root", "data_dir", "results_dir", "figures_dir", "gleam_dir", "frdeep_dir",
+    "atomic_write", "write_json", "write_summary", "MissingDataError",
+]
+
+
+class MissingDataError(FileNotFoundError):
+    """A required input folder is not there; the message says how to provide it."""
+
+
+def project_root() -> Path:
+    """The repository root: ``$HALO_ROOT``, else the first parent of the cwd holding ``halo_utils/``."""
+    if os.environ.get("HALO_ROOT"):
+        return Path(os.environ["HALO_ROOT"]).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "halo_utils").is_dir() and (folder / "notebooks").is_dir():
+            return folder
+    return here
+
+
+def data_dir() -> Path:
+    return project_root() / "data"
+
+
+def results_dir(stage: str) -> Path:
+    """``data/results/<stage>/``, e.g. stage = notebook stem ``00_data``."""
+    return data_dir() / "results" / stage
+
+
+def figures_dir() -> Path:
+    return project_root() / "figures"
+
+
+def _resolve_dir(value, env: str, what: str, hint: str) -> Path:
+    path = value or os.environ.get(env)
+    if not path:
+        raise MissingDataError(f"No {what} folder given: pass it as a parameter or set ${env}. {hint}")
+    path = Path(path).expanduser()
+    if not path.is_absolute():
+        path = (Path.cwd() / path) if path.exists() else (project_root() / path)
+    if not path.is_dir():
+        raise MissingDataError(f"{what} folder {str(path)!r} (from {'parameter' if value else '$' + env}) does not exist. {hint}")
+    return path.resolve()
+
+
+def gleam_dir(value: str | os.PathLike | None = None) -> Path:
+    """Folder of the GLEAM halo dataset in the published layout (parameter, else ``$HALO_GLEAM_DIR``)."""
+    return _resolve_dir(
+        value, "HALO_GLEAM_DIR", "GLEAM halo dataset",
+        "Use the published dataset folder (TRAIN_DATA_1 ... TEST_DATA_0), or download it with "
+        "`python -m halo_utils.download --out data/gleam` (needs network).",
+    )
+
+
+def frdeep_dir(value: str | os.PathLike | None = None) -> Path:
+    """Folder of the FRDEEP-F batches (parameter, else ``$HALO_FRDEEP_DIR``)."""
+    return _resolve_dir(value, "HALO_FRDEEP_DIR", "FRDEEP-F", "It holds data_batch_* and test_batch.")
+
+
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Write a file atomically: ``write(tmp_path)`` fills a temporary file that is then renamed.
+
+    A crash or error leaves either the old file or none, never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | os.PathLike, payload: dict) -> Path:
+    """Write ``payload`` as indented JSON atomically (NumPy values converted, NaN -> null)."""
+    text = json.dumps(_jsonable(payload), indent=2, sort_keys=True)
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text + "\n"))
+
+
+def write_summary(stage: str, run: str, payload: dict) -> Path:
+    """Write a notebook's summary to ``data/results/<stage>/<run>.json`` and return the path."""
+    return write_json(results_dir(stage) / f"{run}.json", payload)
