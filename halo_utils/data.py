@@ -99,11 +99,15 @@ def zero_region(image: np.ndarray, min_rows: int = 3) -> str | None:
 
 def _open_primary(path: Path):
     try:
-        with fits.open(path, memmap=False) as hdul:
+        with warnings.catch_warnings(record=True) as caught, fits.open(path, memmap=False) as hdul:
+            warnings.simplefilter("always")
             hdul.verify("silentfix")
             data = hdul[0].data
             header = hdul[0].header.copy()
             data = None if data is None else np.array(data, dtype=np.float32)
+        truncated = [str(w.message) for w in caught if "truncated" in str(w.message)]
+        if truncated:
+            raise OSError(truncated[0])
     except (OSError, TypeError, ValueError, IndexError) as err:
         raise DataError(f"{path}: not a readable FITS file ({err.__class__.__name__}: {err})") from err
     if data is None:
@@ -144,8 +148,9 @@ def read_image(path, shape=IMAGE_SHAPE) -> tuple:
         region = zero_region(data)
         if region:
             flags.append(f"zero_region:{region}")
-        if np.median(data) < 0:
-            flags.append("negative_median")
+        median = float(np.median(data))
+        if median < -0.5 * 1.4826 * float(np.median(np.abs(data - median))):
+            flags.append("negative_median")  # a negative offset of half a sigma or more (a sidelobe bowl)
     return data, wcs, flags
 
 

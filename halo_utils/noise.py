@@ -7,7 +7,7 @@ patches) and a third estimate comes from astropy's sigma-clipped statistics.
 Most published images are already clipped: pixels with |x| < t were set to zero. A
 Gaussian fit to that spike would be meaningless, so such images are recognised and the
 noise is inferred from the clip threshold t and the count of surviving negative pixels
-(for Gaussian noise, n(x < -t) / n(|x| < t or x < -t) = Phi(-t / sigma)).
+(for Gaussian noise, n(x < -t) / n(x < t) = Phi(-k) / Phi(k) with k = t / sigma).
 """
 
 from __future__ import annotations
@@ -93,7 +93,8 @@ def _clipped_estimate(values: np.ndarray, state: dict) -> NoiseEstimate:
     share = n_neg / (n_zero + n_neg)
     if share >= 0.5:  # more negatives than zeroed pixels: an offset or artefacts, not zero-mean noise
         return NoiseEstimate(np.nan, 0.0, "clipped-negative-excess", True, t, state["zero_fraction"])
-    return NoiseEstimate(float(t / -norm.ppf(share)), 0.0, "clipped-count", True, t, state["zero_fraction"])
+    k = -norm.ppf(share / (1.0 + share))  # solves Phi(-k) / Phi(k) = share
+    return NoiseEstimate(float(t / k), 0.0, "clipped-count", True, t, state["zero_fraction"])
 
 
 def estimate_noise(image: np.ndarray) -> NoiseEstimate:
