@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["SOURCE_TABLE", "source_kind", "read_psz2", "fetch_psz2", "source_table", "read_source_table",
-           "match_psz2"]
+           "match_psz2", "cutout_extent_kpc"]
 
 SOURCE_TABLE = "data/catalogues/gleam_halo_sources.csv"
 PSZ2_VIZIER = "J/A+A/594/A27/psz2"
@@ -100,3 +100,13 @@ def read_source_table(path=None):
     from .paths import project_root
 
     return pd.read_csv(path or project_root() / SOURCE_TABLE, keep_default_na=True, dtype={"psz2_name": str})
+
+
+def cutout_extent_kpc(z, size_px: int = 64, pixel_deg: float = 0.012222):
+    """Proper linear size (kpc) of a ``size_px`` cut-out at redshift ``z`` (H0 = 70, Om = 0.3)."""
+    from astropy import units as u
+    from astropy.cosmology import FlatLambdaCDM
+
+    cosmo = FlatLambdaCDM(H0=70, Om0=0.3)
+    angle = (size_px * pixel_deg * u.deg).to(u.arcmin)
+    return (cosmo.kpc_proper_per_arcmin(np.asarray(z, float)) * angle).to_value(u.kpc)

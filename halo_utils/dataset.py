@@ -127,10 +127,10 @@ def build_dataset(sources, config, seed: int = 0, split: dict | None = None, noi
         if empty_cutouts and src.label == 1:
             sides = side_cutouts(clipped, config.cutout)
             parts.append((sides, src, [(0.0, "none", 1.0)] * len(sides), True))
-    return _assemble(parts, split, rms, fallback)
+    return _assemble(parts, split, rms, fallback, config.log_reference_sigma)
 
 
-def _assemble(parts, split, rms, fallback) -> HaloDataset:
+def _assemble(parts, split, rms, fallback, log_k) -> HaloDataset:
     def column(fn, dtype):
         return np.concatenate([np.full(len(images), fn(src, empty), dtype=dtype) for images, src, _, empty in parts])
 
@@ -153,5 +153,5 @@ def _assemble(parts, split, rms, fallback) -> HaloDataset:
         raise ValueError("no training sources: normalisation statistics come from training sources only")
     ds.minmax.fit(jy[train])
     x0 = np.median(np.stack([rms[n] for n in np.unique(ds.source[train])]), axis=0)
-    ds.log.fit(jy[train], x0)
+    ds.log.fit(jy[train], log_k * x0)
     return ds
