@@ -61,7 +61,7 @@ def show_noise_fit(src, estimates):
         if est.clipped:
             ax.axvspan(-est.threshold, est.threshold, color="C3", alpha=0.2, label=f"zeroed |x| < {1e3 * est.threshold:.0f} mJy")
         ax.set_title(f"{src.name} {band} MHz\n{est.method}", fontsize=9)
-        ax.set_xlabel("Jy/beam"), ax.set_yscale("log"), ax.legend(fontsize=7)
+        ax.set_xlabel("Jy/beam"), ax.set_yscale("log"), ax.set_ylim(bottom=0.5), ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
