@@ -30,7 +30,7 @@ def variants(config, rng: np.random.Generator) -> list:
 
 def rotate_cube(cube: np.ndarray, angle: float) -> np.ndarray:
     """Rotate an (H, W, B) cube counter-clockwise by ``angle`` degrees about its centre."""
-    quarter, rest = divmod(angle, 90.0)
+    rest = angle % 90.0
     if np.isclose(rest, 0.0) or np.isclose(rest, 90.0):
         return np.rot90(cube, k=int(round(angle / 90.0)) % 4, axes=(0, 1))
     return rotate(cube, angle, axes=(1, 0), reshape=False, order=1, mode="constant", cval=0.0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import zlib
 
 import numpy as np
@@ -22,12 +23,14 @@ import numpy as np
 from .augment import augment, variants
 from .data import BAND_KEYS
 from .noise import noise_table
+from .paths import atomic_write
 from .preprocess import LogNormaliser, MinMaxNormaliser, band_rms, clip_cube, side_cutouts
 from .splits import published_split
 
 __all__ = ["HaloDataset", "build_dataset", "source_rms"]
 
 _FLIPS = ("none", "horizontal", "vertical")
+_ARRAYS = ("jy", "label", "source", "split", "angle", "flip", "brightness", "empty")
 
 
 @dataclasses.dataclass
@@ -67,17 +70,13 @@ class HaloDataset:
     def fingerprint(self) -> str:
         """SHA-256 over every array, to check reproducibility."""
         digest = hashlib.sha256()
-        for name in ("jy", "label", "source", "split", "angle", "flip", "brightness", "empty"):
+        for name in _ARRAYS:
             digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
         return digest.hexdigest()
 
     def save(self, path):
         """Write all arrays and the normalisation metadata to one ``.npz`` (atomic)."""
-        from .paths import atomic_write
-
-        arrays = {k: getattr(self, k) for k in ("jy", "label", "source", "split", "angle", "flip", "brightness", "empty")}
-        import json
-
+        arrays = {k: getattr(self, k) for k in _ARRAYS}
         meta = dict(minmax=self.minmax.to_dict(), log=self.log.to_dict(), bands_mhz=list(BAND_KEYS),
                     rms={k: v.tolist() for k, v in self.rms.items()}, rms_fallback=self.rms_fallback)
         arrays["meta"] = np.array(json.dumps(meta))

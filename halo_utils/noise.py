@@ -107,8 +107,7 @@ def estimate_noise(image: np.ndarray) -> NoiseEstimate:
     gap = (0.0, 0.0)
     if state["zero_fraction"] > 1e-3:  # partly zeroed: leave out the zeroed range
         values = values[values != 0]
-        t_neg = state["t_neg"] if state["t_neg"] < 0.5 * state["t_pos"] else state["t_neg"]
-        gap = (-t_neg if np.isfinite(t_neg) else 0.0, state["t_pos"] if np.isfinite(state["t_pos"]) else 0.0)
+        gap = (-np.nan_to_num(state["t_neg"]), np.nan_to_num(state["t_pos"]))
     mu, sigma = fit_lower_gaussian(values, gap=gap)
     threshold = state["t_pos"] if state["zero_fraction"] > 1e-3 else np.nan
     return NoiseEstimate(sigma, mu, "gaussian-fit", False, threshold, state["zero_fraction"])

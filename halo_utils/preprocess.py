@@ -81,6 +81,11 @@ def side_cutouts(image: np.ndarray, size: int = 64, margin: int = 8) -> np.ndarr
     return np.stack([_cutout(image, c, size, None)[0] for c in centres])
 
 
+def _span(low, high):
+    """high - low per band, 1 where a band is constant (so the transform stays finite)."""
+    return np.where(high > low, high - low, 1.0)
+
+
 @dataclasses.dataclass
 class MinMaxNormaliser:
     """Per-band min-max to [0, 1] (classifier inputs); fitted on training images only."""
@@ -94,15 +99,12 @@ class MinMaxNormaliser:
         self.high = x.max(axis=(0, 1, 2)).astype(np.float64)
         return self
 
-    def _span(self):
-        return np.where(self.high > self.low, self.high - self.low, 1.0)
-
     def transform(self, x):
-        return ((x - self.low) / self._span()).astype(np.float32)
+        return ((x - self.low) / _span(self.low, self.high)).astype(np.float32)
 
     def inverse(self, y):
         """Back to Jy/beam."""
-        return (np.asarray(y, np.float64) * self._span() + self.low).astype(np.float32)
+        return (np.asarray(y, np.float64) * _span(self.low, self.high) + self.low).astype(np.float32)
 
     def to_dict(self):
         return dict(kind="minmax", low=self.low.tolist(), high=self.high.tolist())
@@ -129,15 +131,12 @@ class LogNormaliser:
     def _log(self, x):
         return np.log10(1.0 + np.maximum(np.asarray(x, np.float64), 0.0) / self.x0)
 
-    def _span(self):
-        return np.where(self.high > self.low, self.high - self.low, 1.0)
-
     def transform(self, x):
-        return (2.0 * (self._log(x) - self.low) / self._span() - 1.0).astype(np.float32)
+        return (2.0 * (self._log(x) - self.low) / _span(self.low, self.high) - 1.0).astype(np.float32)
 
     def inverse(self, y):
         """Back to Jy/beam (exact for inputs >= 0, i.e. clipped images)."""
-        logged = (np.asarray(y, np.float64) + 1.0) / 2.0 * self._span() + self.low
+        logged = (np.asarray(y, np.float64) + 1.0) / 2.0 * _span(self.low, self.high) + self.low
         return ((10.0 ** logged - 1.0) * self.x0).astype(np.float32)
 
     def to_dict(self):

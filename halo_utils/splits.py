@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["published_split", "carve_validation", "kfold_by_source"]
+__all__ = ["published_split", "carve_validation", "kfold_by_source", "source_counts"]
 
 
 def published_split(sources) -> dict:
@@ -53,3 +53,12 @@ def kfold_by_source(labels: dict, k: int = 5, seed: int = 0) -> list:
             fold_of[name] = i % k
     return [{n: ("test" if fold_of[n] == f else "train") for n in names} for f in range(k)]
 
+
+
+def source_counts(split: dict, labels: dict) -> dict:
+    """Number of sources per split and class: split -> {'1': n_halo, '0': n_non_halo}."""
+    out = {}
+    for name, part in split.items():
+        counts = out.setdefault(part, {"1": 0, "0": 0})
+        counts[str(labels[name])] += 1
+    return out

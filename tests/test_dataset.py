@@ -88,3 +88,10 @@ def test_real_dataset_is_reproducible(real_sources):
     assert a.sizes() == {"train": {"1": 36, "0": 36}, "test": {"1": 10, "0": 10}}
     x = a.classifier_inputs(a.split == "train")
     assert x.min() == 0.0 and x.max() == pytest.approx(1.0)
+
+
+def test_source_counts():
+    from halo_utils.splits import source_counts
+
+    assert source_counts({"a": "train", "b": "train", "c": "test"}, {"a": 1, "b": 0, "c": 1}) == \
+        {"train": {"1": 1, "0": 1}, "test": {"1": 1, "0": 0}}
