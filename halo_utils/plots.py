@@ -6,7 +6,7 @@ import numpy as np
 
 from .data import BAND_KEYS
 
-__all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "save"]
+__all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real", "save"]
 
 
 def _plt():
@@ -84,13 +84,50 @@ def show_cutout_extent(table, size_px: int = 64, pixel_deg: float = 0.012222):
 
 
 def show_recovery(trials):
-    """Estimated vs true noise RMS of synthetic images (from :func:`~halo_utils.noise.recovery_trial`)."""
+    """Estimated vs injected noise RMS per image and band, and the relative errors (from :func:`~halo_utils.noise.recovery`).
+
+    ``trials`` may carry a ``case`` column (e.g. clipped / unclipped), drawn with its own marker.
+    """
     plt = _plt()
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    for method, rows in trials.groupby("method"):
-        ax.scatter(1e3 * rows.true_rms, 1e3 * rows.rms, s=14, label=method)
-    top = 1e3 * trials.true_rms.max() * 1.1
-    ax.plot([0, top], [0, top], "k:", lw=1)
-    ax.set_xlabel("injected RMS (mJy/beam)"), ax.set_ylabel("estimated RMS (mJy/beam)"), ax.legend(fontsize=8)
+    fig, (ax, err) = plt.subplots(1, 2, figsize=(10, 4))
+    cases = trials.case if "case" in trials else np.full(len(trials), "")
+    for (case, band), rows in trials.groupby([cases, "band"], sort=False):
+        colour = f"C{BAND_KEYS.index(band)}"
+        marker = "o" if case == cases.iloc[0] else "x"
+        ax.scatter(1e3 * rows.true_rms, 1e3 * rows.rms, s=14, color=colour, marker=marker,
+                   label=f"{band} MHz {case}".strip())
+        err.hist(100 * rows.rel_error.dropna(), bins=np.linspace(-20, 20, 41), histtype="step", color=colour,
+                 ls="-" if marker == "o" else "--")
+    lims = 1e3 * trials.true_rms.min() * 0.8, 1e3 * trials.true_rms.max() * 1.2
+    ax.plot(lims, lims, "k:", lw=1)
+    ax.set_xscale("log"), ax.set_yscale("log"), ax.legend(fontsize=7)
+    ax.set_xlabel("injected RMS (mJy/beam)"), ax.set_ylabel("estimated RMS (mJy/beam)")
+    err.set_xlabel("estimated / injected − 1 (%)"), err.set_ylabel("images")
+    fig.tight_layout()
+    return fig
+
+
+def show_mock_vs_real(real, mock, real_all=(), mock_all=()):
+    """Real vs mock source, band by band, on one colour scale per band; pixel histograms beneath.
+
+    ``real`` and ``mock`` are :class:`~halo_utils.data.Source` objects shown as images;
+    the histograms (Jy/beam, log counts, zeros left out) pool ``real_all`` and ``mock_all``
+    (default: the two shown sources).
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(3, 4, figsize=(13, 9.6), gridspec_kw=dict(height_ratios=[1, 1, 0.8]))
+    for b, band in enumerate(BAND_KEYS):
+        vmax = float(np.quantile(real.cube[..., b], 0.995)) or 1.0
+        for ax, src, what in ((axes[0, b], real, "real"), (axes[1, b], mock, "mock")):
+            ax.imshow(src.cube[..., b], origin="lower", cmap="inferno", vmin=0, vmax=vmax)
+            ax.set_title(f"{what}: {src.name}\n{band} MHz, 0–{1e3 * vmax:.0f} mJy/beam", fontsize=8)
+            ax.set_xticks([]), ax.set_yticks([])
+        ax = axes[2, b]
+        for sources, what, colour in ((real_all or [real], "real", "k"), (mock_all or [mock], "mock", "C1")):
+            values = np.concatenate([s.cube[..., b].ravel() for s in sources])
+            values = values[values != 0]
+            ax.hist(values, bins=np.linspace(-3 * vmax / 10, 3 * vmax, 120), histtype="step", color=colour,
+                    density=True, label=f"{what} ({len(sources)} sources)")
+        ax.set_yscale("log"), ax.set_xlabel("Jy/beam (zeros left out)"), ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -85,3 +85,18 @@ def fake_dataset(tmp_path):
                 pattern = patterns[(i + seed) % 3] if not src.startswith("abell_s") else patterns[1]
                 write_fits(tmp_path / folder / pattern.format(s=src, b=band), noise_image(seed))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def mock_sky(tmp_path_factory):
+    """The default mock sky (46 fields, clipped like the published images), seed 0."""
+    from halo_utils.mock import write_sky
+
+    return write_sky(tmp_path_factory.mktemp("mock") / "sky", seed=0)
+
+
+@pytest.fixture(scope="session")
+def mock_sky_unclipped(tmp_path_factory):
+    from halo_utils.mock import SkyConfig, write_sky
+
+    return write_sky(tmp_path_factory.mktemp("mock") / "sky", seed=1, config=SkyConfig(clip_k=None))
