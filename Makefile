@@ -4,6 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_PROFILE ?= cpu
+DEMO_SOURCE ?= mock
 RUNS := data/runs
 
 .PHONY: test demo install clean-results
@@ -22,20 +23,22 @@ test: $(STAMP)
 	@HALO_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest --nbval-lax tests notebooks; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
-# Run the notebooks end to end (profile $(DEMO_PROFILE)) on the dataset named by HALO_GLEAM_DIR.
+# Run every notebook end to end (profile $(DEMO_PROFILE)) on the mock sky (DEMO_SOURCE=mock, the default,
+# needs no download) or on the published images (DEMO_SOURCE=gleam, needs HALO_GLEAM_DIR).
 demo: $(STAMP)
-	@if [ -z "$$HALO_GLEAM_DIR" ]; then \
-	  echo "make demo: set HALO_GLEAM_DIR to the published GLEAM halo dataset (TRAIN_DATA_1 ... TEST_DATA_0)."; \
-	  echo "  e.g.  HALO_GLEAM_DIR=../shared/data/gleam-halos make demo"; \
+	@if [ "$(DEMO_SOURCE)" = gleam ] && [ -z "$$HALO_GLEAM_DIR" ]; then \
+	  echo "make demo DEMO_SOURCE=gleam: set HALO_GLEAM_DIR to the published GLEAM halo dataset (TRAIN_DATA_1 ... TEST_DATA_0)."; \
+	  echo "  e.g.  HALO_GLEAM_DIR=../shared/data/gleam-halos make demo DEMO_SOURCE=gleam"; \
 	  echo "  or download it first: $(PY) -m halo_utils.download --out data/gleam --table data/catalogues/gleam_halo_sources.csv"; \
 	  exit 2; fi
 	@mkdir -p $(RUNS)
 	@for nb in notebooks/0*.ipynb; do \
-	  name=$$(basename $$nb); echo "== $$name ($(DEMO_PROFILE))"; \
-	  MPLBACKEND=Agg $(VENV)/bin/papermill --log-level WARNING $$nb $(RUNS)/$$name -p profile $(DEMO_PROFILE) || exit 1; \
+	  name=$$(basename $$nb .ipynb); echo "== $$name ($(DEMO_SOURCE), $(DEMO_PROFILE))"; \
+	  MPLBACKEND=Agg $(VENV)/bin/papermill --log-level WARNING $$nb $(RUNS)/$${name}_$(DEMO_SOURCE).ipynb \
+	    -p profile $(DEMO_PROFILE) -p source $(DEMO_SOURCE) || exit 1; \
 	done
 	@echo "executed notebooks: $(RUNS)/"; echo "figures:            figures/"; \
-	echo "summaries (JSON):   data/results/<notebook>/$(DEMO_PROFILE)_seed0.json"; ls data/results/*/$(DEMO_PROFILE)_seed0.json
+	echo "summaries (JSON):   data/results/<notebook>/"; ls data/results/*/*$(DEMO_PROFILE)_seed0.json
 
 clean-results:
 	rm -rf data/results data/processed $(RUNS)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["SOURCE_TABLE", "source_kind", "read_psz2", "fetch_psz2", "source_table", "read_source_table",
+__all__ = ["SOURCE_TABLE", "source_kind", "read_psz2", "fetch_psz2", "source_table", "sources_table", "read_source_table",
            "match_psz2", "cutout_extent_kpc"]
 
 SOURCE_TABLE = "data/catalogues/gleam_halo_sources.csv"
@@ -91,6 +91,15 @@ def source_table(sources, psz2=None, radius_arcmin: float = 6.0):
                 continue
             table.loc[i, ["z", "z_ref"]] = [float(z), "Planck PSZ2 (2016A&A...594A..27P)"]
     return table.sort_values(["split", "label", "source"], ascending=[False, False, True]).reset_index(drop=True)
+
+
+def sources_table(source: str, root=None):
+    """The table of the dataset being read: the committed source table ('gleam') or the mock sky's fields ('mock')."""
+    if source == "mock":
+        from .mock import source_table as mock_table
+
+        return mock_table(root)
+    return read_source_table()
 
 
 def read_source_table(path=None):

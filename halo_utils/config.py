@@ -13,9 +13,10 @@ import random
 
 import numpy as np
 
-__all__ = ["DataConfig", "PROFILES", "data_config", "default_profile", "seed_everything"]
+__all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "run_name", "seed_everything"]
 
 PROFILES = ("smoke", "cpu", "paper")
+SOURCES = ("gleam", "mock")  # the published images, or the mock sky of halo_utils.mock
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +70,13 @@ def data_config(profile: str | None = None, **overrides) -> DataConfig:
     """The :class:`DataConfig` of a profile, with optional field overrides."""
     base = _DATA_PROFILES[default_profile(profile)]
     return DataConfig.from_dict({**base.to_dict(), **overrides})
+
+
+def run_name(profile: str, seed: int, source: str = "gleam") -> str:
+    """Default name of a run's outputs: ``<profile>_seed<seed>``, prefixed ``mock_`` on the mock sky."""
+    if source not in SOURCES:
+        raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
+    return f"{'mock_' if source == 'mock' else ''}{profile}_seed{seed}"
 
 
 def seed_everything(seed: int) -> np.random.Generator:

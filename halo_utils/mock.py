@@ -38,7 +38,7 @@ from scipy.signal import fftconvolve
 from . import BANDS_MHZ
 
 __all__ = ["SkyConfig", "Component", "beam", "beam_kernel", "render", "simulate_field",
-           "write_sky", "read_truth", "halo_photometry", "beam_area_px", "read_fields", "dataset_root", "noisy_field", "BAND_CENTRES_MHZ"]
+           "write_sky", "sky_dir", "source_table", "read_truth", "halo_photometry", "beam_area_px", "read_fields", "dataset_root", "noisy_field", "BAND_CENTRES_MHZ"]
 
 BAND_CENTRES_MHZ = tuple((lo + hi) / 2 for lo, hi in BANDS_MHZ)
 """Centre frequency of each GLEAM band (87.5, 118.5, 154.5, 200.5 MHz)."""
@@ -482,22 +482,41 @@ def read_fields(root):
     return pd.read_csv(path).set_index("field")
 
 
+def sky_dir(seed: int = 0, config: SkyConfig | None = None) -> Path:
+    """``data/mock/seed<seed>`` for the default sky, ``data/mock/seed<seed>-<hash>`` for any other config."""
+    import hashlib
+
+    from . import paths
+
+    config = config or SkyConfig()
+    name = f"seed{seed}"
+    if config != SkyConfig():
+        name += "-" + hashlib.sha1(_config_json(config, seed).encode()).hexdigest()[:8]
+    return paths.data_dir() / "mock" / name
+
+
 def dataset_root(source: str, gleam_dir=None, seed: int = 0, config: SkyConfig | None = None) -> Path:
     """The folder to read: the published dataset (``source='gleam'``) or a mock sky (``'mock'``).
 
-    The mock sky lives in ``data/mock/seed<seed>`` and is written there on first use.
+    A mock sky lives in :func:`sky_dir` and is written there on first use.
     """
     from . import paths
 
     if source == "gleam":
         return paths.gleam_dir(gleam_dir)
     if source == "mock":
-        root = paths.data_dir() / "mock" / f"seed{seed}"
+        root = sky_dir(seed, config)
         if not (root / "fields.csv").exists():
             print(f"writing a mock GLEAM sky (seed {seed}) to {root}")
             write_sky(root, seed, config, overwrite=root.exists())
         return root
     raise ValueError(f"source must be 'gleam' (the published images) or 'mock' (the mock sky), not {source!r}")
+
+
+def source_table(root):
+    """One row per mock field in the layout of the committed source table (source, label, split, kind, z, ...)."""
+    fields = read_fields(root).reset_index().rename(columns={"field": "source", "ra": "ra_deg", "dec": "dec_deg"})
+    return fields.sort_values(["split", "label", "source"], ascending=[False, False, True]).reset_index(drop=True)
 
 
 def noisy_field(seed: int, sigma: float, shape=(300, 300), n_sources: int = 40, beam_px: float = 2.0,

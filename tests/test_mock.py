@@ -148,8 +148,13 @@ def test_dataset_root_names_the_source(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="'gleam'.*'mock'"):
         mock.dataset_root("real")
     root = mock.dataset_root("mock", seed=2, config=SMALL)
-    assert root == tmp_path / "data" / "mock" / "seed2" and (root / "fields.csv").exists()
-    assert mock.dataset_root("mock", seed=2) == root  # reused, not rewritten
+    assert root.parent == tmp_path / "data" / "mock" and (root / "fields.csv").exists()
+    stamp = (root / "fields.csv").stat().st_mtime_ns
+    assert mock.dataset_root("mock", seed=2, config=SMALL) == root  # reused, not rewritten
+    assert (root / "fields.csv").stat().st_mtime_ns == stamp
+    assert mock.sky_dir(2) == tmp_path / "data" / "mock" / "seed2" != root  # another config, another folder
+    table = mock.source_table(root)
+    assert list(table.columns[:3]) == ["source", "label", "kind"] and len(table) == sum(SMALL.n_fields)
 
 
 def test_command_line(tmp_path, capsys):
