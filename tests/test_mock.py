@@ -163,3 +163,11 @@ def test_command_line(tmp_path, capsys):
     sources = read_dataset(tmp_path / "sky")
     assert len(sources) == 2 and all((s.cube < 0).mean() > 0.2 for s in sources)  # not clipped
     assert dataclasses.asdict(mock.SkyConfig())["clip_k"] is not None
+
+
+def test_source_fwhm_measures_the_beam(mock_sky):
+    fields = mock.read_fields(mock_sky)
+    fwhm = mock.source_fwhm_arcmin(read_dataset(mock_sky))
+    beams = [np.sqrt(fields[f"bmaj_{b}"] * fields[f"bmin_{b}"]).median() for b in BAND_KEYS]
+    assert np.all(np.abs(np.array(fwhm) / beams - 1) < 0.25), (fwhm, beams)
+    assert fwhm[0] > 1.5 * fwhm[-1]  # the beam shrinks with frequency
