@@ -5,7 +5,7 @@
 
 * ``truth.csv``: one row per injected component (halo, mini-halo, central galaxy,
   compact source, radio-galaxy core/lobe/wing, ring) with its position, 150 MHz flux
-  density, spectral index and size;
+  density, spectral index and size; halo rows also carry the ``halo_*`` columns below;
 * ``fields.csv``: one row per field with its class, redshift, noise and beam per band and
   the halo's flux density, e-folding radius and central surface brightness (the hook for
   completeness curves).
@@ -466,8 +466,9 @@ def write_sky(out, seed: int = 0, config: SkyConfig | None = None, overwrite: bo
                 fits.PrimaryHDU(sim["cube"][b], _header(sim["field"], b, config, seed)).writeto(
                     folder / f"{name}_Gleam{lo}-{hi}{suffix}.fits")
             fields.append(dict(sim["field"], split=split))
-            truth += [dict(dataclasses.asdict(c), profile=c.profile, split=split, label=label)
-                      for c in sim["components"]]
+            halo = {k: v for k, v in sim["field"].items() if k.startswith("halo_")}
+            truth += [dict(dataclasses.asdict(c), profile=c.profile, split=split, label=label,
+                           **(halo if c.kind in ("halo", "mini-halo") else {})) for c in sim["components"]]
         pd.DataFrame(truth).to_csv(tmp / "truth.csv", index=False, float_format="%.6g")
         pd.DataFrame(fields).to_csv(tmp / "fields.csv", index=False, float_format="%.6g")
         (tmp / "config.json").write_text(_config_json(config, seed))

@@ -89,6 +89,11 @@ def test_truth_tables_describe_every_halo(mock_sky):
         # I0 integrates back to the flux density: S = 2 pi I0 re^2 q
         re_arcsec = row.halo_re_arcmin * 60
         assert 2 * np.pi * row.halo_i0_ujy_arcsec2 * 1e-6 * re_arcsec ** 2 * c.axis_ratio == pytest.approx(c.flux_150, rel=1e-4)
+    import pandas as pd
+
+    rows = pd.read_csv(mock_sky / "truth.csv").query("kind in ['halo', 'mini-halo']").set_index("field")
+    for column in ("halo_flux_150", "halo_re_kpc", "halo_re_arcmin", "halo_i0_ujy_arcsec2"):
+        assert np.allclose(rows[column], fields.loc[rows.index, column], rtol=1e-5)
     mini = [c for c in halos if c.kind == "mini-halo"]
     assert all(any(b.kind == "bcg" and b.field == c.field for b in truth) for c in mini)
     compact = [c for c in truth if c.kind == "compact"]
