@@ -6,7 +6,8 @@ import numpy as np
 
 from .data import BAND_KEYS
 
-__all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real", "save"]
+__all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real",
+           "show_training", "show_roc", "show_confusion", "save"]
 
 
 def _plt():
@@ -129,5 +130,71 @@ def show_mock_vs_real(real, mock, real_all=(), mock_all=()):
             ax.hist(values, bins=np.linspace(-3 * vmax / 10, 3 * vmax, 120), histtype="step", color=colour,
                     density=True, label=f"{what} ({len(sources)} sources)")
         ax.set_yscale("log"), ax.set_xlabel("Jy/beam (zeros left out)"), ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _mean_std_band(ax, curves, x=None, label="", colour=None):
+    """Plot the mean of equal- or unequal-length curves with a ±1 std band (NaN-padded)."""
+    n = max(len(c) for c in curves)
+    stack = np.full((len(curves), n), np.nan)
+    for i, c in enumerate(curves):
+        stack[i, :len(c)] = c
+    mean, std = np.nanmean(stack, axis=0), np.nanstd(stack, axis=0)
+    x = np.arange(1, n + 1) if x is None else np.asarray(x)
+    line, = ax.plot(x, mean, label=f"{label} (n={len(curves)})" if label else None, color=colour)
+    ax.fill_between(x, mean - std, mean + std, alpha=0.25, color=line.get_color())
+
+
+def show_training(histories: dict):
+    """Validation loss and accuracy per epoch, mean ± std over runs (paper Fig. 8).
+
+    ``histories`` maps a label (e.g. model name) to a list of Keras-style history dicts
+    (``val_loss``, ``val_accuracy``, ``loss``, ``accuracy`` lists).
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for i, (label, runs) in enumerate(histories.items()):
+        for ax, key in zip(axes, ("val_loss", "val_accuracy")):
+            _mean_std_band(ax, [h[key] for h in runs], label=label, colour=f"C{i}")
+            _mean_std_band(ax, [h[key.removeprefix("val_")] for h in runs], colour=f"C{i}")
+            ax.lines[-1].set_linestyle(":")
+    for ax, name in zip(axes, ("loss", "accuracy")):
+        ax.set_xlabel("epoch"), ax.set_ylabel(name), ax.legend(fontsize=8)
+        ax.set_title(f"validation {name} (solid), training (dotted)")
+    fig.tight_layout()
+    return fig
+
+
+def show_roc(rocs: dict):
+    """ROC curves, mean ± std over runs (paper Fig. 9). ``rocs``: label -> list of (fpr, tpr, auc)."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 4.6))
+    for i, (label, runs) in enumerate(rocs.items()):
+        runs = [r for r in runs if len(r[0])]
+        if not runs:
+            continue
+        aucs = [r[2] for r in runs]
+        _mean_std_band(ax, [r[1] for r in runs], x=runs[0][0],
+                       label=f"{label}: AUC {np.mean(aucs):.3f} ± {np.std(aucs):.3f}", colour=f"C{i}")
+    ax.plot([0, 1], [0, 1], "k:", lw=1)
+    ax.set_xlabel("false-positive rate"), ax.set_ylabel("true-positive rate"), ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def show_confusion(matrices: dict):
+    """Row-normalised confusion matrices, mean ± std over runs (paper Fig. 10). ``matrices``: label -> list of 2x2."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(matrices), figsize=(3.6 * len(matrices), 3.4), squeeze=False)
+    for ax, (label, runs) in zip(axes[0], matrices.items()):
+        stack = np.array(runs, dtype=float)
+        mean, std = np.nanmean(stack, axis=0), np.nanstd(stack, axis=0)
+        ax.imshow(mean, cmap="Blues", vmin=0, vmax=1)
+        for (r, c), value in np.ndenumerate(mean):
+            ax.text(c, r, f"{value:.2f}\n± {std[r, c]:.2f}", ha="center", va="center",
+                    color="white" if value > 0.5 else "black", fontsize=9)
+        ax.set_xticks([0, 1], ["non-halo", "halo"]), ax.set_yticks([0, 1], ["non-halo", "halo"])
+        ax.set_xlabel("predicted"), ax.set_ylabel("true"), ax.set_title(f"{label} (n={len(runs)})", fontsize=9)
     fig.tight_layout()
     return fig

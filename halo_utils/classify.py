@@ -1,0 +1,250 @@
+"""Training and evaluating the halo classifiers under a stated protocol (notebook 05_classifier).
+
+Protocols (written into every result):
+
+* ``strict`` (default): validation sources are carved out of the training sources;
+  test sources are seen only by the final evaluation; class 0 = real non-halo sources.
+* ``paper``: as the radio-halo paper did: class 0 also holds the "empty" side cut-outs
+  of halo images, and the validation set (early stopping, checkpoint choice) *is* the
+  test set. Its numbers are optimistic by construction.
+
+Training: class-balanced categorical cross-entropy (weights from the training class
+counts), Adam, the checkpoint with the best validation accuracy, early stopping on the
+validation loss, and ``keras.callbacks.BackupAndRestore`` so a stopped run resumes from
+its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .splits import carve_validation, published_split
+
+__all__ = ["TrainConfig", "PROTOCOLS", "train_config", "protocol_split", "model_inputs", "class_weights",
+           "deterministic", "train", "predict", "evaluate", "source_scores", "evaluate_run"]
+
+PROTOCOLS = ("strict", "paper")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Classifier training settings of one profile."""
+
+    profile: str  # profile this config belongs to
+    epochs: int = 25  # maximum epochs
+    batch_size: int = 128
+    learning_rate: float = 1e-3  # Adam, beta 0.9 / 0.999
+    patience: int = 6  # early stopping on validation loss
+    val_fraction: float = 0.2  # strict protocol: share of training sources (per class) moved to validation
+    bands: tuple = (0, 1, 2, 3)  # band indices fed to the model (0 = 72-103 MHz)
+    jit_compile: bool = False  # XLA; measured slower than plain TF on this 2-core CPU (see the benchmark)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_TRAIN_PROFILES = {
+    "smoke": TrainConfig("smoke", epochs=2, patience=1),
+    "cpu": TrainConfig("cpu", epochs=20, patience=6),
+    "paper": TrainConfig("paper", epochs=25, patience=6),
+}
+
+
+def train_config(profile: str, **overrides) -> TrainConfig:
+    """The :class:`TrainConfig` of a profile, with optional field overrides (unknown keys are an error)."""
+    base = _TRAIN_PROFILES[profile].to_dict()
+    unknown = set(overrides) - set(base)
+    if unknown:
+        raise ValueError(f"unknown TrainConfig keys: {sorted(unknown)}")
+    values = {**base, **overrides}
+    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def protocol_split(sources, protocol: str, seed: int, val_fraction: float = 0.2) -> tuple:
+    """(source -> 'train'/'val'/'test', empty_cutouts) for a protocol.
+
+    ``strict`` carves validation sources out of the published training sources (stratified,
+    seeded); ``paper`` keeps the published split, validates on 'test' and adds empty cut-outs.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+    published = published_split(sources)
+    if protocol == "paper":
+        return published, True
+    labels = {s.name: s.label for s in sources}
+    return carve_validation(published, labels, val_fraction, seed=seed), False
+
+
+def model_inputs(ds, part: str, bands=(0, 1, 2, 3)) -> dict:
+    """Images of one split as model inputs.
+
+    Returns
+    -------
+    dict with ``x`` (n, 64, 64, len(bands)) float32 in [0, 1] (for training sources),
+    ``y`` (n, 2) one-hot, ``label`` (n,), ``source`` (n,) names, ``empty`` (n,) True for the
+    paper protocol's empty side cut-outs
+    """
+    mask = ds.split == part
+    if not mask.any():
+        raise ValueError(f"the dataset has no '{part}' images")
+    x = ds.classifier_inputs(mask)[..., list(bands)].astype(np.float32)
+    label = ds.label[mask].astype(int)
+    return dict(x=x, y=np.eye(2, dtype=np.float32)[label], label=label, source=ds.source[mask],
+                empty=ds.empty[mask])
+
+
+def class_weights(label: np.ndarray) -> dict:
+    """Balanced class weights n / (2 n_c) from the training labels (0/1)."""
+    counts = np.bincount(label, minlength=2)
+    if (counts == 0).any():
+        raise ValueError(f"training labels hold only one class (counts {counts.tolist()})")
+    return {c: float(len(label) / (2 * counts[c])) for c in (0, 1)}
+
+
+def deterministic(seed: int):
+    """Seed Python, NumPy, Keras and TensorFlow, and make TensorFlow ops deterministic."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+class _BestSoFar:
+    """The best validation accuracy of a run, kept beside its checkpoint so a resumed run does not forget it."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def read(self):
+        return json.loads(self.path.read_text())["val_accuracy"] if self.path.exists() else None
+
+    def callback(self):
+        import keras
+
+        best = self
+
+        class Keep(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                value = float(logs["val_accuracy"])
+                if best.read() is None or value > best.read():
+                    best.path.write_text(json.dumps(dict(val_accuracy=value, epoch=epoch + 1)))
+
+        return Keep()
+
+
+def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir) -> dict:
+    """Fit ``model`` in place; resumable. Loads the best-validation-accuracy weights at the end.
+
+    ``workdir`` holds the backup for resuming (``backup/``), the best weights
+    (``best.weights.h5`` + ``best.json``) and the per-epoch log (``history.csv``).
+
+    Returns
+    -------
+    dict with ``history`` (per-epoch lists over the whole run, resumed parts included),
+    ``best_epoch``, ``epochs_run`` and ``train_seconds`` (of this call)
+    """
+    import keras
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not (workdir / "backup").exists():  # a fresh start: forget any earlier, finished run
+        for name in ("best.json", "best.weights.h5", "history.csv"):
+            (workdir / name).unlink(missing_ok=True)
+    best = _BestSoFar(workdir / "best.json")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999),
+                  loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=config.jit_compile)
+    callbacks = [
+        keras.callbacks.BackupAndRestore(str(workdir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(workdir / "best.weights.h5"), monitor="val_accuracy", mode="max",
+                                        save_best_only=True, save_weights_only=True,
+                                        initial_value_threshold=best.read()),
+        best.callback(),
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience),
+        keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
+    ]
+    start = time.perf_counter()
+    model.fit(train_data["x"], train_data["y"], validation_data=(val_data["x"], val_data["y"]),
+              epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
+              class_weight=class_weights(train_data["label"]), callbacks=callbacks, verbose=2)
+    seconds = time.perf_counter() - start
+    model.load_weights(workdir / "best.weights.h5")
+    history = _read_history(workdir / "history.csv")
+    return dict(history=history, best_epoch=json.loads((workdir / "best.json").read_text())["epoch"],
+                epochs_run=len(history["epoch"]), train_seconds=seconds)
+
+
+def _read_history(path: Path) -> dict:
+    """history.csv as lists; a resumed run's repeated epochs keep their last entry."""
+    import pandas as pd
+
+    table = pd.read_csv(path).drop_duplicates("epoch", keep="last").sort_values("epoch")
+    table["epoch"] = table["epoch"] + 1
+    return {k: table[k].tolist() for k in table.columns}
+
+
+def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Halo probability (n,) for images (n, 64, 64, B)."""
+    return model.predict(x, batch_size=batch_size, verbose=0)[:, 1]
+
+
+def source_scores(prob: np.ndarray, label: np.ndarray, source: np.ndarray):
+    """Per-source score: the mean halo probability over a source's images.
+
+    Returns
+    -------
+    pandas.DataFrame indexed by source with columns label, score, n_images
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(dict(source=source, label=label, score=prob))
+    return table.groupby("source").agg(label=("label", "first"), score=("score", "mean"),
+                                       n_images=("score", "size"))
+
+
+def evaluate(prob: np.ndarray, label: np.ndarray, threshold: float = 0.5) -> dict:
+    """Accuracy, precision, recall, F1, ROC AUC, ROC curve and row-normalised confusion matrix (scikit-learn).
+
+    ROC AUC is NaN when only one class is present. The ROC curve is interpolated onto
+    101 false-positive rates in [0, 1] so runs can be averaged.
+    """
+    from sklearn import metrics
+
+    pred = (prob >= threshold).astype(int)
+    out = dict(accuracy=metrics.accuracy_score(label, pred),
+               precision=metrics.precision_score(label, pred, zero_division=0),
+               recall=metrics.recall_score(label, pred, zero_division=0),
+               f1=metrics.f1_score(label, pred, zero_division=0),
+               confusion=metrics.confusion_matrix(label, pred, labels=[0, 1], normalize="true").tolist(),
+               n=int(len(label)))
+    if len(np.unique(label)) == 2:
+        fpr, tpr, _ = metrics.roc_curve(label, prob)
+        grid = np.linspace(0, 1, 101)
+        out.update(roc_auc=metrics.roc_auc_score(label, prob), roc_fpr=grid.tolist(),
+                   roc_tpr=np.interp(grid, fpr, tpr).tolist())
+    else:
+        out.update(roc_auc=float("nan"), roc_fpr=[], roc_tpr=[])
+    return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in out.items()}
+
+
+def evaluate_run(model, test: dict) -> dict:
+    """Evaluate on the test images, per image and per source.
+
+    Per source, the score is the mean halo probability over the source's augmented images
+    (empty side cut-outs left out: they are not the source).
+
+    Returns
+    -------
+    dict with ``image`` and ``source`` (:func:`evaluate` outputs) and ``scores`` (the
+    :func:`source_scores` table)
+    """
+    prob = predict(model, test["x"])
+    real = ~test["empty"]
+    scores = source_scores(prob[real], test["label"][real], test["source"][real])
+    return dict(image=evaluate(prob, test["label"]), source=evaluate(scores.score.to_numpy(), scores.label.to_numpy()),
+                scores=scores)
