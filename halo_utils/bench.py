@@ -1,0 +1,111 @@
+"""Benchmark: classifier training throughput on this machine, against its matmul speed.
+
+Prints, for I, A and D (64x64x4 inputs, batch 128): training images/s with plain
+TensorFlow and with XLA (``jit_compile``), the model's training FLOPs per image (3 x the
+forward FLOPs counted by the TensorFlow profiler), the achieved GFLOP/s, and this
+machine's float32 matmul GFLOP/s measured in the same process, with the ratio.
+Optionally (``--run``) the wall time of one 05_classifier run in a given profile.
+
+    python -m halo_utils.bench [--steps 20] [--run cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+__all__ = ["matmul_gflops", "forward_flops", "train_throughput", "main"]
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
+    """float32 matmul speed in GFLOP/s (2 n^3 per product), best of ``repeats``."""
+    import tensorflow as tf
+
+    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
+    tf.matmul(a, b).numpy()  # warm-up
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tf.matmul(a, b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 / best / 1e9
+
+
+def forward_flops(model, batch: int = 1) -> float:
+    """Forward-pass FLOPs per image, counted by the TensorFlow profiler on the model's graph."""
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec = tf.TensorSpec((batch, *model.input_shape[1:]), tf.float32)
+    graph = convert_variables_to_constants_v2(tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)).graph
+    options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops / batch
+
+
+def train_throughput(name: str, jit_compile: bool, steps: int = 20, batch: int = 128, bands: int = 4) -> float:
+    """Training images/s of classifier ``name`` on random data (after two warm-up steps)."""
+    import keras
+
+    from .models.classifiers import build_classifier
+
+    keras.utils.set_random_seed(0)
+    model = build_classifier(name, bands=bands)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", jit_compile=jit_compile)
+    x = np.random.default_rng(0).random((batch, 64, 64, bands), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[np.arange(batch) % 2]
+    for _ in range(2):
+        model.train_on_batch(x, y)
+    start = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return steps * batch / (time.perf_counter() - start)
+
+
+def _run_notebook(profile: str, model: str) -> float:
+    """Wall time (s) of one 05_classifier run (strict protocol, seed 0) through papermill."""
+    from . import paths
+
+    notebook = paths.project_root() / "notebooks" / "05_classifier.ipynb"
+    out = paths.data_dir() / "runs" / "bench_05_classifier.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "papermill", "--log-level", "WARNING", str(notebook), str(out),
+                    "-p", "profile", profile, "-p", "model", model, "-p", "run_name", f"bench_{model}_{profile}"],
+                   check=True, env=env, cwd=notebook.parent)
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Classifier training throughput and matmul speed on this machine.")
+    parser.add_argument("--steps", type=int, default=20, help="timed training steps per model")
+    parser.add_argument("--models", nargs="+", default=["I", "A", "D"])
+    parser.add_argument("--run", default=None, help="also time one 05_classifier run of model A in this profile")
+    args = parser.parse_args(argv)
+    import tensorflow as tf
+
+    from .models.classifiers import build_classifier
+
+    gflops = matmul_gflops()
+    print(f"cores: {os.cpu_count()}, TensorFlow {tf.__version__}, intra-op threads "
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+    print(f"matmul float32 (2048^2): {gflops:.1f} GFLOP/s")
+    print(f"{'model':6} {'MFLOP/img (train)':>18} {'img/s plain':>12} {'img/s XLA':>10} {'GFLOP/s':>8} {'of matmul':>9}")
+    for name in args.models:
+        train_flops = 3 * forward_flops(build_classifier(name))
+        plain = train_throughput(name, False, args.steps)
+        xla = train_throughput(name, True, args.steps)
+        achieved = max(plain, xla) * train_flops / 1e9
+        print(f"{name:6} {train_flops / 1e6:18.1f} {plain:12.0f} {xla:10.0f} {achieved:8.1f} {achieved / gflops:9.1%}")
+    if args.run:
+        print(f"one 05_classifier run (model A, {args.run} profile, strict, seed 0): {_run_notebook(args.run, 'A'):.0f} s wall")
+
+
+if __name__ == "__main__":
+    main()

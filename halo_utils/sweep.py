@@ -1,0 +1,175 @@
+"""Multi-seed sweeps of ``05_classifier`` through papermill, and their aggregation (paper Table 5, Figs. 8-10).
+
+Each run is one papermill execution of the notebook; it writes
+``data/results/05_classifier/<run>.json``. A sweep skips runs whose JSON exists, so a
+stopped sweep is resumed by starting it again (and an interrupted run resumes from its
+last epoch). Command line::
+
+    python -m halo_utils.sweep --seeds 10 --models I A D --protocols strict paper --profile cpu --jobs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from . import paths
+from .classify import run_name
+
+__all__ = ["PAPER_TABLE5", "plan", "run", "load_runs", "summary_table", "to_markdown", "aggregate", "main"]
+
+PAPER_TABLE5 = {"A": (94.41, 1.95), "I": (86.87, 2.78), "D": (84.68, 1.03)}
+"""The paper's Table 5 accuracies (%, mean ± std over 10 runs; its protocol)."""
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+STAGE = "05_classifier"
+
+
+def plan(seeds, models, protocols, profile: str, source: str = "gleam") -> list:
+    """Every (model, protocol, seed) run as a dict of notebook parameters plus ``run`` and ``done``."""
+    runs = []
+    for protocol in protocols:
+        for model in models:
+            for seed in seeds:
+                name = run_name(model, protocol, profile, seed, source)
+                runs.append(dict(model=model, protocol=protocol, seed=int(seed), profile=profile, source=source,
+                                 run=name, done=(paths.results_dir(STAGE) / f"{name}.json").exists()))
+    return runs
+
+
+def _execute(params: dict, threads: int | None) -> int:
+    """Run the notebook for one parameter set in a subprocess; return its exit code."""
+    notebook = paths.project_root() / "notebooks" / f"{STAGE}.ipynb"
+    out = paths.data_dir() / "runs" / STAGE / f"{params['run']}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "papermill", "--log-level", "WARNING", "--no-progress-bar", str(notebook), str(out)]
+    for key in ("model", "protocol", "seed", "profile", "source"):
+        args += ["-p", key, str(params[key])]
+    env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    if threads:
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
+    log = out.with_suffix(".log")
+    with open(log, "w") as stream:
+        code = subprocess.call(args, env=env, stdout=stream, stderr=subprocess.STDOUT, cwd=notebook.parent)
+    if code:
+        print(f"run {params['run']} failed (exit {code}); see {log}")
+    return code
+
+
+def run(runs: list, jobs: int = 1) -> list:
+    """Execute the runs not yet done, ``jobs`` at a time (each with cores / jobs threads); return failures."""
+    from tqdm.auto import tqdm
+
+    todo = [r for r in runs if not r["done"]]
+    print(f"{len(runs) - len(todo)} of {len(runs)} runs already done; {len(todo)} to run, {jobs} at a time")
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        codes = list(tqdm(pool.map(lambda r: _execute(r, threads), todo), total=len(todo), desc="sweep"))
+    return [r["run"] for r, code in zip(todo, codes) if code]
+
+
+def load_runs(profile: str, source: str = "gleam", models=None, protocols=None) -> list:
+    """The result JSONs of one profile and source (optionally only some models / protocols)."""
+    out = []
+    for path in sorted(paths.results_dir(STAGE).glob("*.json")):
+        result = json.loads(path.read_text())
+        if result.get("profile") != profile or result.get("source", "gleam") != source:
+            continue
+        if (models and result["model"] not in models) or (protocols and result["protocol"] not in protocols):
+            continue
+        out.append(result)
+    return out
+
+
+def summary_table(results: list, level: str = "image"):
+    """Mean and std (%) of each metric per (protocol, model), as in the paper's Table 5.
+
+    ``level`` is 'image' (the paper's numbers) or 'source' (a source's score = mean over its images).
+    """
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        metrics = r["image"] if level == "image" else r["per_source"]
+        rows.append(dict(protocol=r["protocol"], model=r["model"], seed=r["seed"],
+                         train_seconds=r["train_seconds"], **{m: 100 * metrics[m] for m in METRICS}))
+    table = pd.DataFrame(rows)
+    grouped = table.groupby(["protocol", "model"])
+    out = grouped[list(METRICS) + ["train_seconds"]].agg(["mean", "std"])
+    out[("runs", "n")] = grouped.size()
+    return out
+
+
+def to_markdown(table, level: str = "image") -> str:
+    """The summary table as Markdown: 'mean ± std' per metric, and the paper's accuracy beside it."""
+    head = ["protocol", "model", "runs", *[m.replace("_", " ") + " (%)" for m in METRICS], "train s", "paper accuracy (%)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (protocol, model), row in table.iterrows():
+        cells = [f"{row[(m, 'mean')]:.2f} ± {np.nan_to_num(row[(m, 'std')]):.2f}" for m in METRICS]
+        paper = "%.2f ± %.2f" % PAPER_TABLE5[model] if level == "image" else "—"
+        lines.append(f"| {protocol} | {model} | {int(row[('runs', 'n')])} | " + " | ".join(cells)
+                     + f" | {row[('train_seconds', 'mean')]:.0f} | {paper} |")
+    return "\n".join(lines) + "\n"
+
+
+def aggregate(profile: str, source: str = "gleam", models=None, protocols=None) -> dict:
+    """Write the Table 5 analogue (Markdown + CSV, per image and per source) and the Fig. 8-10 analogues."""
+    from . import plots
+
+    results = load_runs(profile, source, models, protocols)
+    if not results:
+        raise FileNotFoundError(f"no {STAGE} results for profile {profile!r}, source {source!r} "
+                                f"in {paths.results_dir(STAGE)}")
+    prefix = f"{'mock_' if source == 'mock' else ''}{profile}"
+    written = {}
+    for level in ("image", "source"):
+        table = summary_table(results, level)
+        base = paths.results_dir(STAGE) / f"table5_{prefix}_{level}"
+        written[f"{level}_csv"] = paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp))
+        text = to_markdown(table, level)
+        written[f"{level}_md"] = paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
+    for protocol in sorted({r["protocol"] for r in results}):
+        runs = [r for r in results if r["protocol"] == protocol]
+        by_model = {m: [r for r in runs if r["model"] == m] for m in ("A", "I", "D") if any(r["model"] == m for r in runs)}
+        tag = f"{prefix}_{protocol}"
+        written[f"fig8_{protocol}"] = plots.save(plots.show_training({m: [r["history"] for r in rs] for m, rs in by_model.items()}),
+                                                 f"05_fig8_training_{tag}")
+        written[f"fig9_{protocol}"] = plots.save(plots.show_roc({m: [(r["image"]["roc_fpr"], r["image"]["roc_tpr"], r["image"]["roc_auc"])
+                                                                     for r in rs] for m, rs in by_model.items()}), f"05_fig9_roc_{tag}")
+        written[f"fig10_{protocol}"] = plots.save(plots.show_confusion({m: [r["image"]["confusion"] for r in rs]
+                                                                        for m, rs in by_model.items()}), f"05_fig10_confusion_{tag}")
+    return written
+
+
+def _seeds(values: list) -> list:
+    """``['10']`` -> 0..9; ``['3', '5']`` -> [3, 5]."""
+    return list(range(int(values[0]))) if len(values) == 1 else [int(v) for v in values]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run 05_classifier over seeds x models x protocols, then aggregate.")
+    parser.add_argument("--seeds", nargs="+", default=["10"], help="a count N (seeds 0..N-1) or a list of seeds")
+    parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
+    parser.add_argument("--protocols", nargs="+", default=["strict", "paper"], choices=["strict", "paper"])
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    parser.add_argument("--source", default="gleam", choices=["gleam", "mock"])
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each gets cores / jobs threads)")
+    parser.add_argument("--aggregate-only", action="store_true")
+    args = parser.parse_args(argv)
+    runs = plan(_seeds(args.seeds), args.models, args.protocols, args.profile, args.source)
+    failed = [] if args.aggregate_only else run(runs, args.jobs)
+    for name, path in aggregate(args.profile, args.source, args.models, args.protocols).items():
+        print(f"{name}: {path}")
+    if failed:
+        raise SystemExit(f"{len(failed)} runs failed: {failed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Classifiers: parameter counts, protocols, class weights, metrics, determinism and resuming."""
+
+import json
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from halo_utils import classify, config, dataset  # noqa: E402
+from halo_utils.data import read_dataset  # noqa: E402
+from halo_utils.models.classifiers import build_classifier  # noqa: E402
+
+
+def n_trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("name, bands, expected", [("I", 1, 58_898), ("A", 4, 939_490), ("D", 1, 264_580)])
+def test_paper_parameter_counts(name, bands, expected):
+    assert n_trainable(build_classifier(name, bands=bands)) == expected
+
+
+@pytest.mark.parametrize("name", ["I", "A", "D"])
+@pytest.mark.parametrize("bands", [1, 4])
+def test_builders_map_images_to_two_class_probabilities(name, bands):
+    model = build_classifier(name, bands=bands)
+    out = model(np.random.default_rng(0).random((3, 64, 64, bands), dtype=np.float32), training=False)
+    assert out.shape == (3, 2)
+    assert np.allclose(np.sum(out, axis=1), 1, atol=1e-5)
+
+
+def test_unknown_model_and_protocol_are_named():
+    with pytest.raises(ValueError, match="'X'"):
+        build_classifier("X")
+    with pytest.raises(ValueError, match="'lenient'"):
+        classify.run_name("A", "lenient", "cpu", 0)
+
+
+@pytest.fixture(scope="module")
+def mock_sources(mock_sky):
+    return read_dataset(mock_sky)
+
+
+def test_strict_protocol_never_validates_on_test_sources(mock_sources):
+    split, empty = classify.protocol_split(mock_sources, "strict", seed=3)
+    assert not empty
+    published = {s.name: s.split for s in mock_sources}
+    assert {n for n, p in split.items() if p == "test"} == {n for n, p in published.items() if p == "test"}
+    val = {n for n, p in split.items() if p == "val"}
+    assert val and all(published[n] == "train" for n in val)
+    paper, empty = classify.protocol_split(mock_sources, "paper", seed=3)
+    assert empty and paper == published
+
+
+def test_class_weights_balance_the_classes():
+    weights = classify.class_weights(np.array([0, 0, 0, 1]))
+    assert weights[0] * 3 == pytest.approx(weights[1] * 1)
+    assert weights[0] * 3 + weights[1] == pytest.approx(4)
+    with pytest.raises(ValueError, match="one class"):
+        classify.class_weights(np.zeros(5, int))
+
+
+def test_evaluate_matches_hand_counts():
+    label = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    prob = np.array([0.9, 0.8, 0.3, 0.6, 0.1, 0.2, 0.4, 0.05])
+    m = classify.evaluate(prob, label)
+    assert m["accuracy"] == pytest.approx(6 / 8)  # TP 2, FN 1, FP 1, TN 4
+    assert m["precision"] == pytest.approx(2 / 3) and m["recall"] == pytest.approx(2 / 3)
+    assert np.allclose(m["confusion"], [[4 / 5, 1 / 5], [1 / 3, 2 / 3]])
+    assert m["roc_auc"] == pytest.approx(13 / 15)  # 13 of the 15 (halo, non-halo) pairs ranked right
+    assert m["roc_tpr"][0] >= 0 and m["roc_tpr"][-1] == pytest.approx(1)
+
+
+def test_source_scores_average_over_images():
+    table = classify.source_scores(np.array([0.2, 0.4, 0.9]), np.array([0, 0, 1]), np.array(["a", "a", "b"]))
+    assert table.loc["a", "score"] == pytest.approx(0.3) and table.loc["a", "n_images"] == 2
+    assert table.loc["b", "label"] == 1
+
+
+@pytest.fixture(scope="module")
+def small_data(mock_sources):
+    split, _ = classify.protocol_split(mock_sources, "strict", seed=0)
+    ds = dataset.build_dataset(mock_sources, config.data_config("smoke"), seed=0, split=split)
+    return {part: classify.model_inputs(ds, part) for part in ("train", "val", "test")}
+
+
+def fit(small_data, workdir, seed=0, epochs=3, callbacks=()):
+    classify.deterministic(seed)
+    model = build_classifier("I")
+    cfg = classify.train_config("smoke", epochs=epochs, patience=10)
+    result = classify.train(model, cfg, small_data["train"], small_data["val"], workdir)
+    return model, result
+
+
+def test_same_seed_gives_the_same_metrics(small_data, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        model, result = fit(small_data, tmp_path / name)
+        metrics = classify.evaluate_run(model, small_data["test"])
+        runs.append(json.dumps(dict(history=result["history"], image=metrics["image"]), sort_keys=True))
+    assert runs[0] == runs[1]
+    _, other = fit(small_data, tmp_path / "c", seed=1)
+    assert json.dumps(other["history"], sort_keys=True) != json.loads(runs[0])["history"]
+
+
+def test_a_stopped_run_resumes_from_its_last_epoch(small_data, tmp_path, monkeypatch):
+    class Stop(Exception):
+        pass
+
+    original_fit = keras.Model.fit
+
+    def fit_then_crash(self, *args, callbacks=(), **kwargs):
+        class Crash(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                if epoch == 1:  # after the second epoch was backed up
+                    raise Stop
+
+        return original_fit(self, *args, callbacks=[*callbacks, Crash()], **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit_then_crash)
+    with pytest.raises(Stop):
+        fit(small_data, tmp_path, epochs=4)
+    monkeypatch.setattr(keras.Model, "fit", original_fit)
+    epochs_seen = []
+
+    class Count(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            epochs_seen.append(epoch)
+
+    monkeypatch.setattr(keras.Model, "fit", lambda self, *a, callbacks=(), **k: original_fit(self, *a, callbacks=[*callbacks, Count()], **k))
+    _, result = fit(small_data, tmp_path, epochs=4)
+    assert epochs_seen == [2, 3]  # resumed after the two finished epochs
+    assert result["history"]["epoch"] == [1, 2, 3, 4] and result["epochs_run"] == 4
+    assert not (tmp_path / "backup").exists()  # removed once the run finished
+
+
+def test_a_finished_run_started_again_trains_afresh(small_data, tmp_path):
+    fit(small_data, tmp_path, epochs=2)
+    (tmp_path / "best.json").write_text(json.dumps(dict(val_accuracy=2.0, epoch=99)))  # an unbeatable stale best
+    _, result = fit(small_data, tmp_path, epochs=2)
+    assert result["best_epoch"] in (1, 2) and result["history"]["epoch"] == [1, 2]
