@@ -84,6 +84,8 @@ def load_runs(profile: str, source: str = "gleam", models=None, protocols=None) 
             continue
         if (models and result["model"] not in models) or (protocols and result["protocol"] not in protocols):
             continue
+        if path.stem != run_name(result["model"], result["protocol"], profile, result["seed"], source):
+            continue  # a run with a custom name (e.g. a benchmark), not part of a sweep
         out.append(result)
     return out
 
