@@ -7,7 +7,7 @@ DEMO_PROFILE ?= cpu
 DEMO_SOURCE ?= mock
 RUNS := data/runs
 
-.PHONY: test demo install clean-results
+.PHONY: test demo sweep bench install clean-results
 
 install: $(STAMP)
 
@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 # Unit tests plus every notebook executed by nbval in the `smoke` profile.
 # pytest's exit code 5 means no test ran: that is a failure here.
 test: $(STAMP)
-	@HALO_PROFILE=smoke MPLBACKEND=Agg $(PY) -m pytest --nbval-lax tests notebooks; rc=$$?; \
+	@HALO_PROFILE=smoke MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest --nbval-lax tests notebooks; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
 # Run every notebook end to end (profile $(DEMO_PROFILE)) on the mock sky (DEMO_SOURCE=mock, the default,
@@ -34,11 +34,21 @@ demo: $(STAMP)
 	@mkdir -p $(RUNS)
 	@for nb in notebooks/0*.ipynb; do \
 	  name=$$(basename $$nb .ipynb); echo "== $$name ($(DEMO_SOURCE), $(DEMO_PROFILE))"; \
-	  MPLBACKEND=Agg $(VENV)/bin/papermill --log-level WARNING $$nb $(RUNS)/$${name}_$(DEMO_SOURCE).ipynb \
+	  MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/papermill --log-level WARNING $$nb $(RUNS)/$${name}_$(DEMO_SOURCE).ipynb \
 	    -p profile $(DEMO_PROFILE) -p source $(DEMO_SOURCE) || exit 1; \
 	done
 	@echo "executed notebooks: $(RUNS)/"; echo "figures:            figures/"; \
 	echo "summaries (JSON):   data/results/<notebook>/"; ls data/results/*/*$(DEMO_PROFILE)_seed0.json
+
+# 05_classifier over SEEDS seeds x I, A, D x strict, paper (resumable), then Table 5 and Figs. 8-10.
+SEEDS ?= 10
+JOBS ?= 1
+sweep: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.sweep --seeds $(SEEDS) --profile $(DEMO_PROFILE) --source $(DEMO_SOURCE) --jobs $(JOBS)
+
+# Training throughput of I, A, D and this machine's matmul speed (prints figures; not a test).
+bench: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.bench
 
 clean-results:
 	rm -rf data/results data/processed $(RUNS)

@@ -28,10 +28,28 @@ def test_notebook_runs_on_the_mock_sky(notebook, workspace):
     out.parent.mkdir(exist_ok=True)
     papermill.execute_notebook(str(notebook), str(out), parameters=dict(profile="smoke", source="mock", seed=0),
                                cwd=str(notebook.parent), progress_bar=False, log_output=False)
-    summary = json.loads((workspace / "data" / "results" / notebook.stem / "mock_smoke_seed0.json").read_text())
+    written = sorted((workspace / "data" / "results" / notebook.stem).glob("*mock_smoke_seed0.json"))
+    assert len(written) == 1, written
+    summary = json.loads(written[0].read_text())
     assert summary["source"] == "mock" and summary["profile"] == "smoke"
     if notebook.stem == "00_data":
         assert summary["n_sources"] == 46
     if notebook.stem == "01_noise":
         for case in summary["recovery"].values():
             assert case["median_abs"] <= 0.05 and case["worst"] <= 0.15
+    if notebook.stem == "05_classifier":
+        assert summary["protocol"] == "strict" and 0 <= summary["accuracy"] <= 1 and summary["epochs_run"] >= 1
+
+
+def test_classifier_notebook_gives_the_same_json_twice(workspace):
+    notebook = next(p for p in NOTEBOOKS if p.stem == "05_classifier")
+    texts = []
+    (workspace / "runs").mkdir(exist_ok=True)
+    for i in range(2):
+        papermill.execute_notebook(str(notebook), str(workspace / "runs" / f"again{i}.ipynb"), cwd=str(notebook.parent),
+                                   parameters=dict(profile="smoke", source="mock", seed=4, model="I", protocol="paper"),
+                                   progress_bar=False, log_output=False)
+        result = json.loads((workspace / "data" / "results" / "05_classifier" / "I_paper_mock_smoke_seed4.json").read_text())
+        assert result.pop("train_seconds") > 0  # wall time: the one field that may differ
+        texts.append(json.dumps(result, sort_keys=True))
+    assert texts[0] == texts[1]

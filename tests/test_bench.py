@@ -1,0 +1,15 @@
+"""The benchmark's FLOP counter against a closed form (the benchmark itself prints figures; it is not a test)."""
+
+import pytest
+
+pytest.importorskip("tensorflow")
+
+from halo_utils.bench import forward_flops  # noqa: E402
+from halo_utils.models.classifiers import build_classifier  # noqa: E402
+
+
+def test_dense_model_flops_match_the_closed_form():
+    # D on one band: matmuls 2*in*out for 4096->64->30->8->4->2, plus small elementwise ops
+    matmuls = 2 * (4096 * 64 + 64 * 30 + 30 * 8 + 8 * 4 + 4 * 2)
+    flops = forward_flops(build_classifier("D", bands=1))
+    assert matmuls <= flops <= 1.01 * matmuls + 2_000

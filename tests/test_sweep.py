@@ -1,0 +1,62 @@
+"""Sweeps: planning skips finished runs; aggregation gives mean ± std per (protocol, model)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from halo_utils import sweep
+from halo_utils.classify import run_name
+
+
+def fake_result(model, protocol, seed, accuracy, profile="cpu"):
+    image = dict(accuracy=accuracy, precision=0.5, recall=0.5, f1=0.5, roc_auc=0.6,
+                 roc_fpr=list(np.linspace(0, 1, 101)), roc_tpr=list(np.linspace(0, 1, 101)),
+                 confusion=[[0.5, 0.5], [0.5, 0.5]])
+    return dict(model=model, protocol=protocol, profile=profile, seed=seed, source="gleam", train_seconds=10.0,
+                image=image, per_source=dict(image, accuracy=accuracy / 2),
+                history=dict(epoch=[1, 2], loss=[1.0, 0.9], accuracy=[0.5, 0.6], val_loss=[1.0, 0.8],
+                             val_accuracy=[0.5, 0.7]))
+
+
+@pytest.fixture
+def results(tmp_path, monkeypatch):
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    for seed, acc in enumerate([0.6, 0.8]):
+        for model in ("A", "I"):
+            (folder / f"{run_name(model, 'strict', 'cpu', seed)}.json").write_text(json.dumps(fake_result(model, "strict", seed, acc)))
+    (folder / "bench_A_cpu.json").write_text(json.dumps(fake_result("A", "strict", 0, 0.0)))  # custom name: ignored
+    (folder / f"{run_name('A', 'strict', 'smoke', 0)}.json").write_text(json.dumps(fake_result("A", "strict", 0, 0.0, "smoke")))
+    return folder
+
+
+def test_plan_marks_finished_runs(results):
+    runs = sweep.plan(range(3), ["A", "D"], ["strict"], "cpu")
+    assert len(runs) == 6
+    assert [r["run"] for r in runs if r["done"]] == ["A_strict_cpu_seed0", "A_strict_cpu_seed1"]
+
+
+def test_summary_is_mean_and_std_over_seeds(results):
+    table = sweep.summary_table(sweep.load_runs("cpu"))
+    row = table.loc[("strict", "A")]
+    assert row[("runs", "n")] == 2
+    assert row[("accuracy", "mean")] == pytest.approx(70.0)
+    assert row[("accuracy", "std")] == pytest.approx(np.std([60, 80], ddof=1))
+    source = sweep.summary_table(sweep.load_runs("cpu"), level="source")
+    assert source.loc[("strict", "A"), ("accuracy", "mean")] == pytest.approx(35.0)
+    text = sweep.to_markdown(table)
+    assert "| strict | A | 2 | 70.00 ± 14.14 |" in text and "94.41 ± 1.95" in text
+
+
+def test_aggregate_writes_tables_and_figures(results):
+    written = sweep.aggregate("cpu")
+    assert {"image_md", "image_csv", "source_md", "fig8_strict", "fig9_strict", "fig10_strict"} <= set(written)
+    assert all(p.exists() for p in written.values())
+    with pytest.raises(FileNotFoundError, match="paper"):
+        sweep.aggregate("paper")
+
+
+def test_seed_arguments():
+    assert sweep._seeds(["3"]) == [0, 1, 2] and sweep._seeds(["4", "7"]) == [4, 7]
