@@ -1,0 +1,55 @@
+"""Generated images on disk: ``data/generated/<model>/<run>/samples.npz`` with their normalisation.
+
+Each file holds the images as the model produced them (log-scaled to [-1, 1]), the same
+images mapped back to Jy/beam, their conditioning labels, the bands and the
+:class:`~halo_utils.preprocess.LogNormaliser` that maps between the two, so the classifier
+and the metrics code can load them without the generator.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .paths import atomic_write, data_dir
+
+__all__ = ["samples_dir", "save_samples", "load_samples"]
+
+
+def samples_dir(model: str, run: str) -> Path:
+    """``data/generated/<model>/<run>``."""
+    return data_dir() / "generated" / model / run
+
+
+def save_samples(path, images: np.ndarray, normaliser, bands, labels=None, **meta) -> Path:
+    """Write ``images`` (n, H, W, B) in [-1, 1] with their Jy/beam version (atomic).
+
+    ``normaliser`` is the fitted LogNormaliser of the training data; ``bands`` the band
+    indices (0 = 72-103 MHz) the B channels stand for.
+    """
+    images = np.asarray(images, np.float32)
+    bands = list(bands)
+    if images.ndim != 4 or images.shape[-1] != len(bands):
+        raise ValueError(f"images must be (n, H, W, {len(bands)}) for bands {bands}, not {images.shape}")
+    scaled = _band_normaliser(normaliser, bands)
+    jy = scaled.inverse(images)
+    labels = np.full(len(images), -1) if labels is None else np.asarray(labels)
+    header = json.dumps(dict(bands=bands, normaliser=scaled.to_dict(), **meta), default=str)
+    return atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), images=images, jy=jy, labels=labels,
+                                                   meta=np.array(header)))
+
+
+def _band_normaliser(normaliser, bands):
+    from .preprocess import LogNormaliser
+
+    out = LogNormaliser()
+    out.x0, out.low, out.high = (np.asarray(getattr(normaliser, k))[bands] for k in ("x0", "low", "high"))
+    return out
+
+
+def load_samples(path) -> dict:
+    """``images`` (n, H, W, B) in [-1, 1], ``jy`` (Jy/beam), ``labels`` and ``meta`` of a samples file."""
+    with np.load(path, allow_pickle=False) as f:
+        return dict(images=f["images"], jy=f["jy"], labels=f["labels"], meta=json.loads(str(f["meta"])))
