@@ -43,7 +43,7 @@ class DDPMConfig:
 
 
 _PROFILES = {
-    "smoke": DDPMConfig("smoke", widths=(8, 16), attention=(False, True), n_res=1, groups=4, train_steps=4,
+    "smoke": DDPMConfig("smoke", widths=(8, 16), attention=(False, True), n_res=1, groups=4, diffusion_steps=50, train_steps=4,
                         batch_size=4, checkpoint_every=2, n_samples=4, ddim_steps=5),
     "cpu": DDPMConfig("cpu", widths=(16, 32, 64, 64), n_res=1, groups=4, train_steps=3000, batch_size=32,
                       ema=0.995, checkpoint_every=250, n_samples=32, ddim_steps=50),

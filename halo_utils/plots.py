@@ -7,7 +7,7 @@ import numpy as np
 from .data import BAND_KEYS
 
 __all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real",
-           "show_training", "show_roc", "show_confusion", "save"]
+           "show_training", "show_roc", "show_confusion", "show_samples", "show_losses", "save"]
 
 
 def _plt():
@@ -196,5 +196,42 @@ def show_confusion(matrices: dict):
                     color="white" if value > 0.5 else "black", fontsize=9)
         ax.set_xticks([0, 1], ["non-halo", "halo"]), ax.set_yticks([0, 1], ["non-halo", "halo"])
         ax.set_xlabel("predicted"), ax.set_ylabel("true"), ax.set_title(f"{label} (n={len(runs)})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def show_samples(real, generated, bands, n: int = 6):
+    """Real (top) and generated (bottom) cut-outs per band, on one colour scale per band.
+
+    ``real`` and ``generated`` are (m, H, W, B) arrays in the same units (e.g. log-scaled
+    [-1, 1]); ``bands`` names the B channels.
+    """
+    plt = _plt()
+    n = min(n, len(real), len(generated))
+    fig, axes = plt.subplots(2 * len(bands), n, figsize=(1.6 * n, 3.3 * len(bands)), squeeze=False)
+    for b, band in enumerate(bands):
+        lo, hi = float(np.min(real[..., b])), float(np.max(real[..., b]))
+        for row, (images, what) in enumerate(((real, "real"), (generated, "generated"))):
+            for i, ax in enumerate(axes[2 * b + row]):
+                ax.imshow(images[i, ..., b], origin="lower", cmap="inferno", vmin=lo, vmax=hi)
+                ax.set_xticks([]), ax.set_yticks([])
+            axes[2 * b + row, 0].set_ylabel(f"{what}\n{band} MHz", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_losses(losses: dict, window: int = 50):
+    """Training losses per step with a running mean over ``window`` steps."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for i, (name, values) in enumerate(losses.items()):
+        values = np.asarray(values, float)
+        ax.plot(np.arange(1, len(values) + 1), values, color=f"C{i}", alpha=0.3, lw=0.8)
+        if len(values) >= window:
+            ax.plot(np.arange(window, len(values) + 1), np.convolve(values, np.ones(window) / window, "valid"),
+                    color=f"C{i}", label=f"{name} (running mean of {window})")
+        else:
+            ax.lines[-1].set_label(name)
+    ax.set_xlabel("step"), ax.set_ylabel("loss"), ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
