@@ -27,7 +27,7 @@ from .paths import atomic_write
 from .preprocess import LogNormaliser, MinMaxNormaliser, band_rms, clip_cube, side_cutouts
 from .splits import published_split
 
-__all__ = ["HaloDataset", "build_dataset", "source_rms"]
+__all__ = ["HaloDataset", "build_dataset", "source_rms", "training_halos"]
 
 _FLIPS = ("none", "horizontal", "vertical")
 _ARRAYS = ("jy", "label", "source", "split", "angle", "flip", "brightness", "empty")
@@ -154,3 +154,20 @@ def _assemble(parts, split, rms, fallback, log_k) -> HaloDataset:
     x0 = np.median(np.stack([rms[n] for n in np.unique(ds.source[train])]), axis=0)
     ds.log.fit(jy[train], log_k * x0)
     return ds
+
+
+def training_halos(ds: HaloDataset, bands=(0, 1, 2, 3)) -> tuple:
+    """What the generative models learn from: the training halos only (never val/test, never empty cut-outs).
+
+    Returns
+    -------
+    images : (n, 64, 64, len(bands)) float32, log-scaled to [-1, 1]
+    labels : (n,) int, index of the image's source in ``names`` (the conditional label)
+    names : sorted source names
+    """
+    mask = (ds.split == "train") & (ds.label == 1) & ~ds.empty
+    if not mask.any():
+        raise ValueError("no training halo images to learn from")
+    names = sorted(set(ds.source[mask]))
+    labels = np.searchsorted(names, ds.source[mask])
+    return ds.generative_inputs(mask)[..., list(bands)].astype(np.float32), labels, names

@@ -16,7 +16,7 @@ import numpy as np
 
 from .diffusion import GaussianDiffusion, linear_betas
 
-__all__ = ["DDPMConfig", "ddpm_config", "halo_images", "DDPM"]
+__all__ = ["DDPMConfig", "ddpm_config", "DDPM"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,14 +58,6 @@ def ddpm_config(profile: str, **overrides) -> DDPMConfig:
     if unknown:
         raise ValueError(f"unknown DDPMConfig keys: {sorted(unknown)}")
     return DDPMConfig(**{**base, **overrides})
-
-
-def halo_images(ds, bands=(0, 1, 2, 3)) -> np.ndarray:
-    """Log-scaled [-1, 1] cut-outs (n, 64, 64, len(bands)) of the training halos (never val/test, never empty cut-outs)."""
-    mask = (ds.split == "train") & (ds.label == 1) & ~ds.empty
-    if not mask.any():
-        raise ValueError("no training halo images to learn from")
-    return ds.generative_inputs(mask)[..., list(bands)].astype(np.float32)
 
 
 class DDPM:
