@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-__all__ = ["matmul_gflops", "forward_flops", "train_throughput", "main"]
+__all__ = ["matmul_gflops", "forward_flops", "train_throughput", "generative_speed", "main"]
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -67,6 +67,33 @@ def train_throughput(name: str, jit_compile: bool, steps: int = 20, batch: int =
     return steps * batch / (time.perf_counter() - start)
 
 
+def generative_speed(profile: str = "cpu", bands: int = 1, steps: int = 10, batch: int = 8) -> dict:
+    """Training steps/s of the DDPM and the WGAN-GP, and DDPM sampling images/s, ancestral vs DDIM, at one batch size.
+
+    Random [-1, 1] images of 64x64xbands stand in for the data (speed does not depend on them).
+    """
+    from .ddpm import DDPM, ddpm_config
+    from .wgan import WGAN, wgan_config
+
+    images = np.random.default_rng(0).uniform(-1, 1, (64, 64, 64, bands)).astype(np.float32)
+    out = {}
+    ddpm = DDPM(ddpm_config(profile), images, seed=0)
+    wgan = WGAN(wgan_config(profile), images, np.arange(64) % 8, seed=0)
+    for name, model in (("ddpm", ddpm), ("wgan", wgan)):
+        model._step()  # trace
+        start = time.perf_counter()
+        for _ in range(steps):
+            model._step()
+        out[f"{name}_train_steps_per_s"] = steps / (time.perf_counter() - start)
+    ddpm.sample(1, seed=0, sampler="ddim", steps=2, progress=False)  # trace
+    for sampler, n_steps in (("ddim", ddpm.config.ddim_steps), ("ancestral", ddpm.config.diffusion_steps)):
+        start = time.perf_counter()
+        ddpm.sample(batch, seed=0, sampler=sampler, steps=n_steps, progress=False)
+        out[f"{sampler}_images_per_s"] = batch / (time.perf_counter() - start)
+    out["ddim_speedup"] = out["ddim_images_per_s"] / out["ancestral_images_per_s"]
+    return out
+
+
 def _run_notebook(profile: str, model: str) -> float:
     """Wall time (s) of one 05_classifier run (strict protocol, seed 0) through papermill."""
     from . import paths
@@ -87,11 +114,24 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per model")
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"])
     parser.add_argument("--run", default=None, help="also time one 05_classifier run of model A in this profile")
+    parser.add_argument("--generative", default=None, metavar="PROFILE",
+                        help="instead: DDPM / WGAN training steps/s and DDIM vs ancestral sampling in this profile")
     args = parser.parse_args(argv)
     import tensorflow as tf
 
     from .models.classifiers import build_classifier
 
+    if args.generative:
+        from .ddpm import ddpm_config
+
+        cfg = ddpm_config(args.generative)
+        speed = generative_speed(args.generative)
+        print(f"{args.generative} profile, 64x64x1, batch {cfg.batch_size} (training) / 8 (sampling):")
+        print(f"  DDPM training {speed['ddpm_train_steps_per_s']:.2f} steps/s, WGAN-GP {speed['wgan_train_steps_per_s']:.2f} "
+              f"generator steps/s (each with its critic steps)")
+        print(f"  sampling: DDIM {cfg.ddim_steps} steps {speed['ddim_images_per_s']:.2f} images/s, ancestral "
+              f"{cfg.diffusion_steps} steps {speed['ancestral_images_per_s']:.3f} images/s: DDIM {speed['ddim_speedup']:.1f}x faster")
+        return
     gflops = matmul_gflops()
     print(f"cores: {os.cpu_count()}, TensorFlow {tf.__version__}, intra-op threads "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
