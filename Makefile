@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_PROFILE ?= cpu
 DEMO_SOURCE ?= mock
+# the generators (02_wgan, 03_ddpm) take about an hour each in the cpu profile: add them by name
+DEMO_NOTEBOOKS ?= 00_data 01_noise 05_classifier
 RUNS := data/runs
 
 .PHONY: test demo sweep bench install clean-results
@@ -32,8 +34,8 @@ demo: $(STAMP)
 	  echo "  or download it first: $(PY) -m halo_utils.download --out data/gleam --table data/catalogues/gleam_halo_sources.csv"; \
 	  exit 2; fi
 	@mkdir -p $(RUNS)
-	@for nb in notebooks/0*.ipynb; do \
-	  name=$$(basename $$nb .ipynb); echo "== $$name ($(DEMO_SOURCE), $(DEMO_PROFILE))"; \
+	@for name in $(DEMO_NOTEBOOKS); do \
+	  nb=notebooks/$$name.ipynb; echo "== $$name ($(DEMO_SOURCE), $(DEMO_PROFILE))"; \
 	  MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/papermill --log-level WARNING $$nb $(RUNS)/$${name}_$(DEMO_SOURCE).ipynb \
 	    -p profile $(DEMO_PROFILE) -p source $(DEMO_SOURCE) || exit 1; \
 	done
