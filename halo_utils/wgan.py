@@ -43,7 +43,7 @@ class WGANConfig:
 
 _PROFILES = {
     "smoke": WGANConfig("smoke", latent=16, generator_widths=(8, 8, 8), generator_channels=16, critic_widths=(8, 16),
-                        n_critic=2, batch_size=4, train_steps=3, checkpoint_every=1, n_samples=4),
+                        n_critic=2, batch_size=4, train_steps=3, checkpoint_every=3, n_samples=4),
     "cpu": WGANConfig("cpu", generator_widths=(64, 64, 32), generator_channels=128, critic_widths=(32, 64, 128),
                       train_steps=2000, checkpoint_every=200, n_samples=32),
     "paper": WGANConfig("paper"),
