@@ -58,12 +58,9 @@ _TRAIN_PROFILES = {
 
 def train_config(profile: str, **overrides) -> TrainConfig:
     """The :class:`TrainConfig` of a profile, with optional field overrides (unknown keys are an error)."""
-    base = _TRAIN_PROFILES[profile].to_dict()
-    unknown = set(overrides) - set(base)
-    if unknown:
-        raise ValueError(f"unknown TrainConfig keys: {sorted(unknown)}")
-    values = {**base, **overrides}
-    return TrainConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    from .config import from_profile
+
+    return from_profile(_TRAIN_PROFILES, profile, overrides)
 
 
 def run_name(model: str, protocol: str, profile: str, seed: int, source: str = "gleam") -> str:

@@ -13,7 +13,8 @@ import random
 
 import numpy as np
 
-__all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "run_name", "seed_everything"]
+__all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
+           "seed_everything"]
 
 PROFILES = ("smoke", "cpu", "paper")
 SOURCES = ("gleam", "mock")  # the published images, or the mock sky of halo_utils.mock
@@ -70,6 +71,15 @@ def data_config(profile: str | None = None, **overrides) -> DataConfig:
     """The :class:`DataConfig` of a profile, with optional field overrides."""
     base = _DATA_PROFILES[default_profile(profile)]
     return DataConfig.from_dict({**base.to_dict(), **overrides})
+
+
+def from_profile(profiles: dict, profile: str, overrides: dict):
+    """The frozen config of ``profile`` in ``profiles`` with field ``overrides`` (unknown keys are an error)."""
+    base = profiles[default_profile(profile)]
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(base)}
+    if unknown:
+        raise ValueError(f"unknown {type(base).__name__} keys: {sorted(unknown)}")
+    return dataclasses.replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
 
 
 def run_name(profile: str, seed: int, source: str = "gleam") -> str:

@@ -53,11 +53,9 @@ _PROFILES = {
 
 def ddpm_config(profile: str, **overrides) -> DDPMConfig:
     """The :class:`DDPMConfig` of a profile, with optional overrides (unknown keys are an error)."""
-    base = _PROFILES[profile].to_dict()
-    unknown = set(overrides) - set(base)
-    if unknown:
-        raise ValueError(f"unknown DDPMConfig keys: {sorted(unknown)}")
-    return DDPMConfig(**{**base, **overrides})
+    from .config import from_profile
+
+    return from_profile(_PROFILES, profile, overrides)
 
 
 class DDPM:

@@ -52,11 +52,9 @@ _PROFILES = {
 
 def wgan_config(profile: str, **overrides) -> WGANConfig:
     """The :class:`WGANConfig` of a profile, with optional overrides (unknown keys are an error)."""
-    base = _PROFILES[profile].to_dict()
-    unknown = set(overrides) - set(base)
-    if unknown:
-        raise ValueError(f"unknown WGANConfig keys: {sorted(unknown)}")
-    return WGANConfig(**{**base, **overrides})
+    from .config import from_profile
+
+    return from_profile(_PROFILES, profile, overrides)
 
 
 def gradient_penalty(critic, real, fake, labels, rng):

@@ -100,3 +100,16 @@ def mock_sky_unclipped(tmp_path_factory):
     from halo_utils.mock import SkyConfig, write_sky
 
     return write_sky(tmp_path_factory.mktemp("mock") / "sky", seed=1, config=SkyConfig(clip_k=None))
+
+
+def dies_at(step_fn, n: int):
+    """``step_fn`` that raises KeyboardInterrupt on its n-th call, as if the process were killed."""
+    calls = []
+
+    def step():
+        calls.append(1)
+        if len(calls) == n:
+            raise KeyboardInterrupt("killed")
+        return step_fn()
+
+    return step

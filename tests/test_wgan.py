@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import dies_at
 
 tf = pytest.importorskip("tensorflow")
 
@@ -72,15 +73,7 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path):
     whole = make()
     done = whole.train(tmp_path / "whole")
     killed = make()
-    original, calls = killed._step, []
-
-    def dies_at_third_step():
-        calls.append(1)
-        if len(calls) == 3:
-            raise KeyboardInterrupt("killed")
-        return original()
-
-    killed._step = dies_at_third_step
+    killed._step = dies_at(killed._step, 3)
     with pytest.raises(KeyboardInterrupt):
         killed.train(tmp_path / "killed")
     again = make()
