@@ -33,20 +33,15 @@ from pathlib import Path
 import numpy as np
 from astropy.cosmology import FlatLambdaCDM
 from astropy.io import fits
-from scipy.signal import fftconvolve
 
 from . import BANDS_MHZ
+from .instrument import BAND_CENTRES_MHZ, beam, beam_kernel, correlated_noise, render
 
-__all__ = ["SkyConfig", "Component", "beam", "beam_kernel", "render", "simulate_field",
-           "write_sky", "sky_dir", "source_table", "read_truth", "halo_photometry", "beam_area_px", "source_fwhm_arcmin", "read_fields", "dataset_root", "noisy_field", "BAND_CENTRES_MHZ"]
-
-BAND_CENTRES_MHZ = tuple((lo + hi) / 2 for lo, hi in BANDS_MHZ)
-"""Centre frequency of each GLEAM band (87.5, 118.5, 154.5, 200.5 MHz)."""
+__all__ = ["SkyConfig", "Component", "draw_components", "simulate_field", "write_sky", "read_truth", "read_fields",
+           "sky_dir", "dataset_root", "source_table"]
 
 REFERENCE_MHZ = 150.0
-FWHM_TO_SIGMA = 1 / np.sqrt(8 * np.log(2))
 COSMOLOGY = FlatLambdaCDM(H0=70, Om0=0.3)
-GLEAM_DEC_ZENITH = -26.7  # MWA latitude: the beam stretches north-south away from it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,95 +113,6 @@ class Component:
         return self.flux_150 * (nu_mhz / REFERENCE_MHZ) ** self.alpha
 
 
-# ----------------------------------------------------------------------------- instrument
-
-def beam(band: int, dec: float, config: SkyConfig) -> tuple:
-    """(BMAJ, BMIN, BPA) of a band at declination ``dec``: arcmin, arcmin, degrees.
-
-    The minor axis is ``beam_arcmin_200 * 200 MHz / nu`` (or ``beam_arcmin[band]``); the major axis is stretched by
-    1 / cos(dec + 26.7 deg) (capped at 1.6), pointing north (BPA 0), as for a zenith array.
-    """
-    if config.beam_arcmin:
-        bmin = config.beam_arcmin[band]
-    else:
-        bmin = config.beam_arcmin_200 * 200.0 / BAND_CENTRES_MHZ[band]
-    stretch = min(1.6, 1 / np.cos(np.radians(dec - GLEAM_DEC_ZENITH)))
-    return bmin * stretch, bmin, 0.0
-
-
-def beam_kernel(bmaj_px: float, bmin_px: float, bpa_deg: float, offset=(0.0, 0.0)) -> np.ndarray:
-    """Elliptical Gaussian beam on an odd square grid, peak 1 at ``offset`` = (dx, dy) pixels from the centre.
-
-    FWHMs in pixels, BPA in degrees from north (+y) through east (-x).
-    """
-    half = int(np.ceil(3 * bmaj_px))
-    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(float)
-    x, y = x - offset[0], y - offset[1]
-    theta = np.radians(bpa_deg)
-    along = y * np.cos(theta) - x * np.sin(theta)
-    across = y * np.sin(theta) + x * np.cos(theta)
-    s_maj, s_min = bmaj_px * FWHM_TO_SIGMA, bmin_px * FWHM_TO_SIGMA
-    return np.exp(-0.5 * ((along / s_maj) ** 2 + (across / s_min) ** 2))
-
-
-def correlated_noise(rng, rms: float, kernel: np.ndarray, shape: tuple) -> np.ndarray:
-    """Gaussian noise with pixel RMS ``rms``, correlated on the beam scale."""
-    pad = kernel.shape[0]
-    white = rng.standard_normal((shape[0] + 2 * pad, shape[1] + 2 * pad))
-    smooth = fftconvolve(white, kernel, mode="same")[pad:-pad, pad:-pad]
-    return rms * smooth / np.sqrt(np.sum(kernel ** 2))
-
-
-# ----------------------------------------------------------------------------- sky components
-
-def _template(c: Component, shape: tuple) -> np.ndarray:
-    """Unit-flux image (Jy/pixel summing to 1) of an extended component."""
-    y, x = np.mgrid[: shape[0], : shape[1]].astype(float)
-    dx, dy = x - c.x, y - c.y
-    theta = np.radians(c.angle)
-    major = dx * np.cos(theta) + dy * np.sin(theta)
-    minor = (-dx * np.sin(theta) + dy * np.cos(theta)) / c.axis_ratio
-    r = np.hypot(major, minor)
-    if c.profile == "exponential":
-        image = np.exp(-r / c.size)
-    elif c.profile == "ring":
-        image = np.exp(-0.5 * ((r - c.size) / c.width) ** 2)
-    else:
-        image = np.exp(-0.5 * (r / c.size) ** 2)
-    return image / image.sum()
-
-
-def _add_point(image: np.ndarray, x: float, y: float, flux: float, beam_px: tuple):
-    """Add the beam (FWHMs in pixels, BPA) of a point source of ``flux`` Jy centred at (x, y) to ``image`` (Jy/beam)."""
-    cx, cy = int(round(x)), int(round(y))
-    stamp = flux * beam_kernel(*beam_px, offset=(x - cx, y - cy))
-    half = stamp.shape[0] // 2
-    y0, x0 = cy - half, cx - half
-    ys = slice(max(y0, 0), min(y0 + stamp.shape[0], image.shape[0]))
-    xs = slice(max(x0, 0), min(x0 + stamp.shape[1], image.shape[1]))
-    if ys.start < ys.stop and xs.start < xs.stop:
-        image[ys, xs] += stamp[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
-
-
-def render(components, beams: list, shape: tuple, pixel_deg: float) -> np.ndarray:
-    """Noise-free image (n_bands, H, W) in Jy/beam of ``components``.
-
-    ``beams`` holds one (BMAJ, BMIN, BPA) per band in arcmin, arcmin, degrees. Extended
-    components are painted in Jy/pixel and convolved with the beam; point sources are
-    drawn as the beam itself at their exact position.
-    """
-    px_arcmin = pixel_deg * 60
-    out = np.zeros((len(beams), *shape))
-    extended = [c for c in components if c.profile != "point"]
-    points = [c for c in components if c.profile == "point"]
-    for b, (bmaj, bmin, bpa) in enumerate(beams):
-        nu, beam_px = BAND_CENTRES_MHZ[b], (bmaj / px_arcmin, bmin / px_arcmin, bpa)
-        if extended:
-            sky = sum(c.flux(nu) * _template(c, shape) for c in extended)
-            out[b] = fftconvolve(sky, beam_kernel(*beam_px), mode="same")
-        for c in points:
-            _add_point(out[b], c.x, c.y, c.flux(nu), beam_px)
-    return out
 
 
 def _log_uniform(rng, lo_hi):
@@ -345,71 +251,6 @@ def _halo_columns(components, config: SkyConfig) -> dict:
                 halo_i0_ujy_arcsec2=i0)
 
 
-def beam_area_px(bmaj_arcmin: float, bmin_arcmin: float, pixel_deg: float) -> float:
-    """Gaussian beam solid angle in pixels: pi / (4 ln 2) * BMAJ * BMIN."""
-    return np.pi / (4 * np.log(2)) * bmaj_arcmin * bmin_arcmin / (pixel_deg * 60) ** 2
-
-
-def halo_photometry(source, components, field, pixel_deg: float = 0.012222) -> dict:
-    """Halo flux density per band, fitted on the image once every other known component is subtracted.
-
-    The other components of the field (from ``truth.csv``) are rendered and subtracted;
-    the halo's flux density in each band is the least-squares amplitude of its own
-    beam-convolved shape (a matched filter) over the pixels within 3 e-folding radii plus
-    two beams that are not zero (zeroed pixels were clipped and carry no value).
-
-    Parameters
-    ----------
-    source : :class:`halo_utils.data.Source` of a mock halo field
-    components : list of :class:`Component` (all fields; the field's own are picked)
-    field : the field's row of :func:`read_fields` (a pandas Series)
-
-    Returns
-    -------
-    dict with ``flux`` (Jy per band), ``snr`` (per band, from the injected noise RMS and
-    the beam area) and ``alpha`` (spectral index between the lowest and highest band)
-    """
-    own = [c for c in components if c.field == source.name]
-    halo = next(c for c in own if c.kind in ("halo", "mini-halo"))
-    keys = [f"{lo}-{hi}" for lo, hi in BANDS_MHZ]
-    beams = [(field[f"bmaj_{k}"], field[f"bmin_{k}"], 0.0) for k in keys]
-    observed = np.moveaxis(source.cube, -1, 0).astype(float)
-    shape = observed.shape[1:]
-    residual = observed - render([c for c in own if c is not halo], beams, shape, pixel_deg)
-    unit = render([dataclasses.replace(halo, flux_150=1.0, alpha=0.0)], beams, shape, pixel_deg)
-    y, x = np.mgrid[: shape[0], : shape[1]]
-    flux, snr = [], []
-    for b, k in enumerate(keys):
-        near = np.hypot(x - halo.x, y - halo.y) < 3 * halo.size + 2 * beams[b][0] / (pixel_deg * 60)
-        use = near & (observed[b] != 0)
-        t = unit[b][use]
-        flux.append(float(np.sum(t * residual[b][use]) / np.sum(t ** 2)))
-        snr.append(flux[-1] * np.sqrt(np.sum(t ** 2) / beam_area_px(*beams[b][:2], pixel_deg)) / field[f"rms_{k}"])
-    alpha = np.log(flux[-1] / flux[0]) / np.log(BAND_CENTRES_MHZ[-1] / BAND_CENTRES_MHZ[0])
-    return dict(flux=flux, snr=snr, alpha=float(alpha))
-
-
-def source_fwhm_arcmin(sources, pixel_deg: float = 0.012222, quantile: float = 0.995) -> list:
-    """Median FWHM (arcmin, per band) of the bright peaks of ``sources``: a check of the beam.
-
-    Peaks are local maxima (9x9) above the image's ``quantile``, at least 12 px from an edge;
-    the FWHM is the diameter of the circle with the area of the connected region above half
-    the peak. Blends and resolved sources make it an upper estimate of the beam.
-    """
-    from scipy.ndimage import label, maximum_filter
-
-    widths = [[] for _ in BANDS_MHZ]
-    for src in sources:
-        for b, widths_b in enumerate(widths):
-            image = src.cube[..., b].astype(float)
-            peaks = (image == maximum_filter(image, 9)) & (image > np.quantile(image, quantile))
-            for y, x in zip(*np.nonzero(peaks)):
-                if 12 <= y < image.shape[0] - 12 and 12 <= x < image.shape[1] - 12:
-                    regions, _ = label(image[y - 12:y + 13, x - 12:x + 13] > 0.5 * image[y, x])
-                    widths_b.append(2 * np.sqrt(np.sum(regions == regions[12, 12]) / np.pi))
-    return [float(np.median(w) * pixel_deg * 60) if w else float("nan") for w in widths]
-
-
 def _header(field: dict, band: int, config: SkyConfig, seed: int) -> fits.Header:
     lo, hi = BANDS_MHZ[band]
     h = fits.Header()
@@ -539,26 +380,6 @@ def source_table(root):
     """One row per mock field in the layout of the committed source table (source, label, split, kind, z, ...)."""
     fields = read_fields(root).reset_index().rename(columns={"field": "source", "ra": "ra_deg", "dec": "dec_deg"})
     return fields.sort_values(["split", "label", "source"], ascending=[False, False, True]).reset_index(drop=True)
-
-
-def noisy_field(seed: int, sigma: float, shape=(300, 300), n_sources: int = 40, beam_px: float = 2.0,
-                halo_peak: float = 3.0, halo_re_px: float = 15.0) -> np.ndarray:
-    """A quick (H, W) test image in Jy/beam: white N(0, sigma) noise + point sources + a central halo.
-
-    Point-source peaks are ``sigma * (5 + 200 * Pareto(1.5))``; the halo is
-    ``halo_peak * sigma * exp(-r / halo_re_px)`` (none if ``halo_peak`` is 0).
-    """
-    rng = np.random.default_rng(seed)
-    image = rng.normal(0.0, sigma, shape)
-    peaks = sigma * (5 + 200 * rng.pareto(1.5, n_sources))
-    fwhm = beam_px / FWHM_TO_SIGMA
-    for (y, x), peak in zip(rng.integers(0, shape[0], (n_sources, 2)), peaks):
-        _add_point(image, x, y, peak, (fwhm, fwhm, 0.0))
-    if halo_peak:
-        y, x = np.mgrid[: shape[0], : shape[1]]
-        r = np.hypot(x - (shape[1] - 1) / 2, y - (shape[0] - 1) / 2)
-        image += halo_peak * sigma * np.exp(-r / halo_re_px)
-    return image
 
 
 def main(argv=None):

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 
 from halo_utils.catalogue import fetch_psz2, read_psz2, read_source_table, source_table
 

@@ -42,7 +42,6 @@ def test_killed_run_resumes_and_ends_like_an_uninterrupted_one(tmp_path, monkeyp
     assert done["steps"] == 4 and done["resumed_from"] == 0
 
     killed = make()
-    calls = []
     killed._step = dies_at(killed._step, 3)
     with pytest.raises(KeyboardInterrupt):
         killed.train(tmp_path / "killed")

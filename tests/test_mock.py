@@ -8,7 +8,7 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from halo_utils import mock
+from halo_utils import instrument, mock, photometry
 from halo_utils.data import BAND_KEYS, read_dataset
 from halo_utils.noise import noise_table, recovery
 
@@ -59,18 +59,18 @@ def test_point_source_and_halo_conserve_flux():
     point = mock.Component("f", "compact", 100.3, 120.7, 2.0, -0.7)
     halo = mock.Component("f", "halo", 150.0, 150.0, 1.5, -1.3, size=8.0, axis_ratio=0.8, angle=40.0)
     for c in (point, halo):
-        image = mock.render([c], beams, (300, 300), 0.012222)
+        image = instrument.render([c], beams, (300, 300), 0.012222)
         for b, (bmaj, bmin, _) in enumerate(beams):
-            total = image[b].sum() / mock.beam_area_px(bmaj, bmin, 0.012222)
-            assert total == pytest.approx(c.flux(mock.BAND_CENTRES_MHZ[b]), rel=2e-3)
+            total = image[b].sum() / instrument.beam_area_px(bmaj, bmin, 0.012222)
+            assert total == pytest.approx(c.flux(instrument.BAND_CENTRES_MHZ[b]), rel=2e-3)
     centred = dataclasses.replace(point, x=100.0, y=120.0)
-    peak = mock.render([centred], [(2.0, 2.0, 0.0)], (300, 300), 0.012222)[0]
+    peak = instrument.render([centred], [(2.0, 2.0, 0.0)], (300, 300), 0.012222)[0]
     assert peak.max() == pytest.approx(centred.flux(87.5), rel=1e-6)  # a point source peaks at its flux in Jy/beam
 
 
 def test_noise_has_the_requested_rms_and_beam_correlation():
-    kernel = mock.beam_kernel(6.0, 6.0, 0.0)
-    noise = mock.correlated_noise(np.random.default_rng(0), 0.02, kernel, (300, 300))
+    kernel = instrument.beam_kernel(6.0, 6.0, 0.0)
+    noise = instrument.correlated_noise(np.random.default_rng(0), 0.02, kernel, (300, 300))
     assert noise.std() == pytest.approx(0.02, rel=0.1)
     lag = lambda d: np.corrcoef(noise[:, :-d].ravel(), noise[:, d:].ravel())[0, 1]  # noqa: E731
     assert lag(3) > 0.5 and abs(lag(30)) < 0.1  # correlated on the beam scale (FWHM 6 px), not beyond
@@ -117,7 +117,7 @@ def test_bright_halos_are_steep_spectrum_in_the_images(tmp_path):
     fields, truth = mock.read_fields(root), mock.read_truth(root)
     measured = []
     for src in read_dataset(root):
-        phot = mock.halo_photometry(src, truth, fields.loc[src.name])
+        phot = photometry.halo_photometry(src, truth, fields.loc[src.name])
         if min(phot["snr"][0], phot["snr"][-1]) >= 20:
             measured.append((phot["alpha"], fields.halo_alpha[src.name]))
     assert len(measured) >= 5
@@ -172,7 +172,7 @@ def test_command_line(tmp_path, capsys):
 
 def test_source_fwhm_measures_the_beam(mock_sky):
     fields = mock.read_fields(mock_sky)
-    fwhm = mock.source_fwhm_arcmin(read_dataset(mock_sky))
+    fwhm = photometry.source_fwhm_arcmin(read_dataset(mock_sky))
     beams = [np.sqrt(fields[f"bmaj_{b}"] * fields[f"bmin_{b}"]).median() for b in BAND_KEYS]
     assert np.all(np.abs(np.array(fwhm) / beams - 1) < 0.25), (fwhm, beams)
     assert fwhm[0] > 1.5 * fwhm[-1]  # the beam shrinks with frequency

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from halo_utils.mock import noisy_field
+from conftest import noisy_field
 from halo_utils.noise import clip_state, estimate_noise, noise_table, patch_rms, sigma_clip_rms
 
 
