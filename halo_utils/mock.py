@@ -113,8 +113,6 @@ class Component:
         return self.flux_150 * (nu_mhz / REFERENCE_MHZ) ** self.alpha
 
 
-
-
 def _log_uniform(rng, lo_hi):
     lo, hi = lo_hi
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
