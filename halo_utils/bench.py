@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -97,15 +95,13 @@ def generative_speed(profile: str = "cpu", bands: int = 1, steps: int = 10, batc
 def _run_notebook(profile: str, model: str) -> float:
     """Wall time (s) of one 05_classifier run (strict protocol, seed 0) through papermill."""
     from . import paths
+    from .sweep import run_notebook
 
-    notebook = paths.project_root() / "notebooks" / "05_classifier.ipynb"
     out = paths.data_dir() / "runs" / "bench_05_classifier.ipynb"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "papermill", "--log-level", "WARNING", str(notebook), str(out),
-                    "-p", "profile", profile, "-p", "model", model, "-p", "run_name", f"bench_{model}_{profile}"],
-                   check=True, env=env, cwd=notebook.parent)
+    code = run_notebook(dict(profile=profile, model=model, run_name=f"bench_{model}_{profile}"), out)
+    if code:
+        raise RuntimeError(f"the benchmark run failed (exit {code}); see {out.with_suffix('.log')}")
     return time.perf_counter() - start
 
 

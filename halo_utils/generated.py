@@ -15,7 +15,36 @@ import numpy as np
 
 from .paths import atomic_write, data_dir
 
-__all__ = ["samples_dir", "save_samples", "load_samples"]
+__all__ = ["run_name", "training_set", "samples_dir", "save_samples", "load_samples"]
+
+
+def run_name(bands, profile: str, seed: int, source: str = "gleam") -> str:
+    """Default name of a generator run: ``b<bands>_[mock_]<profile>_seed<seed>``."""
+    from .config import run_name as data_run_name
+
+    return f"b{''.join(map(str, bands))}_{data_run_name(profile, seed, source)}"
+
+
+def training_set(source: str, gleam_dir, seed: int, profile: str, bands) -> dict:
+    """What a generator learns from: the training halos of the strict protocol for ``seed``.
+
+    Returns
+    -------
+    dict with ``ds`` (the :class:`~halo_utils.dataset.HaloDataset`, for its normaliser),
+    ``images`` (n, 64, 64, len(bands)) in [-1, 1], ``labels`` (n,) source indices and
+    ``names`` (the training sources the labels index)
+    """
+    from .classify import protocol_split
+    from .config import data_config
+    from .data import read_dataset
+    from .dataset import build_dataset, training_halos
+    from .mock import dataset_root
+
+    sources = read_dataset(dataset_root(source, gleam_dir, seed))
+    split, _ = protocol_split(sources, "strict", seed)
+    ds = build_dataset(sources, data_config(profile), seed=seed, split=split)
+    images, labels, names = training_halos(ds, bands)
+    return dict(ds=ds, images=images, labels=labels, names=names)
 
 
 def samples_dir(model: str, run: str) -> Path:

@@ -23,7 +23,7 @@ import numpy as np
 from . import paths
 from .classify import run_name
 
-__all__ = ["PAPER_TABLE5", "plan", "run", "load_runs", "summary_table", "to_markdown", "aggregate", "main"]
+__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run", "load_runs", "summary_table", "to_markdown", "aggregate", "main"]
 
 PAPER_TABLE5 = {"A": (94.41, 1.95), "I": (86.87, 2.78), "D": (84.68, 1.03)}
 """The paper's Table 5 accuracies (%, mean ± std over 10 runs; its protocol)."""
@@ -44,22 +44,30 @@ def plan(seeds, models, protocols, profile: str, source: str = "gleam") -> list:
     return runs
 
 
-def _execute(params: dict, threads: int | None) -> int:
-    """Run the notebook for one parameter set in a subprocess; return its exit code."""
-    notebook = paths.project_root() / "notebooks" / f"{STAGE}.ipynb"
-    out = paths.data_dir() / "runs" / STAGE / f"{params['run']}.ipynb"
+def run_notebook(parameters: dict, out: Path, threads: int | None = None, stage: str = STAGE) -> int:
+    """Execute ``notebooks/<stage>.ipynb`` with ``parameters`` through papermill in a subprocess.
+
+    The executed notebook goes to ``out``, its console output to ``out`` with suffix
+    ``.log``; ``threads`` caps TensorFlow's intra-op threads. Returns the exit code.
+    """
+    notebook = paths.project_root() / "notebooks" / f"{stage}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "papermill", "--log-level", "WARNING", "--no-progress-bar", str(notebook), str(out)]
-    for key in ("model", "protocol", "seed", "profile", "source"):
-        args += ["-p", key, str(params[key])]
+    for key, value in parameters.items():
+        args += ["-p", key, str(value)]
     env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
     if threads:
         env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
-    log = out.with_suffix(".log")
-    with open(log, "w") as stream:
-        code = subprocess.call(args, env=env, stdout=stream, stderr=subprocess.STDOUT, cwd=notebook.parent)
+    with open(out.with_suffix(".log"), "w") as stream:
+        return subprocess.call(args, env=env, stdout=stream, stderr=subprocess.STDOUT, cwd=notebook.parent)
+
+
+def _execute(params: dict, threads: int | None) -> int:
+    """Run one planned sweep run; say where its log is if it fails."""
+    out = paths.data_dir() / "runs" / STAGE / f"{params['run']}.ipynb"
+    code = run_notebook({k: params[k] for k in ("model", "protocol", "seed", "profile", "source")}, out, threads)
     if code:
-        print(f"run {params['run']} failed (exit {code}); see {log}")
+        print(f"run {params['run']} failed (exit {code}); see {out.with_suffix('.log')}")
     return code
 
 
