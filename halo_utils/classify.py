@@ -63,12 +63,16 @@ def train_config(profile: str, **overrides) -> TrainConfig:
     return from_profile(_TRAIN_PROFILES, profile, overrides)
 
 
+def _check_protocol(protocol: str):
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+
+
 def run_name(model: str, protocol: str, profile: str, seed: int, source: str = "gleam") -> str:
     """Default name of one classifier run: ``<model>_<protocol>_[mock_]<profile>_seed<seed>``."""
     from .config import run_name as data_run_name
 
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+    _check_protocol(protocol)
     return f"{model}_{protocol}_{data_run_name(profile, seed, source)}"
 
 
@@ -78,8 +82,7 @@ def protocol_split(sources, protocol: str, seed: int, val_fraction: float = 0.2)
     ``strict`` carves validation sources out of the published training sources (stratified,
     seeded); ``paper`` keeps the published split, validates on 'test' and adds empty cut-outs.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {PROTOCOLS}")
+    _check_protocol(protocol)
     published = published_split(sources)
     if protocol == "paper":
         return published, True
