@@ -38,7 +38,8 @@ class TrainConfig:
     profile: str  # profile this config belongs to
     epochs: int = 25  # maximum epochs
     batch_size: int = 128
-    learning_rate: float = 1e-3  # Adam, beta 0.9 / 0.999
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"  # a Keras optimizer name: 'adam' (beta 0.9 / 0.999), 'adagrad' (Tang et al. 2019)
     patience: int = 6  # early stopping on validation loss
     val_fraction: float = 0.2  # strict protocol: share of training sources (per class) moved to validation
     bands: tuple = (0, 1, 2, 3)  # band indices fed to the model (0 = 72-103 MHz)
@@ -175,7 +176,8 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir)
         for name in ("best.json", "best.weights.h5", "history.csv"):
             (workdir / name).unlink(missing_ok=True)
     best = _BestSoFar(workdir / "best.json")
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate, beta_1=0.9, beta_2=0.999),
+    optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}})
+    model.compile(optimizer=optimizer,
                   loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=config.jit_compile)
     callbacks = [
         keras.callbacks.BackupAndRestore(str(workdir / "backup")),

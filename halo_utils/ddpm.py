@@ -6,6 +6,16 @@ exponential moving average of the weights for sampling, and a checkpoint of ever
 (networks, EMA, optimiser, step, random state) every ``checkpoint_every`` steps through
 :func:`halo_utils.training.run_steps`. Training data: the log-scaled [-1, 1] cut-outs of
 the training halos only, one band or all four.
+
+Two choices differ from the paper (see the README):
+
+* the diffusion runs on z = (x + 1) / 2, so the empty (clipped) sky, 92 % of the pixels,
+  sits at z = 0 where the Gaussian end point of the forward process is centred. On the
+  [-1, 1] scale the sky is 0.9 away from it, and the clipped x̂_0 estimates of the first
+  reverse steps pull every sample away from the empty sky;
+* ``size`` can be smaller than the cut-out (the ``cpu`` profile trains at 32 px): images
+  are average-pooled (surface brightness is kept) and samples are resized back
+  bilinearly. The GLEAM beam (~3.5', 7.5 px of 0.47') stays 3.7 px wide at 32 px.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ import numpy as np
 
 from .diffusion import GaussianDiffusion, linear_betas
 
-__all__ = ["DDPMConfig", "ddpm_config", "DDPM"]
+__all__ = ["DDPMConfig", "ddpm_config", "DDPM", "to_model", "from_model"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +34,7 @@ class DDPMConfig:
     """DDPM settings of one profile."""
 
     profile: str  # profile this config belongs to
+    size: int | None = None  # model resolution in px (None: the cut-out size, 64)
     widths: tuple = (64, 128, 256, 512)  # U-Net width per level (base 64 x 1, 2, 4, 8)
     attention: tuple = (False, False, True, True)  # self-attention per level (the two lowest resolutions)
     n_res: int = 2  # residual blocks per level
@@ -45,8 +56,8 @@ class DDPMConfig:
 _PROFILES = {
     "smoke": DDPMConfig("smoke", widths=(8, 16), attention=(False, True), n_res=1, groups=4, diffusion_steps=50, train_steps=4,
                         batch_size=4, checkpoint_every=2, n_samples=4, ddim_steps=5),
-    "cpu": DDPMConfig("cpu", widths=(16, 32, 64, 64), n_res=1, groups=4, train_steps=3000, batch_size=32,
-                      ema=0.995, checkpoint_every=250, n_samples=32, ddim_steps=50),
+    "cpu": DDPMConfig("cpu", size=32, widths=(32, 64, 128, 128), n_res=1, train_steps=5000, learning_rate=5e-4,
+                      checkpoint_every=250, n_samples=32, ddim_steps=50),
     "paper": DDPMConfig("paper"),
 }
 
@@ -69,7 +80,9 @@ class DDPM:
 
         self.config = config
         self.diffusion = GaussianDiffusion(linear_betas(config.diffusion_steps, *config.beta_range))
-        size, bands = images.shape[1], images.shape[-1]
+        self.image_shape = images.shape[1:]
+        data = to_model(images, config.size)
+        size, bands = data.shape[1], data.shape[-1]
         keras.utils.set_random_seed(seed)
         kwargs = dict(size=size, bands=bands, widths=config.widths, attention=config.attention,
                       n_res=config.n_res, groups=config.groups)
@@ -80,7 +93,7 @@ class DDPM:
         self.optimizer = keras.optimizers.Adam(schedule)
         self.optimizer.build(self.network.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
-        self.data = tf.constant(images)
+        self.data = tf.constant(data)
         self.alpha_bars = tf.constant(self.diffusion.alpha_bars, tf.float32)
         self._step = tf.function(self._train_step)
 
@@ -115,9 +128,32 @@ class DDPM:
                          every=self.config.checkpoint_every, desc="DDPM training")
 
     def sample(self, n: int, seed: int, sampler: str = "ddim", steps: int | None = None, progress: bool = True):
-        """``n`` images (n, H, W, B) in [-1, 1] from the EMA network."""
+        """``n`` images (n, H, W, B) in [-1, 1], at the cut-out size, from the EMA network."""
         import tensorflow as tf
 
         eps_fn = tf.function(lambda x, t: self.ema([x, t], training=False))
-        return self.diffusion.sample(eps_fn, (n, *self.data.shape[1:]), seed, sampler,
-                                     steps or self.config.ddim_steps, progress)
+        z = self.diffusion.sample(eps_fn, (n, *self.data.shape[1:]), seed, sampler,
+                                  steps or self.config.ddim_steps, progress)
+        return from_model(z, self.image_shape[0])
+
+
+def to_model(images: np.ndarray, size: int | None = None) -> np.ndarray:
+    """Cut-outs (n, H, W, B) in [-1, 1] -> the model's z = (x + 1) / 2 in [0, 1], average-pooled to ``size``."""
+    z = (np.asarray(images, np.float32) + 1.0) / 2.0
+    n, h, w, b = z.shape
+    if size is None or size == h:
+        return z
+    if h % size or w != h:
+        raise ValueError(f"cannot pool {h}x{w} px cut-outs to {size} px: the size must divide {h}")
+    f = h // size
+    return z.reshape(n, size, f, size, f, b).mean(axis=(2, 4))
+
+
+def from_model(z, size: int) -> np.ndarray:
+    """Model samples z (n, h, h, B) -> images (n, size, size, B) in [-1, 1] (bilinear resize)."""
+    import tensorflow as tf
+
+    z = np.asarray(z, np.float32)
+    if z.shape[1] != size:
+        z = tf.image.resize(z, (size, size), method="bilinear").numpy()
+    return np.clip(2.0 * z - 1.0, -1.0, 1.0)

@@ -31,6 +31,18 @@ def _save(manager, step, losses: dict, workdir: Path):
     atomic_write(workdir / "losses.json", lambda tmp: Path(tmp).write_text(text))
 
 
+def _seed_states(trackables: dict) -> list:
+    """The state variables of the Keras seed generators (dropout masks) inside ``trackables``.
+
+    ``tf.train.Checkpoint`` does not save them through the model, so they are checkpointed
+    explicitly; without them a resumed run would draw other dropout masks.
+    """
+    import keras
+
+    models = [t for t in trackables.values() if isinstance(t, keras.Model)]
+    return [v.value for m in models for v in m.variables if "seed_generator_state" in v.path]
+
+
 def run_steps(step_fn, trackables: dict, total_steps: int, workdir, every: int = 100, desc: str = "training") -> dict:
     """Run ``step_fn`` (returns a dict of scalar losses) until ``total_steps``; resumable.
 
@@ -53,7 +65,7 @@ def run_steps(step_fn, trackables: dict, total_steps: int, workdir, every: int =
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     step = tf.Variable(0, dtype=tf.int64, name="step")
-    checkpoint = tf.train.Checkpoint(step=step, **trackables)
+    checkpoint = tf.train.Checkpoint(step=step, seed_states=_seed_states(trackables), **trackables)
     manager = tf.train.CheckpointManager(checkpoint, str(workdir), max_to_keep=2)
     losses = {}
     if manager.latest_checkpoint:

@@ -1,0 +1,61 @@
+"""The radio-morphology judge: an FRI/FRII classifier and the RAMIS it gives (notebooks 07_vae, 04_metrics).
+
+RAMIS (Bastien et al. 2021) is the inception score exp(E_x KL(p(y|x) ‖ p(y))) computed with a
+radio classifier instead of ImageNet's: 1 for images the classifier cannot tell apart,
+up to the number of classes for sharp, balanced ones. :func:`train_judge` fits the
+classifier of Tang et al. (2019) (Adagrad 1e-3) with the project's resumable classifier
+training; :func:`degradation_curves` runs the paper's three checks of the metric.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+__all__ = ["train_judge", "probabilities", "degradation_curves"]
+
+BLUR_KERNELS = tuple(range(1, 20, 2))  # px, box-blur widths
+NOISE_SIGMAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)  # Gaussian noise std on the [0, 1] scale
+CROP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # blanked edge strip / image side (0.5 = 75 px of 150)
+
+
+def train_judge(sets: dict, config, seed: int, workdir) -> tuple:
+    """Fit the Tang et al. classifier on ``sets['train']`` (n, S, S) with ``sets['select']`` for validation.
+
+    ``sets`` is :func:`halo_utils.vae.prepare`'s dict (rotations: ``config.classifier_angles``);
+    ``config`` the :class:`~halo_utils.vae.VAEConfig`. Returns (model, fit summary dict).
+    """
+    from .classify import TrainConfig, deterministic, train
+    from .models.tang import build_tang
+
+    deterministic(seed)
+    model = build_tang(size=sets["train"].shape[1], classes=2)
+    settings = TrainConfig(config.profile, epochs=config.classifier_epochs, batch_size=32, learning_rate=1e-3,
+                           optimizer="adagrad", patience=config.classifier_epochs)
+    pack = lambda x, y: dict(x=x, y=np.eye(2, dtype=np.float32)[y], label=y)  # noqa: E731
+    fit = train(model, settings, pack(sets["train"], sets["train_labels"]),
+                pack(sets["select"], sets["select_labels"]), workdir)
+    accuracy = float(np.mean(probabilities(model, sets["test"]).argmax(1) == sets["test_labels"]))
+    return model, dict(fit, test_accuracy=accuracy, train_config=dataclasses.asdict(settings))
+
+
+def probabilities(model, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class probabilities (n, classes) of images (n, S, S) in [0, 1]."""
+    return model.predict(np.asarray(images, np.float32), batch_size=batch_size, verbose=0)
+
+
+def degradation_curves(model, images: np.ndarray, seed: int = 0) -> dict:
+    """RAMIS of real images (n, S, S) as they are blurred, noised and cropped (Bastien et al. Figs. 4-6).
+
+    Returns kind -> dict(``levels``, ``ramis``), kinds 'blur' (kernel px), 'noise' (σ on the
+    [0, 1] scale) and 'crop' (blanked edge strip, px).
+    """
+    from .metrics import add_noise, blur, crop, ramis
+
+    strips = sorted({int(round(f * images.shape[1])) for f in CROP_FRACTIONS})
+    degrade = {"blur": (BLUR_KERNELS, lambda k: blur(images, k)),
+               "noise": (NOISE_SIGMAS, lambda s: add_noise(images, s, seed)),
+               "crop": (strips, lambda s: crop(images, s))}
+    return {kind: dict(levels=list(levels), ramis=[ramis(probabilities(model, fn(v))) for v in levels])
+            for kind, (levels, fn) in degrade.items()}
