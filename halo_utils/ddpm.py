@@ -125,7 +125,8 @@ class DDPM:
         from .training import run_steps
 
         return run_steps(self._step, self.trackables(), self.config.train_steps, workdir,
-                         every=self.config.checkpoint_every, desc="DDPM training")
+                         every=self.config.checkpoint_every, desc="DDPM training",
+                         settings=dict(self.config.to_dict(), data_shape=list(self.data.shape)))
 
     def sample(self, n: int, seed: int, sampler: str = "ddim", steps: int | None = None, progress: bool = True):
         """``n`` images (n, H, W, B) in [-1, 1], at the cut-out size, from the EMA network."""

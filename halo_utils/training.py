@@ -43,7 +43,21 @@ def _seed_states(trackables: dict) -> list:
     return [v.value for m in models for v in m.variables if "seed_generator_state" in v.path]
 
 
-def run_steps(step_fn, trackables: dict, total_steps: int, workdir, every: int = 100, desc: str = "training") -> dict:
+def _check_settings(workdir: Path, settings: dict | None):
+    """Refuse to resume a run folder written with other settings (it would fail deep in TensorFlow or mix runs)."""
+    from .paths import atomic_write
+
+    if settings is None:
+        return
+    path, text = workdir / "settings.json", json.dumps(settings, sort_keys=True, default=str)
+    if path.exists() and json.loads(path.read_text()) != json.loads(text):
+        raise ValueError(f"{workdir} holds a run with other settings (see {path.name}): delete the folder or "
+                         f"choose another run name")
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def run_steps(step_fn, trackables: dict, total_steps: int, workdir, every: int = 100, desc: str = "training",
+              settings: dict | None = None) -> dict:
     """Run ``step_fn`` (returns a dict of scalar losses) until ``total_steps``; resumable.
 
     Parameters
@@ -53,6 +67,7 @@ def run_steps(step_fn, trackables: dict, total_steps: int, workdir, every: int =
     total_steps : steps the finished run has
     workdir : checkpoint folder (``ckpt-<step>`` files and ``losses.json``)
     every : checkpoint interval in steps
+    settings : the run's configuration; a folder written with other settings is refused
 
     Returns
     -------
@@ -64,6 +79,7 @@ def run_steps(step_fn, trackables: dict, total_steps: int, workdir, every: int =
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    _check_settings(workdir, settings)
     step = tf.Variable(0, dtype=tf.int64, name="step")
     checkpoint = tf.train.Checkpoint(step=step, seed_states=_seed_states(trackables), **trackables)
     manager = tf.train.CheckpointManager(checkpoint, str(workdir), max_to_keep=2)

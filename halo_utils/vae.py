@@ -136,7 +136,10 @@ class VAE:
         from .training import run_steps
 
         trackables = dict(encoder=self.encoder, decoder=self.decoder, optimizer=self.optimizer, rng=self.rng)
-        return run_steps(self._step, trackables, steps, workdir, every=self.config.checkpoint_every, desc=desc)
+        settings = dict(self.config.to_dict(), latent=self.latent, classes=self.classes, steps=steps,
+                        learning_rate=float(self.optimizer.learning_rate.numpy()), data_shape=list(self.images.shape))
+        return run_steps(self._step, trackables, steps, workdir, every=self.config.checkpoint_every, desc=desc,
+                         settings=settings)
 
     def evaluate(self, images, labels, seed: int = 0) -> float:
         """Mean negative ELBO (nats per image) of held-out images (n, size, size), dropout off, seeded noise."""

@@ -137,7 +137,8 @@ class WGAN:
         from .training import run_steps
 
         return run_steps(self._step, self.trackables(), self.config.train_steps, workdir,
-                         every=self.config.checkpoint_every, desc="WGAN-GP training")
+                         every=self.config.checkpoint_every, desc="WGAN-GP training",
+                         settings=dict(self.config.to_dict(), data_shape=list(self.images.shape)))
 
     def sample(self, n: int, seed: int, labels=None) -> tuple:
         """``n`` images (n, H, W, B) in [-1, 1] and their labels (uniform over the training sources by default)."""
