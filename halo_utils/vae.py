@@ -106,7 +106,7 @@ class VAE:
         return self.encoder.trainable_variables + self.decoder.trainable_variables
 
     def _inputs(self, x, onehot):
-        return [x, onehot] if self.classes else x
+        return [x, onehot] if self.classes else [x]
 
     def loss(self, x, onehot, noise, training: bool = False):
         """Negative ELBO per image (n,), nats: BCE summed over pixels + KL summed over z (eqs. of Kingma & Welling)."""
@@ -219,3 +219,54 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
     if images.shape[1] == size:
         return images.astype(np.float32)
     return tf.image.resize(images[..., None], (size, size), method="area").numpy()[..., 0]
+
+
+def fit_latent_sizes(sets: dict, config: VAEConfig, classes: int, seed: int, workdir, judge=None) -> list:
+    """The paper's experiment for one model kind: per latent size d, a learning-rate search, then training.
+
+    Each rate trains ``config.search_epochs``; the one with the lowest loss on the selection
+    set trains ``config.epochs``. ``classes`` = 0 for a VAE, 2 for a CVAE. With a ``judge``
+    (the RAMIS classifier) each row also carries ``ramis`` of ``config.n_generated`` images
+    drawn from the prior (a CVAE: half of each class) and, for a CVAE, the share of each
+    class the judge recognises.
+
+    Returns one dict per d: ``latent``, ``learning_rate``, ``search`` (rate -> loss),
+    ``train_loss`` (mean of the last 10 % of steps), ``selection_loss``, ``test_loss``,
+    ``ramis``, ``recognised`` (CVAE), ``losses`` (per step) and the trained ``model``.
+    """
+    from pathlib import Path
+
+    kind = "cvae" if classes else "vae"
+    n_train = len(sets["train"]) // max(config.n_angles, 1)
+    rows = []
+    for d in config.latent_sizes:
+        search = {}
+        for rate in config.learning_rates:
+            trial = VAE(config, d, rate, sets["train"], sets["train_labels"], classes, seed)
+            trial.train(config.steps(config.search_epochs, n_train), Path(workdir) / f"{kind}_d{d}_lr{rate:g}",
+                        desc=f"{kind} d={d} lr={rate:g}")
+            search[rate] = trial.evaluate(sets["select"], sets["select_labels"], seed)
+        rate = min(search, key=search.get)
+        model = VAE(config, d, rate, sets["train"], sets["train_labels"], classes, seed)
+        fit = model.train(config.steps(config.epochs, n_train), Path(workdir) / f"{kind}_d{d}",
+                          desc=f"{kind} d={d} (lr {rate:g})")
+        losses = fit["losses"]["loss"]
+        row = dict(latent=d, learning_rate=rate, search={f"{k:g}": v for k, v in search.items()},
+                   train_loss=float(np.mean(losses[-max(1, len(losses) // 10):])),
+                   selection_loss=model.evaluate(sets["select"], sets["select_labels"], seed),
+                   test_loss=model.evaluate(sets["test"], sets["test_labels"], seed), losses=losses, model=model)
+        rows.append(dict(row, **(_judged(model, judge, config.n_generated, seed) if judge is not None else {})))
+    return rows
+
+
+def _judged(model: VAE, judge, n: int, seed: int) -> dict:
+    """RAMIS of ``n`` prior samples; for a CVAE the share of each requested class the judge assigns to it."""
+    from .metrics import ramis
+    from .morphology import probabilities
+
+    labels = np.arange(n) % 2 if model.classes else None
+    p = probabilities(judge, model.generate(n, seed, labels))
+    out = dict(ramis=ramis(p))
+    if model.classes:
+        out["recognised"] = {c: float(np.mean(p[labels == c].argmax(1) == c)) for c in (0, 1)}
+    return out

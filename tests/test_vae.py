@@ -1,0 +1,86 @@
+"""VAE/CVAE: shapes, the ELBO, resumable training with dropout, the selection rule, the RAMIS judge."""
+
+import numpy as np
+import pytest
+from conftest import dies_at
+
+tf = pytest.importorskip("tensorflow")
+
+from halo_utils.models.tang import build_tang  # noqa: E402
+from halo_utils.models.vae import build_decoder, build_encoder  # noqa: E402
+from halo_utils.vae import VAE, select_model, split_validation, vae_config  # noqa: E402
+
+CONFIG = vae_config("smoke")
+RNG = np.random.default_rng(0)
+IMAGES = (RNG.uniform(0, 1, (16, CONFIG.size, CONFIG.size)) > 0.7).astype(np.float32)
+LABELS = np.arange(16) % 2
+
+
+@pytest.mark.parametrize("classes", [0, 2])
+def test_encoder_and_decoder_shapes(classes):
+    kw = dict(size=10, latent=3, classes=classes, widths=(16, 8))
+    enc, dec = build_encoder(**kw), build_decoder(**kw)
+    onehot = np.eye(2, dtype=np.float32)[[0, 1]]
+    mu, log_var = enc([np.zeros((2, 10, 10), np.float32), onehot] if classes else np.zeros((2, 10, 10), np.float32))
+    assert mu.shape == log_var.shape == (2, 3)
+    assert dec([np.zeros((2, 3), np.float32), onehot] if classes else np.zeros((2, 3), np.float32)).shape == (2, 10, 10)
+
+
+def test_paper_encoder_layer_widths():
+    widths = [layer.units for layer in build_encoder(size=10, latent=2).layers if hasattr(layer, "units")]
+    assert widths == [4096, 2048, 1024, 512, 256, 2, 2]
+
+
+def test_negative_elbo_is_bce_plus_kl():
+    model = VAE(CONFIG, 2, 1e-3, IMAGES, LABELS, 0, seed=1)
+    x, onehot, noise = IMAGES[:4], tf.one_hot(LABELS[:4], 1), np.zeros((4, 2), np.float32)
+    mu, log_var = (t.numpy() for t in model.encoder([x], training=False))
+    p = tf.sigmoid(model.decoder([mu], training=False)).numpy().astype(np.float64)
+    bce = -(x * np.log(p) + (1 - x) * np.log(1 - p)).sum(axis=(1, 2))
+    kl = 0.5 * (np.exp(log_var) + mu ** 2 - 1 - log_var).sum(axis=1)
+    np.testing.assert_allclose(model.loss(x, onehot, noise).numpy(), bce + kl, rtol=1e-4)
+
+
+def make(steps_seed=3):
+    return VAE(CONFIG, 2, 1e-3, IMAGES, LABELS, 2, seed=steps_seed)
+
+
+def test_killed_run_with_dropout_resumes_like_an_uninterrupted_one(tmp_path):
+    whole = make()
+    whole.train(6, tmp_path / "whole")
+    killed = make()
+    killed._step = dies_at(killed._step, 4)  # dies in step 4: the last checkpoint holds step 2
+    with pytest.raises(KeyboardInterrupt):
+        killed.train(6, tmp_path / "parts")
+    resumed = make()
+    fit = resumed.train(6, tmp_path / "parts")
+    assert fit["resumed_from"] == 2 and fit["steps"] == 6
+    for a, b in zip(whole.decoder.get_weights(), resumed.decoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_other_settings_in_the_same_folder_are_refused(tmp_path):
+    make().train(2, tmp_path / "run")
+    other = VAE(CONFIG, 4, 1e-3, IMAGES, LABELS, 2, seed=3)
+    with pytest.raises(ValueError, match="other settings"):
+        other.train(2, tmp_path / "run")
+
+
+def test_validation_galaxies_are_held_out_before_rotation():
+    train, val = split_validation(100, 10, seed=0)
+    assert len(val) == 10 and not set(train) & set(val) and len(train) + len(val) == 100
+
+
+def test_selection_rule():
+    rows = [dict(latent=2, ramis=1.1, selection_loss=50), dict(latent=4, ramis=1.3, selection_loss=40),
+            dict(latent=8, ramis=1.35, selection_loss=60), dict(latent=16, ramis=1.0, selection_loss=45)]
+    best = select_model(rows)
+    assert best["latent"] == 4 and best["rule_met"]  # d=8 has the top RAMIS but a loss above the mean
+    worst_loss = [dict(r, selection_loss=-r["ramis"]) for r in rows]  # high RAMIS always comes with low loss
+    assert select_model(worst_loss)["latent"] == 8
+
+
+def test_tang_classifier_gives_probabilities():
+    p = build_tang(size=32)(np.zeros((3, 32, 32), np.float32)).numpy()
+    assert p.shape == (3, 2)
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
