@@ -7,7 +7,8 @@ import numpy as np
 from .data import BAND_KEYS
 
 __all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real",
-           "show_training", "show_roc", "show_confusion", "show_samples", "show_losses", "save"]
+           "show_training", "show_roc", "show_confusion", "show_samples", "show_losses", "show_degradation",
+           "show_gallery", "show_latent_grid", "show_cross_sections", "save"]
 
 
 def _plt():
@@ -233,5 +234,64 @@ def show_losses(losses: dict, window: int = 50):
         else:
             ax.lines[-1].set_label(name)
     ax.set_xlabel("step"), ax.set_ylabel("loss"), ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_degradation(curves: dict, reference: float | None = None):
+    """RAMIS against blur kernel, noise σ and cropped strip (Bastien et al. Figs. 4-6); ``curves`` from
+    :func:`halo_utils.morphology.degradation_curves`; ``reference`` a horizontal line (e.g. the paper's 1.40)."""
+    plt = _plt()
+    labels = {"blur": "box-blur kernel (px)", "noise": "noise σ ([0, 1] scale)", "crop": "blanked edge strip (px)"}
+    fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), sharey=True, squeeze=False)
+    for ax, (kind, curve) in zip(axes[0], curves.items()):
+        ax.plot(curve["levels"], curve["ramis"], "o-")
+        if reference is not None:
+            ax.axhline(reference, ls=":", c="grey", label=f"paper, real images ({reference})")
+        ax.set_xlabel(labels.get(kind, kind))
+    axes[0, 0].set_ylabel("RAMIS")
+    axes[0, 0].legend(fontsize=8) if reference is not None else None
+    fig.tight_layout()
+    return fig
+
+
+def show_gallery(rows: dict, n: int = 6, log: bool = False):
+    """Images (m, S, S) in [0, 1], one row per entry of ``rows`` (title -> images); ``log`` shows log10."""
+    plt = _plt()
+    fig, axes = plt.subplots(len(rows), n, figsize=(1.5 * n, 1.6 * len(rows)), squeeze=False)
+    for ax_row, (title, images) in zip(axes, rows.items()):
+        for ax, image in zip(ax_row, images[:n]):
+            shown = np.log10(np.maximum(image, 1e-6)) if log else image
+            ax.imshow(shown, origin="lower", cmap="inferno", vmin=-6 if log else 0, vmax=0 if log else 1)
+        for ax in ax_row:
+            ax.set_xticks([]), ax.set_yticks([])
+        ax_row[0].set_ylabel(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_latent_grid(model, limit: float = 4.0, step: float = 0.4, label=None):
+    """Decoded images over a d = 2 latent grid from -limit to +limit (Bastien et al. Fig. 9), as one mosaic."""
+    plt = _plt()
+    values = np.round(np.arange(-limit, limit + step / 2, step), 6)
+    z = np.array([(x, y) for y in values[::-1] for x in values], np.float32)
+    images = model.decode(z, None if label is None else np.full(len(z), label))
+    k, size = len(values), images.shape[1]
+    mosaic = images.reshape(k, k, size, size).transpose(0, 2, 1, 3).reshape(k * size, k * size)
+    fig, ax = plt.subplots(figsize=(8, 8))
+    ax.imshow(mosaic, cmap="inferno", vmin=0, vmax=1, extent=(-limit - step / 2, limit + step / 2) * 2)
+    ax.set_xlabel("z₁"), ax.set_ylabel("z₂")
+    return fig
+
+
+def show_cross_sections(fri: np.ndarray, frii: np.ndarray):
+    """FRI and FRII images decoded from one latent point, with their horizontal cross-sections through the centre."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.3))
+    for ax, image, name in zip(axes, (fri, frii), ("FRI", "FRII")):
+        ax.imshow(image, origin="lower", cmap="inferno", vmin=0, vmax=1)
+        ax.set_title(f"generated {name}"), ax.set_xticks([]), ax.set_yticks([])
+        axes[2].plot(image[image.shape[0] // 2], label=name)
+    axes[2].set_xlabel("pixel"), axes[2].set_ylabel("intensity"), axes[2].legend()
     fig.tight_layout()
     return fig

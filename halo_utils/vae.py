@@ -18,7 +18,8 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["VAEConfig", "vae_config", "VAE", "split_validation", "select_model"]
+__all__ = ["VAEConfig", "vae_config", "VAE", "split_validation", "select_model", "prepare", "fit_latent_sizes", "table",
+           "near_zero_fraction", "class_balance"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +107,10 @@ class VAE:
         return self.encoder.trainable_variables + self.decoder.trainable_variables
 
     def _inputs(self, x, onehot):
-        return [x, onehot] if self.classes else [x]
+        import tensorflow as tf
+
+        x = tf.convert_to_tensor(x, tf.float32)
+        return [x, tf.convert_to_tensor(onehot, tf.float32)] if self.classes else [x]
 
     def loss(self, x, onehot, noise, training: bool = False):
         """Negative ELBO per image (n,), nats: BCE summed over pixels + KL summed over z (eqs. of Kingma & Welling)."""
@@ -186,12 +190,13 @@ def select_model(rows: list) -> dict:
     return dict(best, rule_met=bool(passing), ramis_mean=float(ramis_mean), loss_mean=float(loss_mean))
 
 
-def prepare(data: dict, config: VAEConfig, protocol: str, seed: int) -> dict:
+def prepare(data: dict, config: VAEConfig, protocol: str, seed: int, n_angles: int | None = None) -> dict:
     """Rotated, centre-cut training images and the selection and test sets of one protocol.
 
     ``data`` is :func:`halo_utils.frdeep.read_frdeep`'s dict. ``strict``: ``n_validation``
     training galaxies are held out (before rotation) and choose the learning rate and the
-    model; ``paper``: the test set does (optimistic, as published).
+    model; ``paper``: the test set does (optimistic, as published). ``n_angles`` overrides
+    ``config.n_angles`` (the RAMIS judge uses its own number of rotations).
 
     Returns
     -------
@@ -204,7 +209,7 @@ def prepare(data: dict, config: VAEConfig, protocol: str, seed: int) -> dict:
         raise ValueError(f"protocol must be 'strict' or 'paper', not {protocol!r}")
     images, labels, cut = data["train"], data["train_labels"], min(100, data["train"].shape[1])
     keep, held = split_validation(len(images), config.n_validation if protocol == "strict" else 0, seed)
-    train, train_labels = augment(images[keep], labels[keep], config.n_angles, size=cut)
+    train, train_labels = augment(images[keep], labels[keep], n_angles or config.n_angles, size=cut)
     test = crop_centre(data["test"], cut)
     select, select_labels = (crop_centre(images[held], cut), labels[held]) if protocol == "strict" \
         else (test, data["test_labels"])
@@ -237,7 +242,7 @@ def fit_latent_sizes(sets: dict, config: VAEConfig, classes: int, seed: int, wor
     from pathlib import Path
 
     kind = "cvae" if classes else "vae"
-    n_train = len(sets["train"]) // max(config.n_angles, 1)
+    n_train = len(sets["train"]) // config.n_angles
     rows = []
     for d in config.latent_sizes:
         search = {}
@@ -269,4 +274,29 @@ def _judged(model: VAE, judge, n: int, seed: int) -> dict:
     out = dict(ramis=ramis(p))
     if model.classes:
         out["recognised"] = {c: float(np.mean(p[labels == c].argmax(1) == c)) for c in (0, 1)}
+    return out
+
+
+def table(rows: list) -> list:
+    """The rows of :func:`fit_latent_sizes` without the models and per-step losses (for tables and JSON)."""
+    return [{k: v for k, v in r.items() if k not in ("model", "losses")} for r in rows]
+
+
+def near_zero_fraction(images: np.ndarray, threshold: float = 5e-5) -> float:
+    """Share of pixels below ``threshold`` (real FIRST images are mostly exact zeros; a VAE's sigmoid never is)."""
+    return float(np.mean(np.asarray(images) < threshold))
+
+
+def class_balance(model: VAE, judge, n: int, seed: int, limit: float = 4.0) -> dict:
+    """Judge's counts of FRI/FRII among ``n`` + ``n`` CVAE samples (n asked of each class), z from the prior
+    N(0, I) or uniform in [-limit, limit]^d. Returns sampling -> requested class -> [n judged FRI, n judged FRII]."""
+    from .morphology import probabilities
+
+    rng = np.random.default_rng(seed)
+    draws = {"prior": rng.standard_normal((2 * n, model.latent)), "uniform": rng.uniform(-limit, limit, (2 * n, model.latent))}
+    labels = np.repeat([0, 1], n)
+    out = {}
+    for name, z in draws.items():
+        judged = probabilities(judge, model.decode(z, labels)).argmax(1)
+        out[name] = {c: np.bincount(judged[labels == c], minlength=2).tolist() for c in (0, 1)}
     return out

@@ -18,14 +18,37 @@ def _real_gleam_dir():
     return Path(path) if Path(path, "TRAIN_DATA_1").is_dir() else None
 
 
+def _real_frdeep_dir():
+    path = os.environ.get("HALO_FRDEEP_DIR") or SHARED / "frdeep-first"
+    return Path(path) if Path(path, "batches.meta").is_file() else None
+
+
+def pytest_configure(config):
+    """Datasets found beside the repository are handed to the notebooks (nbval kernels inherit the environment)."""
+    for key, found in (("HALO_GLEAM_DIR", _real_gleam_dir()), ("HALO_FRDEEP_DIR", _real_frdeep_dir())):
+        if found is not None:
+            os.environ.setdefault(key, str(found))
+
+
 def pytest_collection_modifyitems(config, items):
-    """Notebooks read the real dataset: skip them (with the reason) when it is not there."""
-    if _real_gleam_dir() is not None:
-        return
-    skip = pytest.mark.skip(reason="GLEAM halo dataset not found: set HALO_GLEAM_DIR (e.g. ../shared/data/gleam-halos)")
+    """Notebooks read the real datasets: skip them (with the reason) when they are not there."""
+    missing = {"07_vae": None if _real_frdeep_dir() else
+               "FRDEEP-F not found: set HALO_FRDEEP_DIR (e.g. ../shared/data/frdeep-first)"}
+    gleam = None if _real_gleam_dir() else \
+        "GLEAM halo dataset not found: set HALO_GLEAM_DIR (e.g. ../shared/data/gleam-halos)"
     for item in items:
-        if str(item.fspath).endswith(".ipynb"):
-            item.add_marker(skip)
+        path = Path(str(item.fspath))
+        reason = missing.get(path.stem, gleam) if path.suffix == ".ipynb" else None
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session")
+def frdeep_dir():
+    path = _real_frdeep_dir()
+    if path is None:
+        pytest.skip("FRDEEP-F not found: set HALO_FRDEEP_DIR or place it at ../shared/data/frdeep-first")
+    return path
 
 
 @pytest.fixture(scope="session")

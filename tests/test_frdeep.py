@@ -9,8 +9,6 @@ import pytest
 
 from halo_utils import frdeep
 
-SHARED_FRDEEP = Path(__file__).resolve().parents[2] / "shared" / "data" / "frdeep-first"
-
 
 class _Payload:
     """Unpickling this calls os.makedirs(target): a stand-in for arbitrary code."""
@@ -76,11 +74,8 @@ def test_rotation_then_centre_cut_keeps_the_centre():
 
 
 @pytest.fixture(scope="module")
-def real():
-    root = os.environ.get("HALO_FRDEEP_DIR") or SHARED_FRDEEP
-    if not Path(root, "batches.meta").exists():
-        pytest.skip("FRDEEP-F not found: set HALO_FRDEEP_DIR (e.g. ../shared/data/frdeep-first)")
-    return frdeep.read_frdeep(root)
+def real(frdeep_dir):
+    return frdeep.read_frdeep(frdeep_dir)
 
 
 def test_real_frdeep_f(real):

@@ -21,9 +21,9 @@ def test_encoder_and_decoder_shapes(classes):
     kw = dict(size=10, latent=3, classes=classes, widths=(16, 8))
     enc, dec = build_encoder(**kw), build_decoder(**kw)
     onehot = np.eye(2, dtype=np.float32)[[0, 1]]
-    mu, log_var = enc([np.zeros((2, 10, 10), np.float32), onehot] if classes else np.zeros((2, 10, 10), np.float32))
+    mu, log_var = enc([np.zeros((2, 10, 10), np.float32), onehot] if classes else [np.zeros((2, 10, 10), np.float32)])
     assert mu.shape == log_var.shape == (2, 3)
-    assert dec([np.zeros((2, 3), np.float32), onehot] if classes else np.zeros((2, 3), np.float32)).shape == (2, 10, 10)
+    assert dec([np.zeros((2, 3), np.float32), onehot] if classes else [np.zeros((2, 3), np.float32)]).shape == (2, 10, 10)
 
 
 def test_paper_encoder_layer_widths():
