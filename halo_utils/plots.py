@@ -8,7 +8,7 @@ from .data import BAND_KEYS
 
 __all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real",
            "show_training", "show_roc", "show_confusion", "show_samples", "show_losses", "show_degradation",
-           "show_gallery", "show_latent_grid", "show_cross_sections", "save"]
+           "show_gallery", "show_latent_grid", "show_cross_sections", "show_histograms", "save"]
 
 
 def _plt():
@@ -293,5 +293,28 @@ def show_cross_sections(fri: np.ndarray, frii: np.ndarray):
         ax.set_title(f"generated {name}"), ax.set_xticks([]), ax.set_yticks([])
         axes[2].plot(image[image.shape[0] // 2], label=name)
     axes[2].set_xlabel("pixel"), axes[2].set_ylabel("intensity"), axes[2].legend()
+    fig.tight_layout()
+    return fig
+
+
+def show_histograms(results: dict, bands):
+    """Pixel histograms of real and generated images per band with the relative error per bin (paper Figs. 7, 11).
+
+    ``results``: model name -> :func:`halo_utils.metrics.histogram_error` dict; ``bands`` names its B rows.
+    """
+    plt = _plt()
+    fig, axes = plt.subplots(2, len(bands), figsize=(4.2 * len(bands), 5.5), sharex=True, squeeze=False)
+    for name, hist in results.items():
+        centres = 0.5 * (np.asarray(hist["edges"][1:]) + np.asarray(hist["edges"][:-1]))
+        for b, band in enumerate(bands):
+            top, bottom = axes[0, b], axes[1, b]
+            if name == next(iter(results)):
+                top.step(centres, np.asarray(hist["real"])[b], where="mid", c="k", label="real (held out)")
+            top.step(centres, np.asarray(hist["generated"])[b], where="mid", label=name)
+            bottom.plot(centres, np.asarray(hist["rel_error"])[b], ".-", label=name)
+            top.set_yscale("log"), top.set_title(f"{band} MHz", fontsize=9)
+            bottom.set_xlabel("pixel value (log scale, [-1, 1])"), bottom.axhline(0, c="grey", lw=0.5)
+    axes[0, 0].set_ylabel("density"), axes[1, 0].set_ylabel("(generated - real) / real")
+    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
