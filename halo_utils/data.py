@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 from astropy.wcs import WCS, FITSFixedWarning
+from astropy.wcs.utils import proj_plane_pixel_scales
 
 from . import BANDS_MHZ
 
@@ -56,6 +57,7 @@ class Source:
     split: str  # 'train' or 'test' (the published split)
     files: dict  # band key -> Path
     flags: dict = dataclasses.field(default_factory=dict)  # band key -> list of quality flags
+    pixel_deg: tuple = ()  # pixel size per band, degrees (the published bands differ: 0.93' ... 0.47')
 
     @property
     def radec(self) -> tuple:
@@ -186,7 +188,8 @@ def load_source(name: str, files: dict, label: int, split: str) -> Source:
         images[band], wcses[band], flags[band] = read_image(files[band])
     _check_same_pointing(name, wcses)
     cube = stack_bands(images, name)
-    return Source(name, cube, wcses[BAND_KEYS[0]], label, split, dict(files), flags)
+    pixel_deg = tuple(float(np.mean(np.abs(proj_plane_pixel_scales(wcses[b])))) for b in BAND_KEYS)
+    return Source(name, cube, wcses[BAND_KEYS[0]], label, split, dict(files), flags, pixel_deg)
 
 
 def _scan_folder(folder: Path) -> dict:

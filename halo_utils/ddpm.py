@@ -15,7 +15,7 @@ Two choices differ from the paper (see the README):
   reverse steps pull every sample away from the empty sky;
 * ``size`` can be smaller than the cut-out (the ``cpu`` profile trains at 32 px): images
   are average-pooled (surface brightness is kept) and samples are resized back
-  bilinearly. The GLEAM beam (~3.5', 7.5 px of 0.47') stays 3.7 px wide at 32 px.
+  bilinearly. The beam of the published images (~5 px in every band) stays ~2.5 px wide at 32 px.
 """
 
 from __future__ import annotations

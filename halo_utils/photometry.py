@@ -51,8 +51,11 @@ def halo_photometry(source, components, field, pixel_deg: float = 0.012222) -> d
     return dict(flux=flux, snr=snr, alpha=float(alpha))
 
 
-def source_fwhm_arcmin(sources, pixel_deg: float = 0.012222, quantile: float = 0.995) -> list:
+def source_fwhm_arcmin(sources, quantile: float = 0.995) -> list:
     """Median FWHM (arcmin, per band) of the bright peaks of ``sources``: a check of the beam.
+
+    Each band is converted with its own pixel size from the headers (``Source.pixel_deg``):
+    the published bands have 0.93', 0.73', 0.57' and 0.47' pixels.
 
     Peaks are local maxima (9x9) above the image's ``quantile``, at least 12 px from an edge;
     the FWHM is the diameter of the circle with the area of the connected region above half
@@ -68,5 +71,6 @@ def source_fwhm_arcmin(sources, pixel_deg: float = 0.012222, quantile: float = 0
             for y, x in zip(*np.nonzero(peaks)):
                 if 12 <= y < image.shape[0] - 12 and 12 <= x < image.shape[1] - 12:
                     regions, _ = label(image[y - 12:y + 13, x - 12:x + 13] > 0.5 * image[y, x])
-                    widths_b.append(2 * np.sqrt(np.sum(regions == regions[12, 12]) / np.pi))
-    return [float(np.median(w) * pixel_deg * 60) if w else float("nan") for w in widths]
+                    px_arcmin = src.pixel_deg[b] * 60
+                    widths_b.append(2 * np.sqrt(np.sum(regions == regions[12, 12]) / np.pi) * px_arcmin)
+    return [float(np.median(w)) if w else float("nan") for w in widths]

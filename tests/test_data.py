@@ -131,3 +131,12 @@ def test_source_in_two_folders(fake_dataset):
 def test_empty_folder(tmp_path):
     with pytest.raises(DataError, match="none of the folders"):
         read_dataset(tmp_path)
+
+
+def test_published_bands_have_their_own_pixels_and_a_wavelength_scaled_beam(real_sources):
+    from halo_utils.photometry import source_fwhm_arcmin
+
+    for src in real_sources:
+        np.testing.assert_allclose(np.array(src.pixel_deg) * 60, [0.933, 0.733, 0.567, 0.467], atol=1e-3)
+    fwhm = source_fwhm_arcmin(real_sources)
+    assert 1.8 < fwhm[0] / fwhm[3] < 2.6  # the GLEAM beam scales with wavelength: 200.5 / 87.5 = 2.3
