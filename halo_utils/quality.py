@@ -77,25 +77,30 @@ def judge(real: np.ndarray, generated: np.ndarray, classifier, kid_subset: int =
 def judge_generators(ds, generators: dict, profile: str, seed: int, source: str, workdir, **judge_kwargs) -> dict:
     """Judge the samples of several generator runs of this profile and seed.
 
-    ``generators``: display name -> (model kind 'wgan' / 'ddpm', band indices). Runs whose
-    ``samples.npz`` is missing are reported with ``missing`` (the path) rather than judged.
-    One domain classifier is trained per band set, in ``workdir``/``judge_b<bands>``.
+    ``generators``: display name -> (model kind 'wgan' / 'ddpm', the run's band indices[, the
+    bands to judge]); e.g. ``("ddpm", (0, 1, 2, 3), (2,))`` judges band 2 of the 4-band DDPM
+    beside a single-band model. Runs whose ``samples.npz`` is missing are reported with
+    ``missing`` (the path). One domain classifier is trained per judged band set, in
+    ``workdir``/``judge_b<bands>``.
     """
     from pathlib import Path
 
     from .generated import load_samples, run_name, samples_dir
 
     judges, out = {}, {}
-    for name, (kind, bands) in generators.items():
+    for name, (kind, bands, *judged) in generators.items():
+        bands = list(bands)
+        judged = list(judged[0]) if judged else bands
         path = samples_dir(kind, run_name(bands, profile, seed, source)) / "samples.npz"
         if not path.exists():
             out[name] = dict(missing=str(path))
             continue
-        key = "".join(map(str, bands))
+        key = "".join(map(str, judged))
         if key not in judges:
-            judges[key] = domain_judge(ds, bands, profile, seed, Path(workdir) / f"judge_b{key}")[0]
-        out[name] = dict(judge(held_out_halos(ds, bands), load_samples(path)["images"], judges[key], seed=seed,
-                               **judge_kwargs), samples=str(path), bands=list(bands))
+            judges[key] = domain_judge(ds, judged, profile, seed, Path(workdir) / f"judge_b{key}")[0]
+        samples = load_samples(path)["images"][..., [bands.index(b) for b in judged]]
+        out[name] = dict(judge(held_out_halos(ds, judged), samples, judges[key], seed=seed, **judge_kwargs),
+                         samples=str(path), bands=judged)
         if "inception_error" in out[name]:  # no weights: do not try to download them again for every model
             judge_kwargs["inception"] = False
     return out
