@@ -17,6 +17,7 @@ its last finished epoch.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -161,19 +162,28 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir)
     """Fit ``model`` in place; resumable. Loads the best-validation-accuracy weights at the end.
 
     ``workdir`` holds the backup for resuming (``backup/``), the best weights
-    (``best.weights.h5`` + ``best.json``) and the per-epoch log (``history.csv``).
+    (``best.weights.h5`` + ``best.json``), the per-epoch log (``history.csv``) and, once the
+    run has finished, ``done.json``: called again with the same settings and data, a
+    finished run is not repeated but loaded (``reused`` True, ``train_seconds`` 0).
 
     Returns
     -------
     dict with ``history`` (per-epoch lists over the whole run, resumed parts included),
-    ``best_epoch``, ``epochs_run`` and ``train_seconds`` (of this call)
+    ``best_epoch``, ``epochs_run``, ``train_seconds`` (of this call) and ``reused``
     """
     import keras
 
+    from .paths import atomic_write
+
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    run = json.loads(json.dumps(dict(config=config.to_dict(), data=_fingerprint(train_data, val_data))))
+    done = workdir / "done.json"
+    if done.exists() and json.loads(done.read_text())["run"] == run and (workdir / "best.weights.h5").exists():
+        model.load_weights(workdir / "best.weights.h5")
+        return dict(json.loads(done.read_text())["result"], train_seconds=0.0, reused=True)
     if not (workdir / "backup").exists():  # a fresh start: forget any earlier, finished run
-        for name in ("best.json", "best.weights.h5", "history.csv"):
+        for name in ("best.json", "best.weights.h5", "history.csv", "done.json"):
             (workdir / name).unlink(missing_ok=True)
     best = _BestSoFar(workdir / "best.json")
     optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}})
@@ -195,8 +205,19 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir)
     seconds = time.perf_counter() - start
     model.load_weights(workdir / "best.weights.h5")
     history = _read_history(workdir / "history.csv")
-    return dict(history=history, best_epoch=json.loads((workdir / "best.json").read_text())["epoch"],
-                epochs_run=len(history["epoch"]), train_seconds=seconds)
+    result = dict(history=history, best_epoch=json.loads((workdir / "best.json").read_text())["epoch"],
+                  epochs_run=len(history["epoch"]))
+    atomic_write(done, lambda tmp: Path(tmp).write_text(json.dumps(dict(run=run, result=result))))
+    return dict(result, train_seconds=seconds, reused=False)
+
+
+def _fingerprint(*parts: dict) -> str:
+    """SHA-1 over the images and labels of the training and validation sets (is it the same run?)."""
+    digest = hashlib.sha1()
+    for part in parts:
+        for key in ("x", "y"):
+            digest.update(np.ascontiguousarray(part[key]))
+    return digest.hexdigest()
 
 
 def _read_history(path: Path) -> dict:

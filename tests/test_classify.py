@@ -135,8 +135,12 @@ def test_a_stopped_run_resumes_from_its_last_epoch(small_data, tmp_path, monkeyp
     assert not (tmp_path / "backup").exists()  # removed once the run finished
 
 
-def test_a_finished_run_started_again_trains_afresh(small_data, tmp_path):
-    fit(small_data, tmp_path, epochs=2)
+def test_a_finished_run_is_reused_and_other_settings_train_afresh(small_data, tmp_path):
+    first, done = fit(small_data, tmp_path, epochs=2)
+    again, reused = fit(small_data, tmp_path, epochs=2)
+    assert reused["reused"] and not done["reused"] and reused["history"] == done["history"]
+    for a, b in zip(first.get_weights(), again.get_weights()):
+        np.testing.assert_array_equal(a, b)
     (tmp_path / "best.json").write_text(json.dumps(dict(val_accuracy=2.0, epoch=99)))  # an unbeatable stale best
-    _, result = fit(small_data, tmp_path, epochs=2)
-    assert result["best_epoch"] in (1, 2) and result["history"]["epoch"] == [1, 2]
+    _, result = fit(small_data, tmp_path, epochs=3)
+    assert not result["reused"] and result["best_epoch"] in (1, 2, 3) and result["history"]["epoch"] == [1, 2, 3]

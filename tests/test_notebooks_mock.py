@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,7 @@ def test_classifier_notebook_gives_the_same_json_twice(workspace):
     texts = []
     (workspace / "runs").mkdir(exist_ok=True)
     for i in range(2):
+        shutil.rmtree(workspace / "data" / "models" / "05_classifier" / "I_paper_mock_smoke_seed4", ignore_errors=True)
         papermill.execute_notebook(str(notebook), str(workspace / "runs" / f"again{i}.ipynb"), cwd=str(notebook.parent),
                                    parameters=dict(profile="smoke", source="mock", seed=4, model="I", protocol="paper"),
                                    progress_bar=False, log_output=False)
