@@ -81,7 +81,8 @@ class VAE:
     config : the profile's :class:`VAEConfig`
     latent : d, the latent size
     learning_rate : Adam step size
-    images : (n, size, size) training images in [0, 1] (already rotated and centre-cut)
+    images : (n, size, size) training images in [0, 1] (already rotated and centre-cut); pass a
+        ``tf.Tensor`` to share one copy between models
     labels : (n,) class indices (used by a CVAE only)
     classes : 0 for a VAE, the number of classes for a CVAE
     """
@@ -99,7 +100,7 @@ class VAE:
         self.optimizer = keras.optimizers.Adam(learning_rate)
         self.optimizer.build(self._weights())
         self.rng = tf.random.Generator.from_seed(seed)
-        self.images = tf.constant(np.asarray(images, np.float32))
+        self.images = tf.convert_to_tensor(images, tf.float32)  # a tensor passed in is shared, not copied
         self.onehot = tf.one_hot(np.asarray(labels), max(classes, 1))
         self._step = tf.function(self._train_step)
 
@@ -239,20 +240,26 @@ def fit_latent_sizes(sets: dict, config: VAEConfig, classes: int, seed: int, wor
     ``train_loss`` (mean of the last 10 % of steps), ``selection_loss``, ``test_loss``,
     ``ramis``, ``recognised`` (CVAE), ``losses`` (per step) and the trained ``model``.
     """
+    import gc
     from pathlib import Path
+
+    import tensorflow as tf
 
     kind = "cvae" if classes else "vae"
     n_train = len(sets["train"]) // config.n_angles
+    images = tf.convert_to_tensor(sets["train"], tf.float32)  # one copy for every model (0.7 GB in cpu)
     rows = []
     for d in config.latent_sizes:
         search = {}
         for rate in config.learning_rates:
-            trial = VAE(config, d, rate, sets["train"], sets["train_labels"], classes, seed)
+            trial = VAE(config, d, rate, images, sets["train_labels"], classes, seed)
             trial.train(config.steps(config.search_epochs, n_train), Path(workdir) / f"{kind}_d{d}_lr{rate:g}",
                         desc=f"{kind} d={d} lr={rate:g}")
             search[rate] = trial.evaluate(sets["select"], sets["select_labels"], seed)
+            del trial
+            gc.collect()  # a trial holds its traced step function and optimiser state
         rate = min(search, key=search.get)
-        model = VAE(config, d, rate, sets["train"], sets["train_labels"], classes, seed)
+        model = VAE(config, d, rate, images, sets["train_labels"], classes, seed)
         fit = model.train(config.steps(config.epochs, n_train), Path(workdir) / f"{kind}_d{d}",
                           desc=f"{kind} d={d} (lr {rate:g})")
         losses = fit["losses"]["loss"]
