@@ -16,7 +16,7 @@ import numpy as np
 __all__ = ["train_judge", "probabilities", "degradation_curves"]
 
 BLUR_KERNELS = tuple(range(1, 20, 2))  # px, box-blur widths
-NOISE_SIGMAS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5)  # Gaussian noise std on the [0, 1] scale
+NOISE_SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # Gaussian noise std on the [0, 1] scale
 CROP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # blanked edge strip / image side (0.5 = 75 px of 150)
 
 
