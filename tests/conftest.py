@@ -43,20 +43,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.skip(reason=reason))
 
 
+def _found_or_skip(path, what: str, variable: str, default: str):
+    if path is None:
+        pytest.skip(f"{what} not found: set {variable} or place it at ../shared/data/{default}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def frdeep_dir():
-    path = _real_frdeep_dir()
-    if path is None:
-        pytest.skip("FRDEEP-F not found: set HALO_FRDEEP_DIR or place it at ../shared/data/frdeep-first")
-    return path
+    return _found_or_skip(_real_frdeep_dir(), "FRDEEP-F", "HALO_FRDEEP_DIR", "frdeep-first")
 
 
 @pytest.fixture(scope="session")
 def gleam_dir():
-    path = _real_gleam_dir()
-    if path is None:
-        pytest.skip("GLEAM halo dataset not found: set HALO_GLEAM_DIR or place it at ../shared/data/gleam-halos")
-    return path
+    return _found_or_skip(_real_gleam_dir(), "GLEAM halo dataset", "HALO_GLEAM_DIR", "gleam-halos")
 
 
 @pytest.fixture(scope="session")
