@@ -83,7 +83,7 @@ def generative_speed(profile: str = "cpu", bands: int = 1, steps: int = 10, batc
         for _ in range(steps):
             model._step()
         out[f"{name}_train_steps_per_s"] = steps / (time.perf_counter() - start)
-    ddpm.sample(1, seed=0, sampler="ddim", steps=2, progress=False)  # trace
+    ddpm.sample(batch, seed=0, sampler="ddim", steps=2, progress=False)  # trace the network for this batch size
     for sampler, n_steps in (("ddim", ddpm.config.ddim_steps), ("ancestral", ddpm.config.diffusion_steps)):
         start = time.perf_counter()
         ddpm.sample(batch, seed=0, sampler=sampler, steps=n_steps, progress=False)

@@ -96,6 +96,7 @@ class DDPM:
         self.data = tf.constant(data)
         self.alpha_bars = tf.constant(self.diffusion.alpha_bars, tf.float32)
         self._step = tf.function(self._train_step)
+        self._eps = tf.function(lambda x, t: self.ema([x, t], training=False))  # traced once per batch shape
 
     def _train_step(self):
         import tensorflow as tf
@@ -130,10 +131,7 @@ class DDPM:
 
     def sample(self, n: int, seed: int, sampler: str = "ddim", steps: int | None = None, progress: bool = True):
         """``n`` images (n, H, W, B) in [-1, 1], at the cut-out size, from the EMA network."""
-        import tensorflow as tf
-
-        eps_fn = tf.function(lambda x, t: self.ema([x, t], training=False))
-        z = self.diffusion.sample(eps_fn, (n, *self.data.shape[1:]), seed, sampler,
+        z = self.diffusion.sample(self._eps, (n, *self.data.shape[1:]), seed, sampler,
                                   steps or self.config.ddim_steps, progress)
         return from_model(z, self.image_shape[0])
 
