@@ -50,13 +50,14 @@ def judge(real: np.ndarray, generated: np.ndarray, classifier, kid_subset: int =
     mean |relative error| over the bins), ``histograms`` and ``n_real`` / ``n_generated``
     """
     from .metrics import MissingWeightsError, classifier_features, fid, histogram_error, inception_features, kid, ramis
+    from .morphology import probabilities
 
     as_input = lambda x: ((x + 1.0) / 2.0).astype(np.float32)  # noqa: E731  (the classifier's log scale)
     f_real, f_gen = (classifier_features(classifier, as_input(x)) for x in (real, generated))
     out = dict(n_real=len(real), n_generated=len(generated), domain_fid=fid(f_real, f_gen))
     out["domain_kid_mean"], out["domain_kid_std"] = kid(f_real, f_gen, kid_subset, seed=seed)
-    out["ramis"] = ramis(classifier.predict(as_input(generated), verbose=0))
-    out["ramis_real"] = ramis(classifier.predict(as_input(real), verbose=0))
+    out["ramis"] = ramis(probabilities(classifier, as_input(generated)))
+    out["ramis_real"] = ramis(probabilities(classifier, as_input(real)))
     hist = histogram_error(real, generated)
     out["hist_rel_error"] = hist["mean_abs_rel_error"].tolist()
     out["histograms"] = {k: np.asarray(v).tolist() for k, v in hist.items() if k != "mean_abs_rel_error"}

@@ -101,11 +101,17 @@ class VAE:
         self.optimizer.build(self._weights())
         self.rng = tf.random.Generator.from_seed(seed)
         self.images = tf.convert_to_tensor(images, tf.float32)  # a tensor passed in is shared, not copied
-        self.onehot = tf.one_hot(np.asarray(labels), max(classes, 1))
+        self.onehot = self._onehot(labels, len(images))
         self._step = tf.function(self._train_step)
 
     def _weights(self):
         return self.encoder.trainable_variables + self.decoder.trainable_variables
+
+    def _onehot(self, labels, n: int):
+        """One-hot classes (n, max(classes, 1)); ``labels`` None means class 0 (ignored by a plain VAE)."""
+        import tensorflow as tf
+
+        return tf.one_hot(np.zeros(n, int) if labels is None else np.asarray(labels), max(self.classes, 1))
 
     def _inputs(self, x, onehot):
         import tensorflow as tf
@@ -148,26 +154,22 @@ class VAE:
 
     def evaluate(self, images, labels, seed: int = 0) -> float:
         """Mean negative ELBO (nats per image) of held-out images (n, size, size), dropout off, seeded noise."""
-        import tensorflow as tf
 
         images = np.asarray(images, np.float32)
         noise = np.random.default_rng(seed).standard_normal((len(images), self.latent)).astype(np.float32)
-        onehot = tf.one_hot(np.asarray(labels), max(self.classes, 1))
-        return float(np.mean(self.loss(images, onehot, noise).numpy()))
+        return float(np.mean(self.loss(images, self._onehot(labels, len(images)), noise).numpy()))
 
     def decode(self, z, labels=None) -> np.ndarray:
         """Mean images (n, size, size) in [0, 1] of latent points z (n, d) [and classes (n,) for a CVAE]."""
         import tensorflow as tf
 
         z = np.asarray(z, np.float32)
-        onehot = tf.one_hot(np.zeros(len(z), int) if labels is None else np.asarray(labels), max(self.classes, 1))
-        return tf.sigmoid(self.decoder(self._inputs(z, onehot), training=False)).numpy()
+        return tf.sigmoid(self.decoder(self._inputs(z, self._onehot(labels, len(z))), training=False)).numpy()
 
     def reconstruct(self, images, labels=None) -> np.ndarray:
         """Decoded posterior means of images (n, size, size)."""
-        import tensorflow as tf
 
-        onehot = tf.one_hot(np.zeros(len(images), int) if labels is None else np.asarray(labels), max(self.classes, 1))
+        onehot = self._onehot(labels, len(images))
         mu, _ = self.encoder(self._inputs(np.asarray(images, np.float32), onehot), training=False)
         return self.decode(mu.numpy(), labels)
 
