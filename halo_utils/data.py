@@ -23,7 +23,7 @@ from . import BANDS_MHZ
 
 __all__ = [
     "BAND_KEYS", "FOLDERS", "IMAGE_SHAPE", "DataError", "Source",
-    "band_key", "parse_filename", "read_image", "stack_bands", "load_source", "read_dataset",
+    "band_key", "band_indices", "parse_filename", "read_image", "stack_bands", "load_source", "read_dataset",
     "zero_region",
 ]
 
@@ -71,6 +71,22 @@ def band_key(lo: int, hi: int) -> str:
     if key not in BAND_KEYS:
         raise DataError(f"band {key} MHz is not one of the GLEAM bands {BAND_KEYS}")
     return key
+
+
+def band_indices(bands) -> list:
+    """Band indices (0 = 72-103 MHz) from a list of ints or a string such as ``"[2]"`` or ``"0,1"``.
+
+    Papermill's ``-p bands "[2]"`` passes a string; both forms are accepted and checked.
+    """
+    items = re.findall(r"[^\s,\[\]()]+", bands) if isinstance(bands, str) else list(np.atleast_1d(bands))
+    try:
+        out = [int(b) for b in items]
+    except (TypeError, ValueError):
+        raise DataError(f"bands {bands!r}: give band indices 0-{len(BAND_KEYS) - 1}, e.g. [2] or [0, 1, 2, 3]") from None
+    bad = [b for b in out if not 0 <= b < len(BAND_KEYS)]
+    if not out or bad or len(set(out)) != len(out):
+        raise DataError(f"bands {bands!r}: need distinct indices 0-{len(BAND_KEYS) - 1} ({', '.join(BAND_KEYS)} MHz)")
+    return out
 
 
 def parse_filename(name: str) -> tuple:

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
+from halo_utils import data
 from halo_utils.data import BAND_KEYS, DataError, load_source, parse_filename, read_dataset, read_image, stack_bands
 from conftest import gleam_header, noise_image, write_fits
 
@@ -140,3 +141,15 @@ def test_published_bands_have_their_own_pixels_and_a_wavelength_scaled_beam(real
         np.testing.assert_allclose(np.array(src.pixel_deg) * 60, [0.933, 0.733, 0.567, 0.467], atol=1e-3)
     fwhm = source_fwhm_arcmin(real_sources)
     assert 1.8 < fwhm[0] / fwhm[3] < 2.6  # the GLEAM beam scales with wavelength: 200.5 / 87.5 = 2.3
+
+
+@pytest.mark.parametrize("given, expected", [([2], [2]), ("[2]", [2]), ("2", [2]), ("0, 1,2,3", [0, 1, 2, 3]),
+                                             ((3, 0), [3, 0])])
+def test_band_indices_accept_lists_and_papermill_strings(given, expected):
+    assert data.band_indices(given) == expected
+
+
+@pytest.mark.parametrize("given", ["[4]", [-1], "x", [], [1, 1]])
+def test_band_indices_reject_bad_bands(given):
+    with pytest.raises(data.DataError, match="bands"):
+        data.band_indices(given)
