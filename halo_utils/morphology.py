@@ -13,18 +13,33 @@ import dataclasses
 
 import numpy as np
 
-__all__ = ["train_judge", "probabilities", "degradation_curves"]
+__all__ = ["with_noise_floor", "train_judge", "probabilities", "degradation_curves"]
 
 BLUR_KERNELS = tuple(range(1, 20, 2))  # px, box-blur widths
 NOISE_SIGMAS = (0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5)  # Gaussian noise std on the [0, 1] scale
 CROP_FRACTIONS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # blanked edge strip / image side (0.5 = 75 px of 150)
 
 
+def with_noise_floor(images: np.ndarray, sigma_max: float, seed: int) -> np.ndarray:
+    """Copy of images (n, S, S) in [0, 1] where every other image carries clipped Gaussian noise of std ~ U(0, sigma_max).
+
+    FIRST cut-outs are exactly 0 off the source; a judge that never saw a noise floor
+    calls every faintly noisy image one class, so its RAMIS jumps instead of falling.
+    """
+    rng = np.random.default_rng(seed)
+    out = np.array(images, np.float32, copy=True)
+    noisy = np.arange(len(out)) % 2 == 1
+    sigma = rng.uniform(0, sigma_max, noisy.sum())[:, None, None]
+    out[noisy] = np.clip(out[noisy] + sigma * rng.standard_normal(out[noisy].shape), 0, 1)
+    return out
+
+
 def train_judge(sets: dict, config, seed: int, workdir) -> tuple:
     """Fit the Tang et al. classifier on ``sets['train']`` (n, S, S) with ``sets['select']`` for validation.
 
     ``sets`` is :func:`halo_utils.vae.prepare`'s dict (rotations: ``config.classifier_angles``);
-    ``config`` the :class:`~halo_utils.vae.VAEConfig`. Returns (model, fit summary dict).
+    ``config`` the :class:`~halo_utils.vae.VAEConfig`; with ``config.judge_noise`` > 0 half the
+    training images get a noise floor (:func:`with_noise_floor`). Returns (model, fit summary dict).
     """
     from .classify import TrainConfig, deterministic, train
     from .models.tang import build_tang
@@ -34,7 +49,8 @@ def train_judge(sets: dict, config, seed: int, workdir) -> tuple:
     settings = TrainConfig(config.profile, epochs=config.classifier_epochs, batch_size=32, learning_rate=1e-3,
                            optimizer="adagrad", patience=config.classifier_epochs)
     pack = lambda x, y: dict(x=x, y=np.eye(2, dtype=np.float32)[y], label=y)  # noqa: E731
-    fit = train(model, settings, pack(sets["train"], sets["train_labels"]),
+    train_images = with_noise_floor(sets["train"], config.judge_noise, seed) if config.judge_noise else sets["train"]
+    fit = train(model, settings, pack(train_images, sets["train_labels"]),
                 pack(sets["select"], sets["select_labels"]), workdir)
     accuracy = float(np.mean(probabilities(model, sets["test"]).argmax(1) == sets["test_labels"]))
     return model, dict(fit, test_accuracy=accuracy, train_config=dataclasses.asdict(settings))

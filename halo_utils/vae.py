@@ -40,10 +40,16 @@ class VAEConfig:
     n_generated: int = 1000  # images generated per model for RAMIS
     classifier_epochs: int = 30  # RAMIS classifier (Tang et al. 2019): Adagrad 1e-3
     classifier_angles: int = 360  # rotations of its training images
+    judge_noise: float = 0.1  # max std of the noise floor on half the judge's training images (0: none, as Tang et al.)
     checkpoint_every: int = 1000  # steps
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    def model_settings(self) -> dict:
+        """The fields one VAE training depends on (the judge's and the search's fields are left out)."""
+        keys = ("profile", "size", "widths", "dropout", "n_angles", "batch_size", "checkpoint_every")
+        return {k: v for k, v in self.to_dict().items() if k in keys}
 
     def steps(self, epochs: float, n_train: int) -> int:
         """Optimisation steps of ``epochs`` passes over ``n_train`` galaxies (at least 1)."""
@@ -147,7 +153,7 @@ class VAE:
         from .training import run_steps
 
         trackables = dict(encoder=self.encoder, decoder=self.decoder, optimizer=self.optimizer, rng=self.rng)
-        settings = dict(self.config.to_dict(), latent=self.latent, classes=self.classes, steps=steps,
+        settings = dict(self.config.model_settings(), latent=self.latent, classes=self.classes, steps=steps,
                         learning_rate=float(self.optimizer.learning_rate.numpy()), data_shape=list(self.images.shape))
         return run_steps(self._step, trackables, steps, workdir, every=self.config.checkpoint_every, desc=desc,
                          settings=settings)
@@ -172,6 +178,16 @@ class VAE:
         onehot = self._onehot(labels, len(images))
         mu, _ = self.encoder(self._inputs(np.asarray(images, np.float32), onehot), training=False)
         return self.decode(mu.numpy(), labels)
+
+    def active_units(self, images, labels=None, threshold: float = 0.01) -> int:
+        """Latent dimensions whose posterior mean varies over images (n, size, size): Var_x E[z|x] > threshold.
+
+        Burda et al. (2016)'s count of active units; 0 means posterior collapse (every image is
+        encoded alike, so every reconstruction is the same mean image).
+        """
+        onehot = self._onehot(labels, len(images))
+        mu, _ = self.encoder(self._inputs(np.asarray(images, np.float32), onehot), training=False)
+        return int(np.sum(np.var(mu.numpy(), axis=0) > threshold))
 
     def generate(self, n: int, seed: int, labels=None) -> np.ndarray:
         """``n`` images (n, size, size) decoded from z ~ N(0, I) [with the given classes for a CVAE]."""
@@ -240,6 +256,7 @@ def fit_latent_sizes(sets: dict, config: VAEConfig, classes: int, seed: int, wor
 
     Returns one dict per d: ``latent``, ``learning_rate``, ``search`` (rate -> loss),
     ``train_loss`` (mean of the last 10 % of steps), ``selection_loss``, ``test_loss``,
+    ``active_units`` (of the selection images; see :meth:`VAE.active_units`),
     ``ramis``, ``recognised`` (CVAE), ``losses`` (per step) and the trained ``model``.
     """
     import gc
@@ -268,7 +285,8 @@ def fit_latent_sizes(sets: dict, config: VAEConfig, classes: int, seed: int, wor
         row = dict(latent=d, learning_rate=rate, search={f"{k:g}": v for k, v in search.items()},
                    train_loss=float(np.mean(losses[-max(1, len(losses) // 10):])),
                    selection_loss=model.evaluate(sets["select"], sets["select_labels"], seed),
-                   test_loss=model.evaluate(sets["test"], sets["test_labels"], seed), losses=losses, model=model)
+                   test_loss=model.evaluate(sets["test"], sets["test_labels"], seed),
+                   active_units=model.active_units(sets["select"], sets["select_labels"]), losses=losses, model=model)
         rows.append(dict(row, **(_judged(model, judge, config.n_generated, seed) if judge is not None else {})))
     return rows
 

@@ -84,3 +84,23 @@ def test_tang_classifier_gives_probabilities():
     p = build_tang(size=32)(np.zeros((3, 32, 32), np.float32)).numpy()
     assert p.shape == (3, 2)
     np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
+
+
+def test_active_units_count_the_latent_dimensions_that_vary_with_the_image():
+    model = VAE(CONFIG, 2, 1e-3, IMAGES, LABELS, 0, seed=1)
+    mu = model.encoder.get_layer("mu")
+    kernel, bias = mu.get_weights()
+    mu.set_weights([np.zeros_like(kernel), bias + 3.0])  # collapsed: one code for every image
+    assert model.active_units(IMAGES) == 0
+    mu.set_weights([np.concatenate([np.full_like(kernel[:, :1], 1.0), np.zeros_like(kernel[:, 1:])], axis=1), bias])
+    assert model.active_units(IMAGES) == 1  # only the first dimension depends on the image
+
+
+def test_noise_floor_on_every_other_image_only():
+    from halo_utils.morphology import with_noise_floor
+
+    noisy = with_noise_floor(IMAGES, 0.1, seed=0)
+    np.testing.assert_array_equal(noisy[::2], IMAGES[::2])
+    assert np.any(noisy[1::2] != IMAGES[1::2])
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    np.testing.assert_array_equal(noisy, with_noise_floor(IMAGES, 0.1, seed=0))
