@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from scipy import linalg
 
-__all__ = ["frechet_distance", "fid", "kid", "ramis", "histogram_error", "inception_features",
+__all__ = ["frechet_distance", "fid", "kid", "ramis", "ramis_std", "histogram_error", "inception_features",
            "classifier_features", "blur", "add_noise", "crop", "MissingWeightsError"]
 
 INCEPTION_FILE = "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"
@@ -76,6 +76,13 @@ def ramis(probabilities: np.ndarray) -> float:
     p = p / p.sum(axis=1, keepdims=True)
     marginal = p.mean(axis=0, keepdims=True)
     return float(np.exp(np.mean(np.sum(p * (np.log(p) - np.log(marginal)), axis=1))))
+
+
+def ramis_std(probabilities: np.ndarray, n_boot: int = 200, seed: int = 0) -> float:
+    """Bootstrap standard error of :func:`ramis` over the images (rows of ``probabilities``)."""
+    p = np.asarray(probabilities)
+    rng = np.random.default_rng(seed)
+    return float(np.std([ramis(p[rng.integers(0, len(p), len(p))]) for _ in range(n_boot)]))
 
 
 def histogram_error(real: np.ndarray, generated: np.ndarray, bins: int = 50, value_range=(-1.0, 1.0)) -> dict:

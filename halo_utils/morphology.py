@@ -64,14 +64,17 @@ def probabilities(model, images: np.ndarray, batch_size: int = 256) -> np.ndarra
 def degradation_curves(model, images: np.ndarray, seed: int = 0) -> dict:
     """RAMIS of real images (n, S, S) as they are blurred, noised and cropped (Bastien et al. Figs. 4-6).
 
-    Returns kind -> dict(``levels``, ``ramis``), kinds 'blur' (kernel px), 'noise' (σ on the
-    [0, 1] scale) and 'crop' (blanked edge strip, px).
+    Returns kind -> dict(``levels``, ``ramis``, ``std``: bootstrap standard error), kinds 'blur'
+    (kernel px), 'noise' (σ on the [0, 1] scale) and 'crop' (blanked edge strip, px).
     """
-    from .metrics import add_noise, blur, crop, ramis
+    from .metrics import add_noise, blur, crop, ramis, ramis_std
 
     strips = sorted({int(round(f * images.shape[1])) for f in CROP_FRACTIONS})
     degrade = {"blur": (BLUR_KERNELS, lambda k: blur(images, k)),
                "noise": (NOISE_SIGMAS, lambda s: add_noise(images, s, seed)),
                "crop": (strips, lambda s: crop(images, s))}
-    return {kind: dict(levels=list(levels), ramis=[ramis(probabilities(model, fn(v))) for v in levels])
-            for kind, (levels, fn) in degrade.items()}
+    out = {}
+    for kind, (levels, fn) in degrade.items():
+        p = [probabilities(model, fn(v)) for v in levels]
+        out[kind] = dict(levels=list(levels), ramis=[ramis(q) for q in p], std=[ramis_std(q, seed=seed) for q in p])
+    return out

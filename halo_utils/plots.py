@@ -245,7 +245,7 @@ def show_degradation(curves: dict, reference: float | None = None):
     labels = {"blur": "box-blur kernel (px)", "noise": "noise σ ([0, 1] scale)", "crop": "blanked edge strip (px)"}
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), sharey=True, squeeze=False)
     for ax, (kind, curve) in zip(axes[0], curves.items()):
-        ax.plot(curve["levels"], curve["ramis"], "o-")
+        ax.errorbar(curve["levels"], curve["ramis"], yerr=curve.get("std"), fmt="o-", capsize=2)
         if reference is not None:
             ax.axhline(reference, ls=":", c="grey", label=f"paper, real images ({reference})")
         ax.set_xlabel(labels.get(kind, kind))

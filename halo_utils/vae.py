@@ -40,7 +40,7 @@ class VAEConfig:
     n_generated: int = 1000  # images generated per model for RAMIS
     classifier_epochs: int = 30  # RAMIS classifier (Tang et al. 2019): Adagrad 1e-3
     classifier_angles: int = 360  # rotations of its training images
-    judge_noise: float = 0.1  # max std of the noise floor on half the judge's training images (0: none, as Tang et al.)
+    judge_noise: float = 0.25  # max std of the noise floor on half the judge's training images (0: none, as Tang et al.)
     checkpoint_every: int = 1000  # steps
 
     def to_dict(self) -> dict:

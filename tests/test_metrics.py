@@ -74,3 +74,11 @@ def test_missing_inception_weights_say_where_to_put_them(tmp_path, monkeypatch):
     monkeypatch.setattr(keras.applications, "InceptionV3", offline)
     with pytest.raises(metrics.MissingWeightsError, match=str(tmp_path)):
         metrics.inception_features(np.zeros((1, 8, 8)), weights_dir=tmp_path)
+
+
+def test_ramis_bootstrap_error_is_zero_for_identical_images_and_shrinks_with_more():
+    same = np.tile([[0.9, 0.1]], (50, 1))
+    assert metrics.ramis_std(same) == pytest.approx(0, abs=1e-12)
+    rng = np.random.default_rng(1)
+    confident = lambda n: np.eye(2)[rng.integers(0, 2, n)] * 0.98 + 0.01  # noqa: E731
+    assert metrics.ramis_std(confident(20)) > metrics.ramis_std(confident(2000)) > 0
