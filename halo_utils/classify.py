@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import deterministic
 from .splits import carve_validation, published_split
 
 __all__ = ["TrainConfig", "PROTOCOLS", "train_config", "run_name", "protocol_split", "model_inputs", "class_weights",
@@ -124,15 +125,6 @@ def class_weights(label: np.ndarray) -> dict:
     if (counts == 0).any():
         raise ValueError(f"training labels hold only one class (counts {counts.tolist()})")
     return {c: float(len(label) / (2 * counts[c])) for c in (0, 1)}
-
-
-def deterministic(seed: int):
-    """Seed Python, NumPy, Keras and TensorFlow, and make TensorFlow ops deterministic."""
-    import keras
-    import tensorflow as tf
-
-    keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
 
 
 class _BestSoFar:

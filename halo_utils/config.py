@@ -13,7 +13,7 @@ import random
 
 import numpy as np
 
-__all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
+__all__ = ["deterministic", "DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
            "seed_everything"]
 
 PROFILES = ("smoke", "cpu", "paper")
@@ -100,3 +100,12 @@ def seed_everything(seed: int) -> np.random.Generator:
 
         keras.utils.set_random_seed(seed)
     return np.random.default_rng(seed)
+
+
+def deterministic(seed: int):
+    """Seed Python, NumPy, Keras and TensorFlow, and make TensorFlow ops deterministic."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

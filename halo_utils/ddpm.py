@@ -83,7 +83,9 @@ class DDPM:
         self.image_shape = images.shape[1:]
         data = to_model(images, config.size)
         size, bands = data.shape[1], data.shape[-1]
-        keras.utils.set_random_seed(seed)
+        from .config import deterministic
+
+        deterministic(seed)  # seeds and deterministic TensorFlow ops: the same seed gives the same run in any process
         kwargs = dict(size=size, bands=bands, widths=config.widths, attention=config.attention,
                       n_res=config.n_res, groups=config.groups)
         self.network = build_unet(**kwargs, name="unet")

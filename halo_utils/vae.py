@@ -100,7 +100,9 @@ class VAE:
         from .models.vae import build_decoder, build_encoder
 
         self.config, self.latent, self.classes = config, latent, classes
-        keras.utils.set_random_seed(seed)
+        from .config import deterministic
+
+        deterministic(seed)  # seeds and deterministic TensorFlow ops: the same seed gives the same run in any process
         kwargs = dict(size=config.size, latent=latent, classes=classes, widths=config.widths, dropout=config.dropout)
         self.encoder, self.decoder = build_encoder(**kwargs), build_decoder(**kwargs)
         self.optimizer = keras.optimizers.Adam(learning_rate)

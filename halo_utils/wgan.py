@@ -82,7 +82,9 @@ class WGAN:
 
         self.config = config
         n_labels, size, bands = int(labels.max()) + 1, images.shape[1], images.shape[-1]
-        keras.utils.set_random_seed(seed)
+        from .config import deterministic
+
+        deterministic(seed)  # seeds and deterministic TensorFlow ops: the same seed gives the same run in any process
         self.generator = build_generator(latent=config.latent, labels=n_labels, bands=bands, size=size,
                                          channels=config.generator_channels, widths=config.generator_widths)
         self.critic = build_critic(labels=n_labels, bands=bands, size=size, widths=config.critic_widths)
