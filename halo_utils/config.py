@@ -13,8 +13,8 @@ import random
 
 import numpy as np
 
-__all__ = ["deterministic", "DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
-           "seed_everything"]
+__all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
+           "seed_everything", "deterministic"]
 
 PROFILES = ("smoke", "cpu", "paper")
 SOURCES = ("gleam", "mock")  # the published images, or the mock sky of halo_utils.mock

@@ -41,7 +41,8 @@ def train_judge(sets: dict, config, seed: int, workdir) -> tuple:
     ``config`` the :class:`~halo_utils.vae.VAEConfig`; with ``config.judge_noise`` > 0 half the
     training images get a noise floor (:func:`with_noise_floor`). Returns (model, fit summary dict).
     """
-    from .classify import TrainConfig, deterministic, train
+    from .classify import TrainConfig, train
+    from .config import deterministic
     from .models.tang import build_tang
 
     deterministic(seed)

@@ -26,7 +26,8 @@ def held_out_halos(ds, bands) -> np.ndarray:
 
 def domain_judge(ds, bands, profile: str, seed: int, workdir):
     """Classifier I trained on the training sources of ``ds`` (strict validation) on ``bands``: the radio judge."""
-    from .classify import deterministic, model_inputs, train, train_config
+    from .classify import model_inputs, train, train_config
+    from .config import deterministic
     from .models.classifiers import build_classifier
 
     deterministic(seed)

@@ -174,12 +174,15 @@ class VAE:
         z = np.asarray(z, np.float32)
         return tf.sigmoid(self.decoder(self._inputs(z, self._onehot(labels, len(z))), training=False)).numpy()
 
-    def reconstruct(self, images, labels=None) -> np.ndarray:
-        """Decoded posterior means of images (n, size, size)."""
-
+    def encode(self, images, labels=None) -> np.ndarray:
+        """Posterior means E[z|x] (n, d) of images (n, size, size), dropout off."""
         onehot = self._onehot(labels, len(images))
         mu, _ = self.encoder(self._inputs(np.asarray(images, np.float32), onehot), training=False)
-        return self.decode(mu.numpy(), labels)
+        return mu.numpy()
+
+    def reconstruct(self, images, labels=None) -> np.ndarray:
+        """Decoded posterior means of images (n, size, size)."""
+        return self.decode(self.encode(images, labels), labels)
 
     def active_units(self, images, labels=None, threshold: float = 0.01) -> int:
         """Latent dimensions whose posterior mean varies over images (n, size, size): Var_x E[z|x] > threshold.
@@ -187,9 +190,7 @@ class VAE:
         Burda et al. (2016)'s count of active units; 0 means posterior collapse (every image is
         encoded alike, so every reconstruction is the same mean image).
         """
-        onehot = self._onehot(labels, len(images))
-        mu, _ = self.encoder(self._inputs(np.asarray(images, np.float32), onehot), training=False)
-        return int(np.sum(np.var(mu.numpy(), axis=0) > threshold))
+        return int(np.sum(np.var(self.encode(images, labels), axis=0) > threshold))
 
     def generate(self, n: int, seed: int, labels=None) -> np.ndarray:
         """``n`` images (n, size, size) decoded from z ~ N(0, I) [with the given classes for a CVAE]."""
