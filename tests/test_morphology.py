@@ -1,8 +1,10 @@
-"""RAMIS degradation checks with a judge whose behaviour is known: blur, noise and edge cropping all destroy it."""
+"""The RAMIS judge: its noise-floor training images, and degradation checks with a judge whose behaviour is known."""
 
 import numpy as np
 
 from halo_utils import morphology
+
+BINARY = (np.random.default_rng(0).uniform(0, 1, (16, 20, 20)) > 0.7).astype(np.float32)
 
 
 def doubles(n: int, size: int = 48, seed: int = 0):
@@ -39,3 +41,11 @@ def test_ramis_of_a_known_judge_never_rises_and_ends_low_under_every_degradation
         assert np.all(np.diff(ramis) <= 1e-6), (kind, ramis)
         assert ramis[-1] < 1.5, (kind, ramis)
         assert len(curve["std"]) == len(ramis)
+
+
+def test_noise_floor_on_every_other_image_only():
+    noisy = morphology.with_noise_floor(BINARY, 0.1, seed=0)
+    np.testing.assert_array_equal(noisy[::2], BINARY[::2])
+    assert np.any(noisy[1::2] != BINARY[1::2])
+    assert noisy.min() >= 0 and noisy.max() <= 1
+    np.testing.assert_array_equal(noisy, morphology.with_noise_floor(BINARY, 0.1, seed=0))

@@ -94,13 +94,3 @@ def test_active_units_count_the_latent_dimensions_that_vary_with_the_image():
     assert model.active_units(IMAGES) == 0
     mu.set_weights([np.concatenate([np.full_like(kernel[:, :1], 1.0), np.zeros_like(kernel[:, 1:])], axis=1), bias])
     assert model.active_units(IMAGES) == 1  # only the first dimension depends on the image
-
-
-def test_noise_floor_on_every_other_image_only():
-    from halo_utils.morphology import with_noise_floor
-
-    noisy = with_noise_floor(IMAGES, 0.1, seed=0)
-    np.testing.assert_array_equal(noisy[::2], IMAGES[::2])
-    assert np.any(noisy[1::2] != IMAGES[1::2])
-    assert noisy.min() >= 0 and noisy.max() <= 1
-    np.testing.assert_array_equal(noisy, with_noise_floor(IMAGES, 0.1, seed=0))
