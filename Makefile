@@ -20,8 +20,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Unit tests plus every notebook executed by nbval in the `smoke` profile.
+# The smoke runs of earlier tests are removed first, so every notebook trains from scratch
+# (a run folder left by older code would otherwise be resumed or refused).
 # pytest's exit code 5 means no test ran: that is a failure here.
 test: $(STAMP)
+	@rm -rf data/models/*/*smoke_seed* data/generated/*/*smoke_seed*
 	@HALO_PROFILE=smoke MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest --nbval-lax tests notebooks; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 

@@ -94,3 +94,22 @@ def test_active_units_count_the_latent_dimensions_that_vary_with_the_image():
     assert model.active_units(IMAGES) == 0
     mu.set_weights([np.concatenate([np.full_like(kernel[:, :1], 1.0), np.zeros_like(kernel[:, 1:])], axis=1), bias])
     assert model.active_units(IMAGES) == 1  # only the first dimension depends on the image
+
+
+def test_gleam_cvae_learns_from_training_sources_only_and_makes_halos(mock_sky, tmp_path):
+    from halo_utils import classify, config, dataset
+    from halo_utils.data import read_dataset
+    from halo_utils.vae import fit_gleam_cvae, generate_halos, gleam_sets
+
+    sources = read_dataset(mock_sky)
+    split, _ = classify.protocol_split(sources, "strict", seed=0)
+    ds = dataset.build_dataset(sources, config.data_config("smoke"), seed=0, split=split)
+    sets = gleam_sets(ds, band=2)
+    train_mask = (ds.split == "train") & ~ds.empty
+    assert len(sets["train"]) == train_mask.sum() and set(sets["train_labels"]) == {0, 1}
+    assert len(sets["select"]) == ((ds.split == "val") & ~ds.empty).sum()  # validation sources, never test
+    assert sets["train"].min() >= 0 and sets["train"].max() <= 1
+    fit = fit_gleam_cvae(sets, vae_config("smoke", epochs=0.05), 2, 1e-3, seed=0, workdir=tmp_path / "cvae")
+    halos = generate_halos(fit["model"], 5, seed=0)
+    assert halos.shape == (5, 64, 64, 1) and -1 <= halos.min() and halos.max() <= 1
+    assert np.isfinite(fit["selection_loss"])
