@@ -79,7 +79,7 @@ def judge(real: np.ndarray, generated: np.ndarray, classifier, kid_subset: int =
 def judge_generators(ds, generators: dict, profile: str, seed: int, source: str, workdir, **judge_kwargs) -> dict:
     """Judge the samples of several generator runs of this profile and seed.
 
-    ``generators``: display name -> (model kind 'wgan' / 'ddpm', the run's band indices[, the
+    ``generators``: display name -> (model kind 'wgan' / 'ddpm' / 'cvae', the run's band indices[, the
     bands to judge]); e.g. ``("ddpm", (0, 1, 2, 3), (2,))`` judges band 2 of the 4-band DDPM
     beside a single-band model. Runs whose ``samples.npz`` is missing are reported with
     ``missing`` (the path). One domain classifier is trained per judged band set, in
