@@ -98,20 +98,40 @@ class VAE:
         import keras
         import tensorflow as tf
 
-        from .models.vae import build_decoder, build_encoder
-
-        self.config, self.latent, self.classes = config, latent, classes
-        from .config import deterministic
-
-        deterministic(seed)  # seeds and deterministic TensorFlow ops: the same seed gives the same run in any process
-        kwargs = dict(size=config.size, latent=latent, classes=classes, widths=config.widths, dropout=config.dropout)
-        self.encoder, self.decoder = build_encoder(**kwargs), build_decoder(**kwargs)
+        self.config, self.latent, self.classes, self.seed = config, latent, classes, seed
+        self.encoder, self.decoder = self._build()
         self.optimizer = keras.optimizers.Adam(learning_rate)
         self.optimizer.build(self._weights())
         self.rng = tf.random.Generator.from_seed(seed)
         self.images = tf.convert_to_tensor(images, tf.float32)  # a tensor passed in is shared, not copied
         self.onehot = self._onehot(labels, len(images))
         self._step = tf.function(self._train_step)
+
+    def _build(self):
+        """A new (encoder, decoder), seeded: the same seed gives the same weights and dropout seeds in any process."""
+        from .config import deterministic
+        from .models.vae import build_decoder, build_encoder
+
+        deterministic(self.seed)  # seeds and deterministic TensorFlow ops
+        c = self.config
+        kwargs = dict(size=c.size, latent=self.latent, classes=self.classes, widths=c.widths, dropout=c.dropout)
+        return build_encoder(**kwargs), build_decoder(**kwargs)
+
+    def reset(self, learning_rate: float) -> "VAE":
+        """Back to the state of a new ``VAE(..., learning_rate, ..., seed)``, reusing this one's variables.
+
+        Keras optimizers applied inside a ``tf.function`` leave a trained model's variables in
+        TensorFlow's runtime after the model is deleted (0.27 GB per `cpu` VAE; see
+        tensorflow/tensorflow#80895), so the learning-rate trials of one d reuse one VAE.
+        """
+        encoder, decoder = self._build()
+        for old, new in zip(self.encoder.variables + self.decoder.variables, encoder.variables + decoder.variables):
+            old.assign(new)  # weights and the dropout layers' seed states
+        for v in self.optimizer.variables:
+            v.assign(np.zeros(v.shape, v.dtype))
+        self.optimizer.learning_rate.assign(learning_rate)
+        self.rng.reset_from_seed(self.seed)
+        return self
 
     def _weights(self):
         return self.encoder.trainable_variables + self.decoder.trainable_variables
@@ -263,7 +283,6 @@ def fit_latent_sizes(sets: dict, config: VAEConfig, classes: int, seed: int, wor
     ``active_units`` (of the selection images; see :meth:`VAE.active_units`),
     ``ramis``, ``recognised`` (CVAE), ``losses`` (per step) and the trained ``model``.
     """
-    import gc
     from pathlib import Path
 
     import tensorflow as tf
@@ -273,17 +292,13 @@ def fit_latent_sizes(sets: dict, config: VAEConfig, classes: int, seed: int, wor
     images = tf.convert_to_tensor(sets["train"], tf.float32)  # one copy for every model (0.7 GB in cpu)
     rows = []
     for d in config.latent_sizes:
-        search = {}
-        for rate in config.learning_rates:
-            trial = VAE(config, d, rate, images, sets["train_labels"], classes, seed)
-            trial.train(config.steps(config.search_epochs, n_train), Path(workdir) / f"{kind}_d{d}_lr{rate:g}",
-                        desc=f"{kind} d={d} lr={rate:g}")
-            search[rate] = trial.evaluate(sets["select"], sets["select_labels"], seed)
-            del trial
-            gc.collect()  # a trial holds its traced step function and optimiser state
+        model, search = VAE(config, d, config.learning_rates[0], images, sets["train_labels"], classes, seed), {}
+        for rate in config.learning_rates:  # one VAE, reset before each trial (see VAE.reset)
+            model.reset(rate).train(config.steps(config.search_epochs, n_train), Path(workdir) / f"{kind}_d{d}_lr{rate:g}",
+                                    desc=f"{kind} d={d} lr={rate:g}")
+            search[rate] = model.evaluate(sets["select"], sets["select_labels"], seed)
         rate = min(search, key=search.get)
-        model = VAE(config, d, rate, images, sets["train_labels"], classes, seed)
-        fit = model.train(config.steps(config.epochs, n_train), Path(workdir) / f"{kind}_d{d}",
+        fit = model.reset(rate).train(config.steps(config.epochs, n_train), Path(workdir) / f"{kind}_d{d}",
                           desc=f"{kind} d={d} (lr {rate:g})")
         losses = fit["losses"]["loss"]
         row = dict(latent=d, learning_rate=rate, search={f"{k:g}": v for k, v in search.items()},

@@ -59,6 +59,17 @@ def test_killed_run_with_dropout_resumes_like_an_uninterrupted_one(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_reset_vae_trains_like_a_new_one(tmp_path):
+    new = VAE(CONFIG, 2, 1.5e-3, IMAGES, LABELS, 2, seed=3)
+    new.train(4, tmp_path / "new")
+    reused = make()  # lr 1e-3, same seed
+    reused.train(3, tmp_path / "other")  # moves weights, optimiser slots, batch and dropout random states
+    reused.reset(1.5e-3).train(4, tmp_path / "reused")
+    for a, b in zip(new.encoder.get_weights() + new.decoder.get_weights(),
+                    reused.encoder.get_weights() + reused.decoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_other_settings_in_the_same_folder_are_refused(tmp_path):
     make().train(2, tmp_path / "run")
     other = VAE(CONFIG, 4, 1e-3, IMAGES, LABELS, 2, seed=3)
