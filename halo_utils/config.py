@@ -103,9 +103,9 @@ def seed_everything(seed: int) -> np.random.Generator:
 
 
 def deterministic(seed: int):
-    """Seed Python, NumPy, Keras and TensorFlow, and make TensorFlow ops deterministic."""
-    import keras
+    """:func:`seed_everything` with Keras and TensorFlow seeded too, and TensorFlow ops made deterministic."""
+    import keras  # noqa: F401  (imported, so seed_everything seeds it)
     import tensorflow as tf
 
-    keras.utils.set_random_seed(seed)
+    seed_everything(seed)
     tf.config.experimental.enable_op_determinism()
