@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import rotate
 
-from .preprocess import central_cutout
+from .preprocess import central_cutout, side_cutouts
 
-__all__ = ["variants", "rotate_cube", "augment"]
+__all__ = ["variants", "rotate_cube", "augment", "augment_sides"]
 
 
 def variants(config, rng: np.random.Generator) -> list:
@@ -46,16 +46,29 @@ def _flip(cube, flip):
     raise ValueError(f"unknown flip {flip!r}; use 'none', 'horizontal' or 'vertical'")
 
 
+def _transformed(cube: np.ndarray, params: list):
+    """Yield (flipped, rotated cube, brightness) for each (angle, flip, brightness); one rotation per angle."""
+    rotated = {}
+    for angle, flip, brightness in params:
+        if angle not in rotated:
+            rotated[angle] = rotate_cube(cube, angle)
+        yield np.ascontiguousarray(_flip(rotated[angle], flip)), np.float32(brightness)
+
+
 def augment(cube: np.ndarray, params: list, size: int = 64) -> np.ndarray:
     """Apply each (angle, flip, brightness) to a full (H, W, B) cube and cut the centre.
 
     Returns (len(params), size, size, B) float32 in the cube's unit.
     """
     out = np.empty((len(params), size, size, cube.shape[-1]), dtype=np.float32)
-    rotated = {}
-    for i, (angle, flip, brightness) in enumerate(params):
-        if angle not in rotated:
-            rotated[angle] = rotate_cube(cube, angle)
-        cut, _ = central_cutout(np.ascontiguousarray(_flip(rotated[angle], flip)), size=size)
-        out[i] = cut * np.float32(brightness)
+    for i, (image, brightness) in enumerate(_transformed(cube, params)):
+        out[i] = central_cutout(image, size=size)[0] * brightness
     return out
+
+
+def augment_sides(cube: np.ndarray, params: list, size: int = 64) -> np.ndarray:
+    """The paper's four "empty" side cut-outs of each augmented copy of a (H, W, B) cube.
+
+    Returns (4 * len(params), size, size, B) float32: copy i gives rows 4i ... 4i + 3.
+    """
+    return np.concatenate([side_cutouts(image, size) * brightness for image, brightness in _transformed(cube, params)])

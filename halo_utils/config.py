@@ -25,13 +25,20 @@ class DataConfig:
     """Pre-processing and augmentation settings of one profile."""
 
     profile: str  # name of the profile this config belongs to
-    cutout: int = 64  # side of the central cut-out, pixels (64 px = 0.78 deg)
-    clip_sigma: float = 3.0  # pixels below clip_sigma * rms are set to zero
+    cutout: int = 64  # side of the central cut-out, pixels
+    pixel_arcmin: float | None = 0.733  # common sky grid of all bands (arcmin per px); None = stack native pixels
+    clip_sigma: float = 4.0  # pixels below clip_sigma * rms are set to zero (>= every published clip level)
+    cap_sigma: float | None = None  # optional brightness cap: pixels above cap_sigma * rms are set to it
     n_rotations: int = 8  # rotations by multiples of 360/n_rotations degrees (8 -> 45 deg steps)
     flips: tuple = ("none", "horizontal")  # mirror states; vertical = horizontal + 180 deg rotation
     n_brightness: int = 10  # brightness factors drawn per (rotation, flip)
     brightness_range: tuple = (0.9, 1.4)  # uniform range of the brightness factors
     log_reference_sigma: float = 1.0  # log scaling y = log10(1 + x / (k * rms_band)), k = this
+
+    @property
+    def cutout_arcmin(self) -> float | None:
+        """Side of the cut-out in arcmin (None when the bands keep their native pixels)."""
+        return None if self.pixel_arcmin is None else self.cutout * self.pixel_arcmin
 
     @property
     def n_variants(self) -> int:

@@ -58,6 +58,7 @@ class Source:
     files: dict  # band key -> Path
     flags: dict = dataclasses.field(default_factory=dict)  # band key -> list of quality flags
     pixel_deg: tuple = ()  # pixel size per band, degrees (the published bands differ: 0.93' ... 0.47')
+    band_wcs: tuple = ()  # celestial WCS of each band (the bands share a centre, not a pixel size)
 
     @property
     def radec(self) -> tuple:
@@ -205,7 +206,8 @@ def load_source(name: str, files: dict, label: int, split: str) -> Source:
     _check_same_pointing(name, wcses)
     cube = stack_bands(images, name)
     pixel_deg = tuple(float(np.mean(np.abs(proj_plane_pixel_scales(wcses[b])))) for b in BAND_KEYS)
-    return Source(name, cube, wcses[BAND_KEYS[0]], label, split, dict(files), flags, pixel_deg)
+    return Source(name, cube, wcses[BAND_KEYS[0]], label, split, dict(files), flags, pixel_deg,
+                  tuple(wcses[b] for b in BAND_KEYS))
 
 
 def _scan_folder(folder: Path) -> dict:

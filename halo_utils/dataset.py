@@ -3,12 +3,15 @@
 ``build_dataset`` runs the whole pre-processing chain of the radio-halo paper in one
 reproducible pass (same seed -> byte-identical arrays):
 
-1. noise RMS per source and band (:mod:`halo_utils.noise`); images whose RMS cannot be
-   told use the median of the training sources in that band (recorded);
-2. clip below ``clip_sigma * rms``;
-3. augment the full image, cut the central 64x64 (:mod:`halo_utils.augment`);
-4. optionally add the paper's empty side cut-outs of halo images as class 0;
-5. fit the normalisers on training sources only.
+1. noise RMS per source and band (:mod:`halo_utils.noise`) on the native images; images whose
+   RMS cannot be told use the median of the training sources in that band (recorded);
+2. resample the four bands onto one sky grid (:mod:`halo_utils.grid`; ``pixel_arcmin`` None
+   keeps the published pixel-by-pixel stacking);
+3. clip below ``clip_sigma * rms`` (one level for every image, at or above the published
+   clip levels, so the clip floor carries no label), optionally cap above ``cap_sigma * rms``;
+4. augment the field, cut the central cut-out (:mod:`halo_utils.augment`);
+5. optionally add the paper's empty side cut-outs of halo images as class 0, augmented alike;
+6. fit the normalisers on training sources only.
 """
 
 from __future__ import annotations
@@ -20,14 +23,15 @@ import zlib
 
 import numpy as np
 
-from .augment import augment, variants
+from .augment import augment, augment_sides, variants
 from .data import BAND_KEYS
+from .grid import field_size, regrid, wide_field_size
 from .noise import noise_table
 from .paths import atomic_write
-from .preprocess import LogNormaliser, MinMaxNormaliser, band_rms, clip_cube, side_cutouts
+from .preprocess import LogNormaliser, MinMaxNormaliser, band_rms, clip_cube
 from .splits import published_split
 
-__all__ = ["HaloDataset", "build_dataset", "source_rms", "training_halos"]
+__all__ = ["HaloDataset", "build_dataset", "source_field", "source_rms", "training_halos"]
 
 _FLIPS = ("none", "horizontal", "vertical")
 _ARRAYS = ("jy", "label", "source", "split", "angle", "flip", "brightness", "empty")
@@ -101,6 +105,21 @@ def _source_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
 
+def source_field(src, config, rms, wide: bool = False) -> np.ndarray:
+    """The clipped (H, W, B) field of a source that the augmentation works on, Jy/beam.
+
+    With ``config.pixel_arcmin`` the bands are first resampled onto one grid: a field that
+    holds every rotation of the cut-out, or (``wide``) the largest field inside every band,
+    for the side cut-outs. Without it, the published 300x300 pixel-stacked cube.
+    """
+    if config.pixel_arcmin is None:
+        cube = src.cube
+    else:
+        size = wide_field_size(src, config.pixel_arcmin) if wide else field_size(config.cutout)
+        cube = regrid(src, config.pixel_arcmin, size)
+    return clip_cube(cube, rms, config.clip_sigma, config.cap_sigma)
+
+
 def build_dataset(sources, config, seed: int = 0, split: dict | None = None, noise=None,
                   empty_cutouts: bool = False) -> HaloDataset:
     """Run the pre-processing chain (module docstring) on a list of :class:`~halo_utils.data.Source`.
@@ -119,13 +138,12 @@ def build_dataset(sources, config, seed: int = 0, split: dict | None = None, noi
     rms, fallback = source_rms(noise, split)
     parts = []
     for src in sorted(sources, key=lambda s: s.name):
-        clipped = clip_cube(src.cube, rms[src.name], config.clip_sigma)
         params = variants(config, _source_rng(seed, src.name))
-        images = augment(clipped, params, config.cutout)
+        images = augment(source_field(src, config, rms[src.name]), params, config.cutout)
         parts.append((images, src, params, False))
         if empty_cutouts and src.label == 1:
-            sides = side_cutouts(clipped, config.cutout)
-            parts.append((sides, src, [(0.0, "none", 1.0)] * len(sides), True))
+            sides = augment_sides(source_field(src, config, rms[src.name], wide=True), params, config.cutout)
+            parts.append((sides, src, [p for p in params for _ in range(4)], True))
     return _assemble(parts, split, rms, fallback, config.log_reference_sigma)
 
 

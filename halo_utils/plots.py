@@ -7,7 +7,7 @@ import numpy as np
 from .data import BAND_KEYS
 
 __all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real",
-           "show_training", "show_roc", "show_confusion", "show_samples", "show_losses", "show_degradation",
+           "show_training", "show_roc", "show_source_scores", "show_confusion", "show_samples", "show_losses", "show_degradation",
            "show_gallery", "show_latent_grid", "show_cross_sections", "show_histograms", "save"]
 
 
@@ -180,6 +180,31 @@ def show_roc(rocs: dict):
                        label=f"{label}: AUC {np.mean(aucs):.3f} ± {np.std(aucs):.3f}", colour=f"C{i}")
     ax.plot([0, 1], [0, 1], "k:", lw=1)
     ax.set_xlabel("false-positive rate"), ax.set_ylabel("true-positive rate"), ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def show_source_scores(tables: dict):
+    """Out-of-fold score of every source, mean ± range over repeats, sorted by class then score.
+
+    ``tables``: label (e.g. 'A', 'baseline') -> table with source, label, score (one row per
+    repeat and source, :mod:`halo_utils.oof`).
+    """
+    plt = _plt()
+    first = next(iter(tables.values()))
+    order = first.groupby("source").agg(label=("label", "first"), score=("score", "mean"))
+    order = order.sort_values(["label", "score"]).index
+    fig, ax = plt.subplots(figsize=(max(8, 0.22 * len(order)), 4))
+    x = np.arange(len(order))
+    for i, (name, table) in enumerate(tables.items()):
+        stats = table.groupby("source").score.agg(["mean", "min", "max"]).loc[order]
+        ax.errorbar(x + 0.15 * i, stats["mean"], [stats["mean"] - stats["min"], stats["max"] - stats["mean"]],
+                    fmt="o", ms=4, lw=1, color=f"C{i}", label=name)
+    n_non = int((first.groupby("source").label.first() == 0).sum())
+    ax.axvline(n_non - 0.5, color="k", lw=1), ax.axhline(0.5, color="grey", ls=":", lw=1)
+    ax.set_xticks(x, order, rotation=90, fontsize=7)
+    ax.set_ylabel("out-of-fold halo score"), ax.set_title("non-halo sources (left) | halo-class sources (right)")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 

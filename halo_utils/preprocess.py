@@ -30,19 +30,22 @@ def band_rms(noise_rows, split_of: dict) -> dict:
     return {band: float(np.nanmedian(train[train.band == band].rms)) for band in BAND_KEYS}
 
 
-def clip_cube(cube: np.ndarray, rms, clip_sigma: float = 3.0) -> np.ndarray:
-    """Set pixels below ``clip_sigma * rms`` to zero, band by band.
+def clip_cube(cube: np.ndarray, rms, clip_sigma: float = 3.0, cap_sigma: float | None = None) -> np.ndarray:
+    """Set pixels below ``clip_sigma * rms`` to zero, band by band; optionally saturate above ``cap_sigma * rms``.
 
     Parameters
     ----------
     cube : (H, W, B) Jy/beam
     rms : (B,) noise per band, Jy/beam (finite, > 0)
+    cap_sigma : brightness cap in units of rms (None: no cap)
     """
     rms = np.asarray(rms, dtype=np.float32)
     if rms.shape != (cube.shape[-1],) or not np.all(np.isfinite(rms) & (rms > 0)):
         raise DataError(f"clip_cube needs one finite positive rms per band, got {rms}")
     out = cube.copy()
     out[cube < clip_sigma * rms] = 0
+    if cap_sigma is not None:
+        np.minimum(out, np.float32(cap_sigma) * rms, out=out)
     return out
 
 

@@ -1,14 +1,17 @@
 """Splits by source, always before augmentation.
 
 ``published_split`` is the paper's 80/20 split; ``kfold_by_source`` and
-``carve_validation`` are stratified by label and seeded.
+``carve_validation`` are stratified by label and seeded. ``sky_groups`` ties together
+sources whose fields overlap on the sky, and ``grouped_kfold`` keeps each group in one
+fold, with validation sources carved (by group) inside every training fold.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["published_split", "carve_validation", "kfold_by_source", "source_counts"]
+__all__ = ["published_split", "carve_validation", "kfold_by_source", "sky_groups", "grouped_kfold",
+           "source_counts"]
 
 
 def published_split(sources) -> dict:
@@ -53,6 +56,73 @@ def kfold_by_source(labels: dict, k: int = 5, seed: int = 0) -> list:
             fold_of[name] = i % k
     return [{n: ("test" if fold_of[n] == f else "train") for n in names} for f in range(k)]
 
+
+def sky_groups(radec: dict, max_sep_deg: float) -> dict:
+    """Connected groups of sources closer than ``max_sep_deg`` on the sky (their fields overlap).
+
+    Parameters
+    ----------
+    radec : source name -> (RA, Dec) in degrees
+    max_sep_deg : two sources closer than this share a group (e.g. the side of the field a model sees)
+
+    Returns
+    -------
+    source name -> group id (int; the index of the group's first name in sorted order)
+    """
+    from astropy.coordinates import SkyCoord
+    import astropy.units as u
+
+    names = sorted(radec)
+    coords = SkyCoord([radec[n][0] for n in names] * u.deg, [radec[n][1] for n in names] * u.deg)
+    parent = list(range(len(names)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i in range(len(names)):
+        close = np.flatnonzero(coords[i].separation(coords).deg < max_sep_deg)
+        for j in close:
+            parent[root(int(j))] = root(i)
+    return {n: root(i) for i, n in enumerate(names)}
+
+
+def _group_folds(names, labels, groups, k, seed) -> list:
+    """k lists of source names: stratified by label, never splitting a group (scikit-learn StratifiedGroupKFold)."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    names = sorted(names)
+    if len(set(groups[n] for n in names)) < k:
+        raise ValueError(f"{len(set(groups[n] for n in names))} groups of sources cannot fill {k} folds")
+    folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    y, g = [labels[n] for n in names], [groups[n] for n in names]
+    return [[names[i] for i in test] for _, test in folds.split(np.zeros(len(names)), y, g)]
+
+
+def grouped_kfold(labels: dict, groups: dict, k: int = 5, repeats: int = 1, seed: int = 0,
+                  val_fraction: float = 0.2) -> list:
+    """Repeated stratified k-fold by source group, with validation groups carved inside each training fold.
+
+    Every source is a test source exactly once per repeat; a group of sources (``sky_groups``)
+    is never split between train, validation and test.
+
+    Returns
+    -------
+    list of dicts with ``repeat``, ``fold`` and ``split`` (source name -> 'train' / 'val' / 'test'),
+    ``k * repeats`` of them
+    """
+    out = []
+    for repeat in range(repeats):
+        rng_seed = int(np.random.default_rng([seed, repeat]).integers(2**31))
+        for fold, test in enumerate(_group_folds(list(labels), labels, groups, k, rng_seed)):
+            rest = [n for n in labels if n not in set(test)]
+            n_val_folds = max(2, int(round(1 / val_fraction)))
+            val = _group_folds(rest, labels, groups, n_val_folds, rng_seed + fold + 1)[0]
+            split = {n: "test" if n in test else "val" if n in val else "train" for n in labels}
+            out.append(dict(repeat=repeat, fold=fold, split=split))
+    return out
 
 
 def source_counts(split: dict, labels: dict) -> dict:

@@ -141,6 +141,6 @@ def test_a_finished_run_is_reused_and_other_settings_train_afresh(small_data, tm
     assert reused["reused"] and not done["reused"] and reused["history"] == done["history"]
     for a, b in zip(first.get_weights(), again.get_weights()):
         np.testing.assert_array_equal(a, b)
-    (tmp_path / "best.json").write_text(json.dumps(dict(val_accuracy=2.0, epoch=99)))  # an unbeatable stale best
+    (tmp_path / "best.json").write_text(json.dumps(dict(metric="val_source_loss", value=-1.0, epoch=99)))  # unbeatable, stale
     _, result = fit(small_data, tmp_path, epochs=3)
     assert not result["reused"] and result["best_epoch"] in (1, 2, 3) and result["history"]["epoch"] == [1, 2, 3]
