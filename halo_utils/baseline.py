@@ -71,7 +71,7 @@ def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int =
 
     rows = []
     for f in plan:
-        rms, _ = source_rms(noise, f["split"])
+        rms, _ = source_rms(noise, f["split"], config.clip_sigma)
         table = features(fields, rms, config)
         train = [n for n, part in f["split"].items() if part in ("train", "val")]
         test = [n for n, part in f["split"].items() if part == "test"]

@@ -51,7 +51,7 @@ class TrainConfig:
     jit_compile: bool = False  # XLA; measured slower than plain TF on this 2-core CPU (see the benchmark)
     folds: int = 5  # kfold protocol: folds per repeat
     repeats: int = 2  # kfold protocol: repeats of the k-fold split
-    baseline_permutations: int = 200  # kfold protocol: label permutations of the hand-feature baseline
+    baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -13,6 +13,8 @@ fold; the out-of-fold per-source scores are pooled (:mod:`halo_utils.oof`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from .classify import model_inputs, predict, source_scores, train
@@ -131,6 +133,29 @@ def baseline_scores(sources, config, plan: list, seed: int, noise, permutations:
     return scores, null
 
 
+def _cached_baseline(sources, config, plan, seed, noise, permutations, folder, progress):
+    """:func:`baseline_scores`, computed once per (sources, settings, folds, seed, permutations) and reused.
+
+    Every model of a seed shares the folds, so the baseline and its permutations (minutes) run once.
+    """
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    from .paths import write_json
+
+    key = json.dumps(dict(sources={s.name: s.label for s in sources}, config=config.to_dict(),
+                          plan=[f["split"] for f in plan], seed=seed, permutations=permutations), sort_keys=True)
+    path = Path(folder) / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        return pd.DataFrame(saved["scores"]), saved["null"]
+    scores, null = baseline_scores(sources, config, plan, seed, noise, permutations, progress)
+    write_json(path, dict(scores=scores.to_dict("records"), null=null))
+    return scores, null
+
+
 def _shape(plan: list) -> tuple:
     """(k, repeats) of a plan."""
     return 1 + max(f["fold"] for f in plan), 1 + max(f["repeat"] for f in plan)
@@ -165,8 +190,8 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
         table, _ = fit_kfold(fake, model, config, training, fake_plan, seed, f"{workdir}/permuted{i}", noise, progress)
         null.append(float(repeat_metrics(table).auc.mean()))
     network.update(null_auc=null, p_value=permutation_pvalue(network["oof_source_auc"], null) if null else None)
-    base_scores, base_null = baseline_scores(sources, config, plan, seed, noise, training.baseline_permutations,
-                                             progress)
+    base_scores, base_null = _cached_baseline(sources, config, plan, seed, noise, training.baseline_permutations,
+                                              Path(workdir).parent / "baseline", progress)
     base = pooled_metrics(base_scores, seed=seed)
     base.update(null_auc=base_null, p_value=permutation_pvalue(base["oof_source_auc"], base_null) if base_null else None)
     return dict(plan=plan, scores=scores, baseline_scores=base_scores, fits=fits, network=network, baseline=base)

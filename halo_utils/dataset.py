@@ -87,8 +87,14 @@ class HaloDataset:
         return atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), **arrays))
 
 
-def source_rms(noise, split: dict) -> tuple:
-    """RMS per source (B,), and the bands where the training median had to stand in."""
+def source_rms(noise, split: dict, clip_sigma: float | None = None) -> tuple:
+    """RMS per source (B,), and the bands where the training median had to stand in.
+
+    Where the RMS cannot be told, the median RMS of the training sources in that band stands in;
+    with ``clip_sigma``, it is raised to ``threshold / clip_sigma`` where the image's published
+    clip threshold is higher, so that re-clipping at ``clip_sigma * rms`` removes the published
+    floor in every image (otherwise its threshold, which differs by class, would survive).
+    """
     fallback = band_rms(noise, split)
     rms, used = {}, {}
     for name, rows in noise.groupby("source", sort=True):
@@ -96,7 +102,10 @@ def source_rms(noise, split: dict) -> tuple:
         values = rows.rms.to_numpy(dtype=np.float64)
         bad = ~(np.isfinite(values) & (values > 0))
         used[name] = [b for b, miss in zip(BAND_KEYS, bad) if miss]
-        rms[name] = np.where(bad, [fallback[b] for b in BAND_KEYS], values)
+        stand_in = np.array([fallback[b] for b in BAND_KEYS])
+        if clip_sigma:
+            stand_in = np.fmax(stand_in, rows.threshold.to_numpy(dtype=np.float64) / clip_sigma)
+        rms[name] = np.where(bad, stand_in, values)
     return rms, used
 
 
@@ -135,7 +144,7 @@ def build_dataset(sources, config, seed: int = 0, split: dict | None = None, noi
     """
     split = published_split(sources) if split is None else split
     noise = noise_table(sources) if noise is None else noise
-    rms, fallback = source_rms(noise, split)
+    rms, fallback = source_rms(noise, split, config.clip_sigma)
     parts = []
     for src in sorted(sources, key=lambda s: s.name):
         params = variants(config, _source_rng(seed, src.name))

@@ -5,7 +5,7 @@ Each run is one papermill execution of the notebook; it writes
 stopped sweep is resumed by starting it again (and an interrupted run resumes from its
 last epoch). Command line::
 
-    python -m halo_utils.sweep --seeds 10 --models I A D --protocols strict paper --profile cpu --jobs 1
+    python -m halo_utils.sweep --seeds 10 --models I A D --protocols kfold --profile cpu --jobs 1
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ import numpy as np
 from . import paths
 from .classify import run_name
 
-__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run", "load_runs", "summary_table", "to_markdown", "aggregate", "main"]
+__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run", "load_runs", "summary_table", "to_markdown", "kfold_table",
+           "kfold_markdown", "aggregate", "main"]
 
 PAPER_TABLE5 = {"A": (94.41, 1.95), "I": (86.87, 2.78), "D": (84.68, 1.03)}
 """The paper's Table 5 accuracies (%, mean ± std over 10 runs; its protocol)."""
@@ -129,16 +130,97 @@ def to_markdown(table, level: str = "image") -> str:
     return "\n".join(lines) + "\n"
 
 
-def aggregate(profile: str, source: str = "gleam", models=None, protocols=None) -> dict:
-    """Write the Table 5 analogue (Markdown + CSV, per image and per source) and the Fig. 8-10 analogues."""
+def _pooled(tables: dict, seed: int = 0) -> dict:
+    """:func:`halo_utils.oof.pooled_metrics` over several runs' score tables (seed -> table), repeats kept apart."""
+    import pandas as pd
+
+    from .oof import pooled_metrics
+
+    joined = pd.concat([t.assign(repeat=1000 * s + t.repeat) for s, t in tables.items()], ignore_index=True)
+    return pooled_metrics(joined, seed=seed)
+
+
+def kfold_table(results: list):
+    """Table 5 under ``kfold``: one row per model plus the hand-feature baseline.
+
+    The AUC pools every (seed, repeat) of a model: its mean, a bootstrap 95 % interval over the
+    sources, and the spread (std) of the per-seed AUCs; accuracy at 0.5 and recall at 10 % FPR
+    are means over (seed, repeat); the training accuracy is the mean over folds of the kept
+    weights' accuracy on their training images.
+    """
+    import pandas as pd
+
+    runs = [r for r in results if r["protocol"] == "kfold"]
+    rows = []
+    models = [m for m in ("A", "I", "D") if any(r["model"] == m for r in runs)]
+    for name in models + ["baseline"]:
+        chosen = [r for r in runs if r["model"] == name] if name != "baseline" else \
+            list({r["seed"]: r for r in runs}.values())
+        key = "baseline_scores" if name == "baseline" else "scores"
+        tables = {r["seed"]: pd.DataFrame(r[key]) for r in chosen}
+        pooled = _pooled(tables)
+        per_seed = [(r["baseline"] if name == "baseline" else r["network"])["oof_source_auc"] for r in chosen]
+        rows.append(dict(model=name, seeds=len(chosen), auc=pooled["oof_source_auc"],
+                         auc_lo=pooled["oof_source_auc_ci"][0], auc_hi=pooled["oof_source_auc_ci"][1],
+                         auc_seed_std=float(np.std(per_seed)), accuracy=pooled["oof_source_accuracy"],
+                         recall_at_fpr10=pooled["recall_at_fpr10"],
+                         train_accuracy=np.nan if name == "baseline" else float(np.mean([r["train_accuracy"] for r in chosen])),
+                         train_seconds=np.nan if name == "baseline" else float(np.mean([r["train_seconds"] for r in chosen]))))
+    return pd.DataFrame(rows).set_index("model")
+
+
+def kfold_markdown(table, command: str) -> str:
+    """:func:`kfold_table` as Markdown, with the paper's Table 5 accuracy (its protocol) beside it."""
+    head = ["model", "seeds", "per-source OOF AUC [95 % CI]", "AUC std over seeds", "accuracy at 0.5",
+            "recall at 10 % FPR", "training accuracy", "train s per run", "paper accuracy (its protocol, %)"]
+    lines = [f"Made by `{command}`.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model, r in table.iterrows():
+        paper = "%.2f ± %.2f" % PAPER_TABLE5[model] if model in PAPER_TABLE5 else "—"
+        train = "—" if np.isnan(r.train_accuracy) else f"{r.train_accuracy:.3f}"
+        seconds = "—" if np.isnan(r.train_seconds) else f"{r.train_seconds:.0f}"
+        lines.append(f"| {model} | {int(r.seeds)} | {r.auc:.3f} [{r.auc_lo:.3f}, {r.auc_hi:.3f}] | {r.auc_seed_std:.3f} | "
+                     f"{r.accuracy:.3f} | {r.recall_at_fpr10:.3f} | {train} | {seconds} | {paper} |")
+    return "\n".join(lines) + "\n"
+
+
+def _aggregate_kfold(results: list, prefix: str, command: str) -> dict:
+    """Write the kfold Table 5 (Markdown + CSV under docs/results/) and the per-source score figure."""
+    import pandas as pd
+
+    from . import plots
+
+    table = kfold_table(results)
+    folder = paths.project_root() / "docs" / "results"
+    base = folder / f"table5_kfold_{prefix}"
+    written = dict(kfold_csv=paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp)))
+    text = kfold_markdown(table, command)
+    written["kfold_md"] = paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
+    runs = [r for r in results if r["protocol"] == "kfold"]
+    scores = {m: pd.concat([pd.DataFrame(r["scores"]).assign(repeat=lambda t, s=r["seed"]: 1000 * s + t.repeat)
+                            for r in runs if r["model"] == m]) for m in ("A", "I", "D") if any(r["model"] == m for r in runs)}
+    scores["baseline"] = pd.concat([pd.DataFrame(r["baseline_scores"]).assign(repeat=lambda t, s=r["seed"]: 1000 * s + t.repeat)
+                                    for r in {r["seed"]: r for r in runs}.values()])
+    per_source = pd.concat({m: t.groupby("source").agg(label=("label", "first"), score=("score", "mean"))
+                            for m, t in scores.items()}, axis=1)
+    written["sources_csv"] = paths.atomic_write(folder / f"source_scores_kfold_{prefix}.csv",
+                                                lambda tmp: per_source.to_csv(tmp))
+    written["fig_sources"] = plots.save(plots.show_source_scores(scores), f"05_source_scores_kfold_{prefix}")
+    return written
+
+
+def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, command: str = "") -> dict:
+    """Write the Table 5 analogues (Markdown + CSV; kfold under docs/results/) and the Fig. 8-10 analogues."""
     from . import plots
 
     results = load_runs(profile, source, models, protocols)
+    prefix = f"{'mock_' if source == 'mock' else ''}{profile}"
+    written = _aggregate_kfold(results, prefix, command) if any(r["protocol"] == "kfold" for r in results) else {}
+    results = [r for r in results if r["protocol"] != "kfold"]
+    if not results and written:
+        return written
     if not results:
         raise FileNotFoundError(f"no {STAGE} results for profile {profile!r}, source {source!r} "
                                 f"in {paths.results_dir(STAGE)}")
-    prefix = f"{'mock_' if source == 'mock' else ''}{profile}"
-    written = {}
     for level in ("image", "source"):
         table = summary_table(results, level)
         base = paths.results_dir(STAGE) / f"table5_{prefix}_{level}"
@@ -167,7 +249,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="Run 05_classifier over seeds x models x protocols, then aggregate.")
     parser.add_argument("--seeds", nargs="+", default=["10"], help="a count N (seeds 0..N-1) or a list of seeds")
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
-    parser.add_argument("--protocols", nargs="+", default=["strict", "paper"], choices=["strict", "paper"])
+    parser.add_argument("--protocols", nargs="+", default=["kfold"], choices=["kfold", "strict", "paper"])
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
     parser.add_argument("--source", default="gleam", choices=["gleam", "mock"])
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each gets cores / jobs threads)")
@@ -175,7 +257,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     runs = plan(_seeds(args.seeds), args.models, args.protocols, args.profile, args.source)
     failed = [] if args.aggregate_only else run(runs, args.jobs)
-    for name, path in aggregate(args.profile, args.source, args.models, args.protocols).items():
+    command = "python -m halo_utils.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
+    for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command).items():
         print(f"{name}: {path}")
     if failed:
         raise SystemExit(f"{len(failed)} runs failed: {failed}")

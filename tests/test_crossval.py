@@ -129,8 +129,10 @@ def test_baseline_finds_a_planted_signal_and_not_shuffled_labels():
 
 @pytest.mark.parametrize("model", ["I", "A", "D"])
 def test_each_classifier_fits_four_sources_and_is_not_constant(model, mock_sky):
-    """On 4 sources (2 per class) every model must reach >= 0.95 training accuracy in 12 epochs of 32 images,
-    and its held-out predictions must vary (a constant output has not learned)."""
+    """On 4 sources (2 per class, 32 images) every model, with the `cpu` batch size and learning rate, must reach
+    >= 0.95 training accuracy in 25 epochs, and its held-out predictions must vary (a constant output has not learned)."""
+    import keras
+
     from halo_utils import classify, dataset
     from halo_utils.models.classifiers import build_classifier
 
@@ -144,8 +146,19 @@ def test_each_classifier_fits_four_sources_and_is_not_constant(model, mock_sky):
     data = {p: classify.model_inputs(ds, p) for p in ("train", "test")}
     classify.deterministic(0)
     net = build_classifier(model)
-    net.compile(optimizer="adam", loss="categorical_crossentropy")
-    net.fit(data["train"]["x"], data["train"]["y"], epochs=12, batch_size=32, verbose=0)
+    training = classify.train_config("cpu")
+    net.compile(optimizer=keras.optimizers.Adam(training.learning_rate), loss="categorical_crossentropy")
+    net.fit(data["train"]["x"], data["train"]["y"], epochs=25, batch_size=training.batch_size, verbose=0)
     accuracy = np.mean((classify.predict(net, data["train"]["x"]) >= 0.5) == data["train"]["label"])
     assert accuracy >= 0.95
-    assert classify.predict(net, data["test"]["x"]).std() > 0.02
+    assert _margin(net, data["test"]["x"]).std() > 0.1  # on the logit scale: saturated probabilities still rank
+
+
+def _margin(net, x):
+    """Halo minus non-halo logit (before the softmax) of each image."""
+    import keras
+
+    features = keras.Model(net.inputs, net.get_layer("halo").input).predict(x, verbose=0)
+    weights, bias = net.get_layer("halo").get_weights()
+    logits = features @ weights + bias
+    return logits[:, 1] - logits[:, 0]

@@ -60,3 +60,31 @@ def test_aggregate_writes_tables_and_figures(results):
 
 def test_seed_arguments():
     assert sweep._seeds(["3"]) == [0, 1, 2] and sweep._seeds(["4", "7"]) == [4, 7]
+
+
+def fake_kfold(model, seed, noise, rng):
+    """A kfold result whose scores separate the classes with Gaussian ``noise``."""
+    labels = np.repeat([0, 1], 23)
+    scores = [dict(repeat=r, fold=0, source=f"s{i:02d}", label=int(y), score=float(y + rng.normal(0, noise)))
+              for r in range(2) for i, y in enumerate(labels)]
+    base = [dict(row, score=float(rng.random())) for row in scores]
+    return dict(model=model, protocol="kfold", profile="cpu", seed=seed, source="gleam", train_seconds=5.0,
+                train_accuracy=0.97, scores=scores, baseline_scores=base,
+                network=dict(oof_source_auc=0.9), baseline=dict(oof_source_auc=0.5))
+
+
+def test_kfold_table_pools_seeds_and_keeps_the_baseline_apart(tmp_path, monkeypatch):
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for seed in range(3):
+        for model, noise in (("A", 0.01), ("I", 1.0)):
+            (folder / f"{run_name(model, 'kfold', 'cpu', seed)}.json").write_text(json.dumps(fake_kfold(model, seed, noise, rng)))
+    table = sweep.kfold_table(sweep.load_runs("cpu"))
+    assert table.loc["A", "auc"] == 1.0 and table.loc["A", "auc_lo"] == 1.0 and table.loc["A", "seeds"] == 3
+    assert 0.6 < table.loc["I", "auc"] < 0.95 and table.loc["I", "auc_lo"] < table.loc["I", "auc"] < table.loc["I", "auc_hi"]
+    assert abs(table.loc["baseline", "auc"] - 0.5) < 0.15 and np.isnan(table.loc["baseline", "train_accuracy"])
+    written = sweep.aggregate("cpu", command="python -m halo_utils.sweep --seeds 3")
+    text = written["kfold_md"].read_text()
+    assert written["kfold_md"].parent == tmp_path / "docs" / "results" and "--seeds 3" in text and "| A | 3 | 1.000" in text

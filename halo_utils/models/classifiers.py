@@ -61,7 +61,11 @@ def build_attention(*, size: int = 64, bands: int = 4, heads: int = 4, key_dim: 
 
 
 def build_dense(*, size: int = 64, bands: int = 4, dropout: float = 0.3):
-    """D: the flattened image through Dense(64) + batch normalisation, Dense(30), Dense(8), Dense(4), softmax."""
+    """D: the flattened image through Dense(64) + batch normalisation, Dense(30), Dense(8), Dense(4), softmax.
+
+    The narrow layers use leaky ReLU (slope 0.2): with plain ReLU the 8- and 4-unit layers die
+    and D gives one constant output for most unseen images (``tests/test_crossval.py``).
+    """
     keras, L = _layers()
     inputs = keras.Input((size, size, bands), name="image")
     x = L.Flatten()(inputs)
@@ -69,7 +73,7 @@ def build_dense(*, size: int = 64, bands: int = 4, dropout: float = 0.3):
     x = L.BatchNormalization()(x)
     x = L.Dropout(dropout)(x)
     for width in (30, 8, 4):
-        x = L.Dense(width, activation="relu")(x)
+        x = L.Dense(width, activation="leaky_relu")(x)
     outputs = L.Dense(2, activation="softmax", name="halo")(x)
     return keras.Model(inputs, outputs, name="D_dense")
 
