@@ -7,7 +7,7 @@ import numpy as np
 from .data import BAND_KEYS
 
 __all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real",
-           "show_training", "show_roc", "show_source_scores", "show_confusion", "show_samples", "show_losses", "show_degradation",
+           "show_training", "show_roc", "show_source_scores", "show_audit", "show_maps", "show_confusion", "show_samples", "show_losses", "show_degradation",
            "show_gallery", "show_latent_grid", "show_cross_sections", "show_histograms", "save"]
 
 
@@ -205,6 +205,47 @@ def show_source_scores(tables: dict):
     ax.set_xticks(x, order, rotation=90, fontsize=7)
     ax.set_ylabel("out-of-fold halo score"), ax.set_title("non-halo sources (left) | halo-class sources (right)")
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_audit(table, columns=("central_snr_139-170", "sum_snr_15_139-170", "filled_15_139-170",
+                                "clip_over_rms_72-103", "floor_over_rms_72-103")):
+    """Audit columns (:func:`halo_utils.audit.source_audit`) per split and class: one dot per source."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.4))
+    groups = [(part, label) for part in ("train", "test") for label in (0, 1)]
+    for ax, column in zip(axes, columns):
+        for i, (part, label) in enumerate(groups):
+            values = table[(table.split == part) & (table.label == label)][column]
+            jitter = np.random.default_rng(i).uniform(-0.15, 0.15, len(values))
+            ax.plot(i + jitter, values, "o", ms=4, alpha=0.7, color=f"C{label}")
+        if column.startswith(("central", "sum")):
+            ax.set_yscale("log")
+        ax.set_xticks(range(len(groups)), [f"{p}\n{'halo' if c else 'non'}" for p, c in groups], fontsize=8)
+        ax.set_title(column, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def show_maps(maps: list, band: int = 2, per_row: int = 8):
+    """Each source's cut-out (one band, log-scaled input) with its Grad-CAM (contours) and, for A, the attention
+    it receives (second row per source); titles give the score. ``maps``: :func:`halo_utils.explain.fold_maps`."""
+    plt = _plt()
+    kinds = [k for k in ("grad_cam", "attention") if maps and maps[0][k] is not None]
+    rows = int(np.ceil(len(maps) / per_row)) * max(1, len(kinds))
+    fig, axes = plt.subplots(rows, per_row, figsize=(1.9 * per_row, 2.0 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for i, m in enumerate(maps):
+        for j, kind in enumerate(kinds or [None]):
+            ax = axes[(i // per_row) * max(1, len(kinds)) + j, i % per_row]
+            ax.imshow(m["image"][..., band], origin="lower", cmap="gray_r")
+            if kind:
+                ax.imshow(m[kind], origin="lower", cmap="inferno", alpha=0.45, vmin=0, vmax=1)
+            colour = "C1" if m["label"] else "C0"
+            ax.set_title(f"{m['source'][:15]}\n{'halo' if m['label'] else 'non'} {m['score']:.2f}"
+                         + (f" ({'cam' if kind == 'grad_cam' else 'attn'})" if kind else ""), fontsize=7, color=colour)
     fig.tight_layout()
     return fig
 
