@@ -162,3 +162,50 @@ def _margin(net, x):
     weights, bias = net.get_layer("halo").get_weights()
     logits = features @ weights + bias
     return logits[:, 1] - logits[:, 0]
+
+
+def test_reclipping_removes_the_published_clip_floor_but_not_the_brightness_shortcut(real_sources):
+    """The published thresholds differ by class; after re-clipping the floor is one level everywhere (AUC 0.5),
+    while the audit still shows the brightness shortcut flipping between the published splits."""
+    from halo_utils import audit
+    from halo_utils.noise import noise_table
+
+    table = audit.source_audit(real_sources, config.data_config("smoke"), noise_table(real_sources))
+    auc = audit.separation(table)
+    assert auc.loc["clip_over_rms_72-103", "all"] < 0.4  # the published floor carries the label
+    for band in ("72-103", "103-134", "139-170", "170-231"):
+        assert auc.loc[f"floor_over_rms_{band}", "all"] == 0.5
+    assert auc.loc["central_snr_170-231", "train"] < 0.4 < 0.6 < auc.loc["central_snr_170-231", "test"]
+
+
+def test_grad_cam_follows_the_feature_map_the_model_reads():
+    """Two bands, each seen by its own convolution channel; the halo logit reads channel 0 only. Band 0 holds a
+    blob top-left, band 1 one bottom-right: the Grad-CAM must light the top-left blob and not the other."""
+    import keras
+
+    from halo_utils import explain
+
+    inputs = keras.Input((16, 16, 2))
+    conv_layer = keras.layers.Conv2D(2, 1, use_bias=False, name="conv")
+    conv = conv_layer(inputs)
+    read = keras.layers.Lambda(lambda t: keras.ops.sum(t[..., 0], axis=(1, 2)))(conv)
+    logits = keras.layers.Lambda(lambda v: keras.ops.stack([-v, v], axis=1))(read)
+    model = keras.Model(inputs, keras.layers.Softmax(name="halo")(logits))
+    conv_layer.set_weights([np.eye(2, dtype=np.float32).reshape(1, 1, 2, 2)])  # channel c = band c
+    x = np.zeros((1, 16, 16, 2), np.float32)
+    x[0, 2:5, 2:5, 0] = 0.1
+    x[0, 11:14, 11:14, 1] = 0.1
+    cam = explain.grad_cam(model, x)
+    assert cam.shape == (1, 16, 16)
+    assert cam[0, 3, 3] > 0.9 and cam[0, 12, 12] < 0.05
+    with pytest.raises(ValueError, match="no convolution"):
+        explain.grad_cam(keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(), keras.layers.Dense(2)]), x)
+
+
+def test_attention_maps_of_model_a_have_the_image_shape():
+    from halo_utils import explain
+    from halo_utils.models.classifiers import build_classifier
+
+    x = np.random.default_rng(0).random((3, 64, 64, 4)).astype(np.float32)
+    maps = explain.attention_received(build_classifier("A"), x)
+    assert maps.shape == (3, 64, 64) and np.allclose(maps.max(axis=(1, 2)), 1, atol=1e-3)
