@@ -45,11 +45,12 @@ demo: $(STAMP)
 	@echo "executed notebooks: $(RUNS)/"; echo "figures:            figures/"; \
 	echo "summaries (JSON):   data/results/<notebook>/"; ls data/results/*/*$(DEMO_PROFILE)_seed0.json
 
-# 05_classifier over SEEDS seeds x I, A, D x strict, paper (resumable), then Table 5 and Figs. 8-10.
+# 05_classifier over SEEDS seeds x I, A, D under kfold (resumable), then Table 5 in docs/results/ (PROTOCOLS="kfold strict paper" adds the others).
 SEEDS ?= 10
 JOBS ?= 1
+PROTOCOLS ?= kfold
 sweep: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.sweep --seeds $(SEEDS) --profile $(DEMO_PROFILE) --source $(DEMO_SOURCE) --jobs $(JOBS)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.sweep --seeds $(SEEDS) --protocols $(PROTOCOLS) --profile $(DEMO_PROFILE) --source $(DEMO_SOURCE) --jobs $(JOBS)
 
 # Training throughput of I, A, D and this machine's matmul speed (prints figures; not a test).
 bench: $(STAMP)
