@@ -43,6 +43,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     optimizer: str = "adam"  # a Keras optimizer name: 'adam' (beta 0.9 / 0.999), 'adagrad' (Tang et al. 2019)
     patience: int = 6  # epochs without improvement of stop_on before the run ends
+    label_smoothing: float = 0.0  # categorical cross-entropy towards (eps/2, 1 - eps/2): curbs over-confidence
     checkpoint_on: str = "val_accuracy"  # the epoch kept: 'val_source_loss', 'val_loss' or 'val_accuracy'
     stop_on: str = "val_loss"  # early stopping on the same choices
     val_fraction: float = 0.2  # strict protocol: share of training sources (per class) moved to validation
@@ -233,8 +234,8 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir)
             (workdir / name).unlink(missing_ok=True)
     best = _BestSoFar(workdir / "best.json", config.checkpoint_on)
     optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}})
-    model.compile(optimizer=optimizer,
-                  loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=config.jit_compile)
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=config.jit_compile)
     callbacks = [
         _validation_callback(val_data, config.batch_size),
         keras.callbacks.BackupAndRestore(str(workdir / "backup")),

@@ -37,7 +37,7 @@ FOLDERS = {"TRAIN_DATA_1": ("train", 1), "TRAIN_DATA_0": ("train", 0),
 IMAGE_SHAPE = (300, 300)
 
 _NAME = re.compile(
-    r"^(?P<source>.+?)[ _]*gleam[ _]*(?P<lo>\d{2,3})-(?P<hi>\d{2,3})(?:mhz)?(?:_clipped)?\.fits$",
+    r"^(?P<source>.+?)[ _]*gleam[ _]*(?P<lo>\d{2,3}) *- *(?P<hi>\d{2,3})(?:[ _]*mhz)?(?:[ _]*clipped)?\.fits$",
     re.IGNORECASE,
 )
 
@@ -213,6 +213,8 @@ def load_source(name: str, files: dict, label: int, split: str) -> Source:
 def _scan_folder(folder: Path) -> dict:
     found = {}
     for path in sorted(folder.glob("*.fits")):
+        if path.name.startswith("."):  # macOS resource forks (._name.fits) and other hidden files
+            continue
         source, band = parse_filename(path.name)
         if band in found.setdefault(source, {}):
             raise DataError(f"{folder}: two files for source {source!r} band {band}: "

@@ -14,6 +14,8 @@ from conftest import gleam_header, noise_image, write_fits
     ("plck G287.0+32.9_Gleam170-231_clipped.fits", "plck G287.0+32.9", "170-231"),
     ("gmbcg j357.91841-08.97978_Gleam139-170_clipped.fits", "gmbcg j357.91841-08.97978", "139-170"),
     ("abell_2744_GLEAM_103-134MHz.fits", "abell_2744", "103-134"),
+    ("abell_0141_Gleam 72-103 MHz_clipped.fits", "abell_0141", "72-103"),
+    ("abell_0141_Gleam 72 - 103MHz clipped.fits", "abell_0141", "72-103"),
 ])
 def test_parse_filename_variants(name, source, band):
     assert parse_filename(name) == (source, band)
@@ -153,3 +155,11 @@ def test_band_indices_accept_lists_and_papermill_strings(given, expected):
 def test_band_indices_reject_bad_bands(given):
     with pytest.raises(data.DataError, match="bands"):
         data.band_indices(given)
+
+
+def test_hidden_files_beside_the_images_are_ignored(fake_dataset):
+    first = sorted((fake_dataset / "TRAIN_DATA_1").glob("*.fits"))[0]
+    (fake_dataset / "TRAIN_DATA_1" / f"._{first.name}").write_bytes(b"\x00\x05\x16\x07 resource fork")
+    (fake_dataset / "TRAIN_DATA_1" / ".DS_Store.fits").write_bytes(b"Bud1")
+    assert sorted(s.name for s in read_dataset(fake_dataset)) == sorted(
+        ["abell_0001", "abell_s0002", "orc 9", "ngc 1", "abell_0003", "rxc j0000.0-0000", "abell_0004", "pks 0000-00"])
