@@ -118,12 +118,23 @@ def summary_table(results: list, level: str = "image"):
     return out
 
 
-def to_markdown(table, level: str = "image") -> str:
-    """The summary table as Markdown: 'mean ± std' per metric, and the paper's accuracy beside it."""
+def to_markdown(table, level: str = "image", n_sources: int = 10) -> str:
+    """The summary table as Markdown: 'mean ± std' per metric, and the paper's accuracy beside it.
+
+    Per source, the accuracy also gets the 95 % Wilson interval of its mean for ``n_sources`` test
+    sources: the same few clusters in every seed, so seeds do not narrow it.
+    """
+    from .oof import binomial_interval
+
     head = ["protocol", "model", "runs", *[m.replace("_", " ") + " (%)" for m in METRICS], "train s", "paper accuracy (%)"]
+    if level == "source":
+        head.insert(4, f"accuracy 95 % CI ({n_sources} sources)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (protocol, model), row in table.iterrows():
         cells = [f"{row[(m, 'mean')]:.2f} ± {np.nan_to_num(row[(m, 'std')]):.2f}" for m in METRICS]
+        if level == "source":
+            lo, hi = binomial_interval(round(row[("accuracy", "mean")] / 100 * n_sources), n_sources)
+            cells.insert(1, f"{100 * lo:.0f}–{100 * hi:.0f}")
         paper = "%.2f ± %.2f" % PAPER_TABLE5[model] if level == "image" else "—"
         lines.append(f"| {protocol} | {model} | {int(row[('runs', 'n')])} | " + " | ".join(cells)
                      + f" | {row[('train_seconds', 'mean')]:.0f} | {paper} |")
@@ -223,9 +234,9 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
                                 f"in {paths.results_dir(STAGE)}")
     for level in ("image", "source"):
         table = summary_table(results, level)
-        base = paths.results_dir(STAGE) / f"table5_{prefix}_{level}"
+        base = paths.project_root() / "docs" / "results" / f"table5_split_{prefix}_{level}"
         written[f"{level}_csv"] = paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp))
-        text = to_markdown(table, level)
+        text = f"Made by `{command}`.\n\n" + to_markdown(table, level)
         written[f"{level}_md"] = paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
     for protocol in sorted({r["protocol"] for r in results}):
         runs = [r for r in results if r["protocol"] == protocol]
