@@ -49,7 +49,7 @@ def test_summary_is_mean_and_std_over_seeds(results):
     text = sweep.to_markdown(table)
     assert "| strict | A | 2 | 70.00 ± 14.14 |" in text and "94.41 ± 1.95" in text
     per_source = sweep.to_markdown(source, level="source")  # 35 % of 10 sources: Wilson 95 % interval 17-69 %
-    assert "| strict | A | 2 | 35.00 ± 14.14 | 17–69 |" in per_source
+    assert "| strict | A | 2 | 35.00 ± 7.07 | 17–69 |" in per_source
 
 
 def test_aggregate_writes_tables_and_figures(results):
