@@ -32,10 +32,10 @@ def _halo_logit(probs):
     return tf.math.log(probs[:, 1] + 1e-7) - tf.math.log(probs[:, 0] + 1e-7)
 
 
-def _resize(maps: np.ndarray, size: int) -> np.ndarray:
+def _resize(maps: np.ndarray, size: int, method: str = "bilinear") -> np.ndarray:
     import tensorflow as tf
 
-    return tf.image.resize(maps[..., None], (size, size), method="bilinear").numpy()[..., 0]
+    return tf.image.resize(maps[..., None], (size, size), method=method).numpy()[..., 0]
 
 
 def grad_cam(model, x: np.ndarray) -> np.ndarray:
@@ -43,7 +43,7 @@ def grad_cam(model, x: np.ndarray) -> np.ndarray:
     import keras
     import tensorflow as tf
 
-    probe = keras.Model(model.inputs, [model.get_layer(last_conv(model)).output, model.output])
+    probe = keras.Model(model.input, [model.get_layer(last_conv(model)).output, model.output])
     with tf.GradientTape() as tape:
         features, probs = probe(tf.convert_to_tensor(x), training=False)
         logit = _halo_logit(probs)
@@ -60,13 +60,13 @@ def attention_received(model, x: np.ndarray) -> np.ndarray:
 
     attention = next(layer for layer in model.layers if isinstance(layer, keras.layers.MultiHeadAttention))
     reshape = next(layer for layer in model.layers if isinstance(layer, keras.layers.Reshape))  # the 8x8 tokens
-    tokens = keras.Model(model.inputs, reshape.output)(x, training=False)
+    tokens = keras.Model(model.input, reshape.output)(x, training=False)
     _, scores = attention(tokens, tokens, return_attention_scores=True, training=False)
     received = np.asarray(scores).mean(axis=(1, 2))  # (n, tokens)
     side = int(round(np.sqrt(received.shape[1])))
     maps = received.reshape(-1, side, side)
     low, high = maps.min(axis=(1, 2), keepdims=True), maps.max(axis=(1, 2), keepdims=True)
-    return _resize((maps - low) / np.maximum(high - low, 1e-12), x.shape[1])
+    return _resize((maps - low) / np.maximum(high - low, 1e-12), x.shape[1], "nearest")  # one block per token
 
 
 def fold_maps(sources, model: str, config, training, plan: list, seed: int, workdir, repeat: int = 0) -> list:
