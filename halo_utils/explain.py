@@ -43,7 +43,8 @@ def grad_cam(model, x: np.ndarray) -> np.ndarray:
     import keras
     import tensorflow as tf
 
-    probe = keras.Model(model.input, [model.get_layer(last_conv(model)).output, model.output])
+    conv = model.get_layer(last_conv(model))
+    probe = keras.Model(model.input, [conv.output, model.output])
     with tf.GradientTape() as tape:
         features, probs = probe(tf.convert_to_tensor(x), training=False)
         logit = _halo_logit(probs)
