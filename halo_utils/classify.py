@@ -45,6 +45,7 @@ class TrainConfig:
     patience: int = 6  # epochs without improvement of stop_on before the run ends
     label_smoothing: float = 0.0  # categorical cross-entropy towards (eps/2, 1 - eps/2): curbs over-confidence
     checkpoint_on: str = "val_accuracy"  # the epoch kept: 'val_source_loss', 'val_loss' or 'val_accuracy'
+    fit_gate: float = 0.0  # epochs whose training accuracy is below this rank after every epoch above it (0: off)
     stop_on: str = "val_loss"  # early stopping on the same choices
     val_fraction: float = 0.2  # strict protocol: share of training sources (per class) moved to validation
     bands: tuple = (0, 1, 2, 3)  # band indices fed to the model (0 = 72-103 MHz)
@@ -58,7 +59,7 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
 
-_SOURCE_LEVEL = dict(checkpoint_on="val_source_loss", stop_on="val_source_loss")
+_SOURCE_LEVEL = dict(checkpoint_on="val_source_loss", stop_on="val_source_loss", fit_gate=0.95)
 _TRAIN_PROFILES = {
     "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=3, repeats=1, baseline_permutations=3, **_SOURCE_LEVEL),
     "cpu": TrainConfig("cpu", epochs=20, patience=6, **_SOURCE_LEVEL),
@@ -152,11 +153,14 @@ def source_loss(prob: np.ndarray, label: np.ndarray, source: np.ndarray) -> floa
     return float(np.nanmean(losses))
 
 
-def _validation_callback(val_data: dict, batch_size: int):
+def _validation_callback(val_data: dict, batch_size: int, fit_gate: float = 0.0):
     """A callback that adds ``val_loss``, ``val_accuracy`` (per image) and ``val_source_loss`` to the epoch logs.
 
     It runs first, so checkpointing, early stopping and the CSV log see its values. Without a
-    ``source`` entry in ``val_data`` every image counts as its own source.
+    ``source`` entry in ``val_data`` every image counts as its own source. With ``fit_gate`` > 0,
+    an epoch whose training accuracy is below the gate has 100 added to its ``val_source_loss``, so
+    the checkpoint prefers any epoch that has learnt its training set over a barely trained one
+    (whose near-constant outputs score a low source-level loss on a few validation sources).
     """
     import keras
 
@@ -168,7 +172,8 @@ def _validation_callback(val_data: dict, batch_size: int):
             p = np.clip(prob[np.arange(len(prob)), val_data["label"]], 1e-7, 1.0)
             logs.update(val_loss=float(-np.mean(np.log(p))),
                         val_accuracy=float(np.mean(prob.argmax(1) == val_data["label"])),
-                        val_source_loss=source_loss(prob[:, 1], val_data["label"], source))
+                        val_source_loss=source_loss(prob[:, 1], val_data["label"], source)
+                        + (100.0 if logs.get("accuracy", 1.0) < fit_gate else 0.0))
 
     return Validate()
 
@@ -237,7 +242,7 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir)
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=config.jit_compile)
     callbacks = [
-        _validation_callback(val_data, config.batch_size),
+        _validation_callback(val_data, config.batch_size, config.fit_gate),
         keras.callbacks.BackupAndRestore(str(workdir / "backup")),
         keras.callbacks.ModelCheckpoint(str(workdir / "best.weights.h5"), monitor=config.checkpoint_on,
                                         mode=_mode(config.checkpoint_on), save_best_only=True,

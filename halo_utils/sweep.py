@@ -157,7 +157,8 @@ def kfold_table(results: list):
     The AUC pools every (seed, repeat) of a model: its mean, a bootstrap 95 % interval over the
     sources, and the spread (std) of the per-seed AUCs; accuracy at 0.5 and recall at 10 % FPR
     are means over (seed, repeat); the training accuracy is the mean over folds of the kept
-    weights' accuracy on their training images.
+    weights' accuracy on their training images; ``kept_first_epoch`` the share of folds whose
+    kept epoch is the first (validation chose a barely trained model).
     """
     import pandas as pd
 
@@ -176,21 +177,25 @@ def kfold_table(results: list):
                          auc_seed_std=float(np.std(per_seed)), accuracy=pooled["oof_source_accuracy"],
                          recall_at_fpr10=pooled["recall_at_fpr10"],
                          train_accuracy=np.nan if name == "baseline" else float(np.mean([r["train_accuracy"] for r in chosen])),
-                         train_seconds=np.nan if name == "baseline" else float(np.mean([r["train_seconds"] for r in chosen]))))
+                         train_seconds=np.nan if name == "baseline" else float(np.mean([r["train_seconds"] for r in chosen])),
+                         kept_first_epoch=np.nan if name == "baseline" else
+                         float(np.mean([f["best_epoch"] == 1 for r in chosen for f in r["fits"]]))))
     return pd.DataFrame(rows).set_index("model")
 
 
 def kfold_markdown(table, command: str) -> str:
     """:func:`kfold_table` as Markdown, with the paper's Table 5 accuracy (its protocol) beside it."""
     head = ["model", "seeds", "per-source OOF AUC [95 % CI]", "AUC std over seeds", "accuracy at 0.5",
-            "recall at 10 % FPR", "training accuracy", "train s per run", "paper accuracy (its protocol, %)"]
+            "recall at 10 % FPR", "training accuracy", "folds kept at epoch 1", "train s per run",
+            "paper accuracy (its protocol, %)"]
     lines = [f"Made by `{command}`.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model, r in table.iterrows():
         paper = "%.2f ± %.2f" % PAPER_TABLE5[model] if model in PAPER_TABLE5 else "—"
         train = "—" if np.isnan(r.train_accuracy) else f"{r.train_accuracy:.3f}"
+        first = "—" if np.isnan(r.kept_first_epoch) else f"{r.kept_first_epoch:.2f}"
         seconds = "—" if np.isnan(r.train_seconds) else f"{r.train_seconds:.0f}"
         lines.append(f"| {model} | {int(r.seeds)} | {r.auc:.3f} [{r.auc_lo:.3f}, {r.auc_hi:.3f}] | {r.auc_seed_std:.3f} | "
-                     f"{r.accuracy:.3f} | {r.recall_at_fpr10:.3f} | {train} | {seconds} | {paper} |")
+                     f"{r.accuracy:.3f} | {r.recall_at_fpr10:.3f} | {train} | {first} | {seconds} | {paper} |")
     return "\n".join(lines) + "\n"
 
 

@@ -71,7 +71,7 @@ def fake_kfold(model, seed, noise, rng):
               for r in range(2) for i, y in enumerate(labels)]
     base = [dict(row, score=float(rng.random())) for row in scores]
     return dict(model=model, protocol="kfold", profile="cpu", seed=seed, source="gleam", train_seconds=5.0,
-                train_accuracy=0.97, scores=scores, baseline_scores=base,
+                train_accuracy=0.97, scores=scores, baseline_scores=base, fits=[dict(best_epoch=1), dict(best_epoch=4)],
                 network=dict(oof_source_auc=0.9), baseline=dict(oof_source_auc=0.5))
 
 
@@ -87,6 +87,7 @@ def test_kfold_table_pools_seeds_and_keeps_the_baseline_apart(tmp_path, monkeypa
     assert table.loc["A", "auc"] == 1.0 and table.loc["A", "auc_lo"] == 1.0 and table.loc["A", "seeds"] == 3
     assert 0.6 < table.loc["I", "auc"] < 0.95 and table.loc["I", "auc_lo"] < table.loc["I", "auc"] < table.loc["I", "auc_hi"]
     assert abs(table.loc["baseline", "auc"] - 0.5) < 0.15 and np.isnan(table.loc["baseline", "train_accuracy"])
+    assert table.loc["A", "kept_first_epoch"] == 0.5
     written = sweep.aggregate("cpu", command="python -m halo_utils.sweep --seeds 3")
     text = written["kfold_md"].read_text()
     assert written["kfold_md"].parent == tmp_path / "docs" / "results" and "--seeds 3" in text and "| A | 3 | 1.000" in text
