@@ -144,3 +144,19 @@ def test_a_finished_run_is_reused_and_other_settings_train_afresh(small_data, tm
     (tmp_path / "best.json").write_text(json.dumps(dict(metric="val_source_loss", value=-1.0, epoch=99)))  # unbeatable, stale
     _, result = fit(small_data, tmp_path, epochs=3)
     assert not result["reused"] and result["best_epoch"] in (1, 2, 3) and result["history"]["epoch"] == [1, 2, 3]
+
+
+def test_the_fit_gate_ranks_unfitted_epochs_after_fitted_ones():
+    class Constant:  # a model whose halo probability is 0.5 for every image
+        def predict(self, x, batch_size=None, verbose=0):
+            return np.full((len(x), 2), 0.5, np.float32)
+
+    val = dict(x=np.zeros((4, 2, 2, 1)), label=np.array([0, 0, 1, 1]), source=np.array(["a", "a", "b", "b"]))
+    callback = classify._validation_callback(val, 2, fit_gate=0.95)
+    callback.set_model(Constant())
+    losses = {}
+    for accuracy in (0.5, 0.99):
+        logs = dict(accuracy=accuracy)
+        callback.on_epoch_end(0, logs)
+        losses[accuracy] = logs["val_source_loss"]
+    assert losses[0.99] == pytest.approx(np.log(2)) and losses[0.5] == pytest.approx(100 + np.log(2))
