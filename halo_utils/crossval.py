@@ -209,13 +209,14 @@ def compare(sources, variants: dict, model: str, profile: str, seed: int, workdi
     import pandas as pd
 
     from .classify import TrainConfig, train_config
-    from .config import data_config
+    from .config import data_config, deterministic
 
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
     rows = []
     for name, overrides in variants.items():
         settings = data_config(profile, **{k: v for k, v in overrides.items() if k not in train_keys})
         training = train_config(profile, baseline_permutations=0, **{k: v for k, v in overrides.items() if k in train_keys})
+        deterministic(seed)
         out = run(sources, model, settings, training, seed, f"{workdir}/exp_{model}_{name}", progress=False)
         net, base = out["network"], out["baseline"]
         rows.append(dict(variant=name, overrides=str(overrides), model=model, seed=seed, auc=net["oof_source_auc"],
