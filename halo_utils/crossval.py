@@ -23,7 +23,8 @@ from .grid import field_size
 from .noise import noise_table
 from .splits import grouped_kfold, sky_groups
 
-__all__ = ["group_distance_deg", "kfold_plan", "fit_kfold", "fold_seed", "permuted", "baseline_scores", "run", "compare", "main"]
+__all__ = ["group_distance_deg", "kfold_plan", "fit_kfold", "fold_seed", "permuted", "permuted_plan", "baseline_scores",
+           "run", "compare", "main"]
 
 
 def group_distance_deg(config) -> float:
@@ -107,6 +108,12 @@ def permuted(sources, seed: int) -> list:
     return [dataclasses.replace(s, label=int(y)) for s, y in zip(sources, labels)]
 
 
+def permuted_plan(sources, config, k: int, repeats: int, seed: int, i: int, val_fraction: float = 0.2) -> tuple:
+    """Permutation ``i`` of a run: the sources with shuffled labels and the folds planned from those labels."""
+    fake = permuted(sources, seed * 100_000 + i)
+    return fake, kfold_plan(fake, config, k, repeats, seed * 100_000 + i, val_fraction)
+
+
 def baseline_scores(sources, config, plan: list, seed: int, noise, permutations: int = 0,
                     progress: bool = True) -> tuple:
     """The hand-feature forest (:mod:`halo_utils.baseline`) under ``plan``, and its permutation null.
@@ -126,8 +133,7 @@ def baseline_scores(sources, config, plan: list, seed: int, noise, permutations:
     null = []
     k, repeats = _shape(plan)
     for i in tqdm(range(permutations), desc="baseline permutations", disable=not progress or not permutations):
-        fake = permuted(sources, seed * 100_000 + i)
-        fake_plan = kfold_plan(fake, config, k, repeats, seed * 100_000 + i)
+        fake, fake_plan = permuted_plan(sources, config, k, repeats, seed, i)
         table = baseline.fit_kfold(fields, {s.name: s.label for s in fake}, noise, config, fake_plan, seed)
         null.append(float(repeat_metrics(table).auc.mean()))
     return scores, null
@@ -185,8 +191,8 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
     network = pooled_metrics(scores, seed=seed)
     null = []
     for i in range(permutations):
-        fake = permuted(sources, seed * 100_000 + i)
-        fake_plan = kfold_plan(fake, config, training.folds, training.repeats, seed * 100_000 + i, training.val_fraction)
+        fake, fake_plan = permuted_plan(sources, config, training.folds, training.repeats, seed, i,
+                                        training.val_fraction)
         table, _ = fit_kfold(fake, model, config, training, fake_plan, seed, f"{workdir}/permuted{i}", noise, progress)
         null.append(float(repeat_metrics(table).auc.mean()))
     network.update(null_auc=null, p_value=permutation_pvalue(network["oof_source_auc"], null) if null else None)
