@@ -70,7 +70,8 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
     -------
     scores : DataFrame, one row per (repeat, source) with fold, label, score (out-of-fold)
     fits : list of per-fold dicts: training-image accuracy of the kept weights (inference mode),
-        best epoch, epochs run, seconds, the kept epoch's validation source loss, history
+        best epoch, epochs run, seconds, the kept epoch's validation source loss (100 added when that epoch
+        is below the fit gate, as ``classify.train`` ranks it), history
     """
     import keras
     import pandas as pd
