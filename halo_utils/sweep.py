@@ -34,11 +34,14 @@ STAGE = "05_classifier"
 
 
 def plan(seeds, models, protocols, profile: str, source: str = "gleam") -> list:
-    """Every (model, protocol, seed) run as a dict of notebook parameters plus ``run`` and ``done``."""
+    """Every (model, protocol, seed) run as a dict of notebook parameters plus ``run`` and ``done``.
+
+    Seed-major, so a sweep stopped part-way leaves every model with the same seeds done.
+    """
     runs = []
-    for protocol in protocols:
-        for model in models:
-            for seed in seeds:
+    for seed in seeds:
+        for protocol in protocols:
+            for model in models:
                 name = run_name(model, protocol, profile, seed, source)
                 runs.append(dict(model=model, protocol=protocol, seed=int(seed), profile=profile, source=source,
                                  run=name, done=(paths.results_dir(STAGE) / f"{name}.json").exists()))
