@@ -34,7 +34,7 @@ demo: $(STAMP)
 	@if [ "$(DEMO_SOURCE)" = gleam ] && [ -z "$$HALO_GLEAM_DIR" ]; then \
 	  echo "make demo DEMO_SOURCE=gleam: set HALO_GLEAM_DIR to the published GLEAM halo dataset (TRAIN_DATA_1 ... TEST_DATA_0)."; \
 	  echo "  e.g.  HALO_GLEAM_DIR=../shared/data/gleam-halos make demo DEMO_SOURCE=gleam"; \
-	  echo "  or download it first: $(PY) -m halo_utils.download --out data/gleam --table data/catalogues/gleam_halo_sources.csv"; \
+	  echo "  or download it first: $(PY) -m halo_utils.data.download --out data/gleam --table data/catalogues/gleam_halo_sources.csv"; \
 	  exit 2; fi
 	@mkdir -p $(RUNS)
 	@for name in $(DEMO_NOTEBOOKS); do \
@@ -50,7 +50,7 @@ SEEDS ?= 10
 JOBS ?= 1
 PROTOCOLS ?= kfold
 sweep: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.sweep --seeds $(SEEDS) --protocols $(PROTOCOLS) --profile $(DEMO_PROFILE) --source $(DEMO_SOURCE) --jobs $(JOBS)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.detect.sweep --seeds $(SEEDS) --protocols $(PROTOCOLS) --profile $(DEMO_PROFILE) --source $(DEMO_SOURCE) --jobs $(JOBS)
 
 # Training throughput of I, A, D and this machine's matmul speed (prints figures; not a test).
 bench: $(STAMP)

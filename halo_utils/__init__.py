@@ -1,12 +1,21 @@
 """halo_utils: find diffuse radio emission (radio halos) in MWA/GLEAM images.
 
-One module per pipeline stage; notebooks import them and hold only parameters,
-narrative and plots. Importing the package has no side effects.
+The subpackages follow the pipeline, and each imports only from the ones before it
+(``tests/test_layout.py`` checks this):
+
+* ``data``     read the published images, download GLEAM cut-outs, catalogues, FRDEEP-F, the common sky grid
+* ``sky``      the mock GLEAM sky: halos, radio galaxies, rings, beams and noise
+* ``prep``     noise estimates, clipping, normalisation, augmentation, splits, the processed dataset, the audit
+* ``detect``   the classifiers I, A, D, cross-validation, the hand-feature baseline, maps, sweeps
+* ``generate`` the generative models (WGAN-GP, DDPM, VAE/CVAE) on a shared trainer, and their samples
+* ``judge``    FID, KID, histograms, RAMIS and its morphology classifier, generated-image quality
+
+Beside them, used by every stage: ``constants`` (bands, pixel size, beam, cosmology), ``config``
+(profiles), ``paths`` (folders, atomic writes), ``plots`` and ``models`` (Keras architectures).
+Notebooks import the modules and hold only parameters, narrative and plots. Importing the
+package has no side effects.
 """
 
 __version__ = "0.1.0"
 
-BANDS_MHZ = ((72, 103), (103, 134), (139, 170), (170, 231))
-"""The four GLEAM sub-bands used throughout, (low, high) edges in MHz, ordered by frequency."""
-
-__all__ = ["BANDS_MHZ", "__version__"]
+__all__ = ["__version__"]

@@ -70,8 +70,8 @@ def generative_speed(profile: str = "cpu", bands: int = 1, steps: int = 10, batc
 
     Random [-1, 1] images of 64x64xbands stand in for the data (speed does not depend on them).
     """
-    from .ddpm import DDPM, ddpm_config
-    from .wgan import WGAN, wgan_config
+    from .generate.ddpm import DDPM, ddpm_config
+    from .generate.wgan import WGAN, wgan_config
 
     images = np.random.default_rng(0).uniform(-1, 1, (64, 64, 64, bands)).astype(np.float32)
     out = {}
@@ -95,7 +95,7 @@ def generative_speed(profile: str = "cpu", bands: int = 1, steps: int = 10, batc
 def _run_notebook(profile: str, model: str) -> float:
     """Wall time (s) of one 05_classifier run (strict protocol, seed 0) through papermill."""
     from . import paths
-    from .sweep import run_notebook
+    from .detect.sweep import run_notebook
 
     out = paths.data_dir() / "runs" / "bench_05_classifier.ipynb"
     start = time.perf_counter()
@@ -118,7 +118,7 @@ def main(argv=None):
     from .models.classifiers import build_classifier
 
     if args.generative:
-        from .ddpm import ddpm_config
+        from .generate.ddpm import ddpm_config
 
         cfg = ddpm_config(args.generative)
         speed = generative_speed(args.generative)

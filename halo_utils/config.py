@@ -17,7 +17,7 @@ __all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile"
            "seed_everything", "deterministic"]
 
 PROFILES = ("smoke", "cpu", "paper")
-SOURCES = ("gleam", "mock")  # the published images, or the mock sky of halo_utils.mock
+SOURCES = ("gleam", "mock")  # the published images, or the mock sky of halo_utils.sky.mock
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +89,15 @@ def from_profile(profiles: dict, profile: str, overrides: dict):
     return dataclasses.replace(base, **{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
 
 
-def run_name(profile: str, seed: int, source: str = "gleam") -> str:
-    """Default name of a run's outputs: ``<profile>_seed<seed>``, prefixed ``mock_`` on the mock sky."""
+def run_name(profile: str, seed: int, source: str = "gleam", tag: str = "") -> str:
+    """Default name of a run's outputs: ``[<tag>_][mock_]<profile>_seed<seed>``.
+
+    ``tag`` says what ran, e.g. ``A_kfold`` for a classifier (:func:`halo_utils.detect.classify.run_tag`)
+    or ``b0123`` for a generator (:func:`halo_utils.generate.generated.run_tag`).
+    """
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
-    return f"{'mock_' if source == 'mock' else ''}{profile}_seed{seed}"
+    return f"{tag + '_' if tag else ''}{'mock_' if source == 'mock' else ''}{profile}_seed{seed}"
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -63,7 +63,7 @@ def gleam_dir(value: str | os.PathLike | None = None) -> Path:
     return _resolve_dir(
         value, "HALO_GLEAM_DIR", "GLEAM halo dataset",
         "Use the published dataset folder (TRAIN_DATA_1 ... TEST_DATA_0), or download it with "
-        "`python -m halo_utils.download --out data/gleam` (needs network).",
+        "`python -m halo_utils.data.download --out data/gleam` (needs network).",
     )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import BAND_KEYS
+from .constants import BAND_KEYS, PIXEL_DEG, cutout_extent_kpc
+from .paths import figures_dir
 
 __all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real",
            "show_training", "show_roc", "show_source_scores", "show_audit", "show_maps", "show_confusion", "show_samples", "show_losses", "show_degradation",
@@ -19,8 +20,6 @@ def _plt():
 
 def save(fig, name: str):
     """Save ``fig`` as ``figures/<name>.png`` (150 dpi) and return the path."""
-    from .paths import figures_dir
-
     path = figures_dir() / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=150, bbox_inches="tight")
@@ -45,7 +44,7 @@ def show_bands(sources, stretch: float = 0.99):
 def show_noise_fit(src, estimates):
     """Pixel histograms of the four bands of one source with the noise model (paper Fig. 5).
 
-    ``estimates``: four :class:`~halo_utils.noise.NoiseEstimate`, in band order.
+    ``estimates``: four :class:`~halo_utils.prep.noise.NoiseEstimate`, in band order.
     """
     plt = _plt()
     fig, axes = plt.subplots(1, 4, figsize=(16, 3.4))
@@ -68,9 +67,8 @@ def show_noise_fit(src, estimates):
     return fig
 
 
-def show_cutout_extent(table, size_px: int = 64, pixel_deg: float = 0.012222):
+def show_cutout_extent(table, size_px: int = 64, pixel_deg: float = PIXEL_DEG):
     """Linear size (kpc) of the ``size_px`` cut-out at each source's redshift (paper Fig. 6)."""
-    from .catalogue import cutout_extent_kpc
 
     plt = _plt()
     known = table[np.isfinite(table.z)].sort_values("z")
@@ -86,7 +84,7 @@ def show_cutout_extent(table, size_px: int = 64, pixel_deg: float = 0.012222):
 
 
 def show_recovery(trials):
-    """Estimated vs injected noise RMS per image and band, and the relative errors (from :func:`~halo_utils.noise.recovery`).
+    """Estimated vs injected noise RMS per image and band, and the relative errors (from :func:`~halo_utils.prep.noise.recovery`).
 
     ``trials`` may carry a ``case`` column (e.g. clipped / unclipped), drawn with its own marker.
     """
@@ -188,7 +186,7 @@ def show_source_scores(tables: dict):
     """Out-of-fold score of every source, mean ± range over repeats, sorted by class then score.
 
     ``tables``: label (e.g. 'A', 'baseline') -> table with source, label, score (one row per
-    repeat and source, :mod:`halo_utils.oof`).
+    repeat and source, :mod:`halo_utils.detect.oof`).
     """
     plt = _plt()
     first = next(iter(tables.values()))
@@ -211,7 +209,7 @@ def show_source_scores(tables: dict):
 
 def show_audit(table, columns=("central_snr_139-170", "sum_snr_15_139-170", "filled_15_139-170",
                                 "clip_over_rms_72-103", "floor_over_rms_72-103")):
-    """Audit columns (:func:`halo_utils.audit.source_audit`) per split and class: one dot per source."""
+    """Audit columns (:func:`halo_utils.prep.audit.source_audit`) per split and class: one dot per source."""
     plt = _plt()
     fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3.4))
     groups = [(part, label) for part in ("train", "test") for label in (0, 1)]
@@ -230,7 +228,7 @@ def show_audit(table, columns=("central_snr_139-170", "sum_snr_15_139-170", "fil
 
 def show_maps(maps: list, band: int = 2, per_row: int = 8):
     """Each source's cut-out (one band, log-scaled input) with its Grad-CAM (contours) and, for A, the attention
-    it receives (second row per source); titles give the score. ``maps``: :func:`halo_utils.explain.fold_maps`."""
+    it receives (second row per source); titles give the score. ``maps``: :func:`halo_utils.detect.explain.fold_maps`."""
     plt = _plt()
     kinds = [k for k in ("grad_cam", "attention") if maps and maps[0][k] is not None]
     rows = int(np.ceil(len(maps) / per_row)) * max(1, len(kinds))
@@ -306,7 +304,7 @@ def show_losses(losses: dict, window: int = 50):
 
 def show_degradation(curves: dict, reference: float | None = None):
     """RAMIS against blur kernel, noise σ and cropped strip (Bastien et al. Figs. 4-6); ``curves`` from
-    :func:`halo_utils.morphology.degradation_curves`; ``reference`` a horizontal line (e.g. the paper's 1.40)."""
+    :func:`halo_utils.judge.morphology.degradation_curves`; ``reference`` a horizontal line (e.g. the paper's 1.40)."""
     plt = _plt()
     labels = {"blur": "box-blur kernel (px)", "noise": "noise σ ([0, 1] scale)", "crop": "blanked edge strip (px)"}
     fig, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.2), sharey=True, squeeze=False)
@@ -366,7 +364,7 @@ def show_cross_sections(fri: np.ndarray, frii: np.ndarray):
 def show_histograms(results: dict, bands):
     """Pixel histograms of real and generated images per band with the relative error per bin (paper Figs. 7, 11).
 
-    ``results``: model name -> :func:`halo_utils.metrics.histogram_error` dict; ``bands`` names its B rows.
+    ``results``: model name -> :func:`halo_utils.judge.metrics.histogram_error` dict; ``bands`` names its B rows.
     """
     plt = _plt()
     fig, axes = plt.subplots(2, len(bands), figsize=(4.2 * len(bands), 5.5), sharex=True, squeeze=False)

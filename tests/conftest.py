@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from halo_utils import instrument
+from halo_utils.constants import FWHM_TO_SIGMA
+from halo_utils.sky import instrument
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -115,14 +116,14 @@ def fake_dataset(tmp_path):
 @pytest.fixture(scope="session")
 def mock_sky(tmp_path_factory):
     """The default mock sky (46 fields, clipped like the published images), seed 0."""
-    from halo_utils.mock import write_sky
+    from halo_utils.sky.mock import write_sky
 
     return write_sky(tmp_path_factory.mktemp("mock") / "sky", seed=0)
 
 
 @pytest.fixture(scope="session")
 def mock_sky_unclipped(tmp_path_factory):
-    from halo_utils.mock import SkyConfig, write_sky
+    from halo_utils.sky.mock import SkyConfig, write_sky
 
     return write_sky(tmp_path_factory.mktemp("mock") / "sky", seed=1, config=SkyConfig(clip_k=None))
 
@@ -150,7 +151,7 @@ def noisy_field(seed: int, sigma: float, shape=(300, 300), n_sources: int = 40, 
     rng = np.random.default_rng(seed)
     image = rng.normal(0.0, sigma, shape)
     peaks = sigma * (5 + 200 * rng.pareto(1.5, n_sources))
-    fwhm = beam_px / instrument.FWHM_TO_SIGMA
+    fwhm = beam_px / FWHM_TO_SIGMA
     for (y, x), peak in zip(rng.integers(0, shape[0], (n_sources, 2)), peaks):
         instrument.add_point(image, x, y, peak, (fwhm, fwhm, 0.0))
     if halo_peak:

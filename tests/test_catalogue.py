@@ -1,6 +1,6 @@
 import numpy as np
 
-from halo_utils.catalogue import fetch_psz2, read_psz2, read_source_table, source_table
+from halo_utils.data.catalogue import fetch_psz2, read_psz2, read_source_table, source_table
 
 
 def test_committed_table_matches_the_dataset(real_sources, psz2_dir):

@@ -7,9 +7,12 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from halo_utils import classify, config, dataset  # noqa: E402
+from halo_utils import config  # noqa: E402
 from halo_utils.data import read_dataset  # noqa: E402
+from halo_utils.detect import classify  # noqa: E402
 from halo_utils.models.classifiers import build_classifier  # noqa: E402
+from halo_utils.prep import dataset  # noqa: E402
+from halo_utils.prep.splits import protocol_split  # noqa: E402
 
 
 def n_trainable(model):
@@ -34,7 +37,7 @@ def test_unknown_model_and_protocol_are_named():
     with pytest.raises(ValueError, match="'X'"):
         build_classifier("X")
     with pytest.raises(ValueError, match="'lenient'"):
-        classify.run_name("A", "lenient", "cpu", 0)
+        classify.run_tag("A", "lenient")
 
 
 @pytest.fixture(scope="module")
@@ -43,13 +46,13 @@ def mock_sources(mock_sky):
 
 
 def test_strict_protocol_never_validates_on_test_sources(mock_sources):
-    split, empty = classify.protocol_split(mock_sources, "strict", seed=3)
+    split, empty = protocol_split(mock_sources, "strict", seed=3)
     assert not empty
     published = {s.name: s.split for s in mock_sources}
     assert {n for n, p in split.items() if p == "test"} == {n for n, p in published.items() if p == "test"}
     val = {n for n, p in split.items() if p == "val"}
     assert val and all(published[n] == "train" for n in val)
-    paper, empty = classify.protocol_split(mock_sources, "paper", seed=3)
+    paper, empty = protocol_split(mock_sources, "paper", seed=3)
     assert empty and paper == published
 
 
@@ -80,7 +83,7 @@ def test_source_scores_average_over_images():
 
 @pytest.fixture(scope="module")
 def small_data(mock_sources):
-    split, _ = classify.protocol_split(mock_sources, "strict", seed=0)
+    split, _ = protocol_split(mock_sources, "strict", seed=0)
     ds = dataset.build_dataset(mock_sources, config.data_config("smoke"), seed=0, split=split)
     return {part: classify.model_inputs(ds, part) for part in ("train", "val", "test")}
 

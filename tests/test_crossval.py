@@ -5,8 +5,10 @@ import pandas as pd
 import pytest
 from astropy.wcs import WCS
 
-from halo_utils import baseline, config, crossval, grid, oof, splits
-from halo_utils.data import Source, read_dataset
+from halo_utils import config
+from halo_utils.data import Source, grid, read_dataset
+from halo_utils.detect import crossval, oof
+from halo_utils.prep import splits
 
 
 def _labels_and_groups(n=24, seed=0):
@@ -116,7 +118,7 @@ def _bright_sources(n=24, seed=0):
 
 
 def test_baseline_finds_a_planted_signal_and_not_shuffled_labels():
-    from halo_utils.noise import noise_table
+    from halo_utils.prep.noise import noise_table
 
     sources = _bright_sources()
     settings = config.data_config("smoke")
@@ -133,8 +135,9 @@ def test_each_classifier_fits_four_sources_and_is_not_constant(model, mock_sky):
     >= 0.95 training accuracy in 25 epochs, and its held-out predictions must vary (a constant output has not learned)."""
     import keras
 
-    from halo_utils import classify, dataset
+    from halo_utils.detect import classify
     from halo_utils.models.classifiers import build_classifier
+    from halo_utils.prep import dataset
 
     sources = read_dataset(mock_sky)
     train = [s for s in sources if s.split == "train" and s.label == 1][:2] + \
@@ -167,8 +170,8 @@ def _margin(net, x):
 def test_reclipping_removes_the_published_clip_floor_but_not_the_brightness_shortcut(real_sources):
     """The published thresholds differ by class; after re-clipping the floor is one level everywhere (AUC 0.5),
     while the audit still shows the brightness shortcut flipping between the published splits."""
-    from halo_utils import audit
-    from halo_utils.noise import noise_table
+    from halo_utils.prep import audit
+    from halo_utils.prep.noise import noise_table
 
     table = audit.source_audit(real_sources, config.data_config("smoke"), noise_table(real_sources))
     auc = audit.separation(table)
@@ -183,7 +186,7 @@ def test_grad_cam_follows_the_feature_map_the_model_reads():
     blob top-left, band 1 one bottom-right: the Grad-CAM must light the top-left blob and not the other."""
     import keras
 
-    from halo_utils import explain
+    from halo_utils.detect import explain
 
     inputs = keras.Input((16, 16, 2))
     conv_layer = keras.layers.Conv2D(2, 1, use_bias=False, name="conv")
@@ -203,7 +206,7 @@ def test_grad_cam_follows_the_feature_map_the_model_reads():
 
 
 def test_attention_maps_of_model_a_have_the_image_shape():
-    from halo_utils import explain
+    from halo_utils.detect import explain
     from halo_utils.models.classifiers import build_classifier
 
     x = np.random.default_rng(0).random((3, 64, 64, 4)).astype(np.float32)

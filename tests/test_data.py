@@ -1,10 +1,11 @@
 import numpy as np
 import pytest
 from astropy.io import fits
+from conftest import gleam_header, noise_image, write_fits
 
 from halo_utils import data
-from halo_utils.data import BAND_KEYS, DataError, load_source, parse_filename, read_dataset, read_image, stack_bands
-from conftest import gleam_header, noise_image, write_fits
+from halo_utils.constants import BAND_KEYS
+from halo_utils.data import DataError, load_source, parse_filename, read_dataset, read_image, stack_bands
 
 
 @pytest.mark.parametrize("name, source, band", [
@@ -137,7 +138,7 @@ def test_empty_folder(tmp_path):
 
 
 def test_published_bands_have_their_own_pixels_and_a_wavelength_scaled_beam(real_sources):
-    from halo_utils.photometry import source_fwhm_arcmin
+    from halo_utils.sky.photometry import source_fwhm_arcmin
 
     for src in real_sources:
         np.testing.assert_allclose(np.array(src.pixel_deg) * 60, [0.933, 0.733, 0.567, 0.467], atol=1e-3)

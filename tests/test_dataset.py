@@ -3,8 +3,8 @@ import pytest
 
 from halo_utils.config import DataConfig, data_config
 from halo_utils.data import read_dataset
-from halo_utils.dataset import build_dataset
-from halo_utils.splits import carve_validation, kfold_by_source, published_split
+from halo_utils.prep.dataset import build_dataset
+from halo_utils.prep.splits import carve_validation, kfold_by_source, published_split
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ def test_normalisers_use_training_sources_only(fake_sources):
     other = build_dataset(boosted, config, seed=0)
     np.testing.assert_array_equal(base.minmax.high, other.minmax.high)
     np.testing.assert_array_equal(base.log.x0, other.log.x0)
-    assert other.classifier_inputs(other.split == "test").max() > 1.0  # not silently clipped
+    assert other.minmax_inputs(other.split == "test").max() > 1.0  # not silently clipped
 
 
 def test_empty_cutouts_only_with_the_option(fake_sources):
@@ -86,12 +86,12 @@ def test_real_dataset_is_reproducible(real_sources):
     a = build_dataset(real_sources, config, seed=3)
     assert a.fingerprint() == build_dataset(real_sources, config, seed=3).fingerprint()
     assert a.sizes() == {"train": {"1": 36, "0": 36}, "test": {"1": 10, "0": 10}}
-    x = a.classifier_inputs(a.split == "train")
+    x = a.minmax_inputs(a.split == "train")
     assert x.min() == 0.0 and x.max() == pytest.approx(1.0)
 
 
 def test_source_counts():
-    from halo_utils.splits import source_counts
+    from halo_utils.prep.splits import source_counts
 
     assert source_counts({"a": "train", "b": "train", "c": "test"}, {"a": 1, "b": 0, "c": 1}) == \
         {"train": {"1": 1, "0": 1}, "test": {"1": 1, "0": 0}}

@@ -5,7 +5,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from halo_utils.diffusion import GaussianDiffusion, linear_betas  # noqa: E402
+from halo_utils.generate.diffusion import GaussianDiffusion, linear_betas  # noqa: E402
 
 DIFF = GaussianDiffusion(linear_betas(1000, 1e-4, 0.02))
 

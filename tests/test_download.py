@@ -3,10 +3,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from astropy.io import fits
-
-from halo_utils.data import BAND_KEYS, read_dataset
-from halo_utils.download import SURVEYS, DownloadError, download_source, fetch_images
 from conftest import gleam_header, noise_image
+
+from halo_utils.constants import BAND_KEYS
+from halo_utils.data import read_dataset
+from halo_utils.data.download import SURVEYS, DownloadError, download_source, fetch_images
 
 
 def local_skyview(images, calls=None, fail_first=0):

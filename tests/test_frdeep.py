@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from halo_utils import frdeep
+from halo_utils.data import frdeep
+from halo_utils.prep.augment import rotations
 
 
 class _Payload:
@@ -66,7 +67,7 @@ def test_missing_folder_says_how_to_set_it(monkeypatch):
 def test_rotation_then_centre_cut_keeps_the_centre():
     image = np.zeros((1, 150, 150), np.float32)
     image[0, 70:80, 60:90] = 1.0  # a horizontal bar through the centre
-    out, labels = frdeep.augment(image, np.array([1]), n_angles=4)
+    out, labels = rotations(image, np.array([1]), n_angles=4)
     assert out.shape == (4, 100, 100) and labels.tolist() == [1, 1, 1, 1]
     np.testing.assert_array_equal(out[0], image[0, 25:125, 25:125])
     np.testing.assert_allclose(out[1].sum(), out[0].sum(), rtol=0.02)  # 90 degrees: same flux

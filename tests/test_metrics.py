@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from halo_utils import metrics
+from halo_utils.judge import metrics
 
 
 def test_frechet_distance_matches_the_closed_form_in_one_dimension():

@@ -8,9 +8,12 @@ import pytest
 from astropy.io import fits
 from astropy.wcs import WCS
 
-from halo_utils import instrument, mock, photometry
-from halo_utils.data import BAND_KEYS, read_dataset
-from halo_utils.noise import noise_table, recovery
+from halo_utils.constants import BAND_CENTRES_MHZ, BAND_KEYS
+from halo_utils.data import read_dataset
+from halo_utils.data.catalogue import read_source_table
+from halo_utils.prep.dataset import dataset_root
+from halo_utils.prep.noise import noise_table, recovery
+from halo_utils.sky import instrument, mock, photometry
 
 SMALL = mock.SkyConfig(n_fields=(2, 1, 1, 1))
 
@@ -25,7 +28,7 @@ def test_same_seed_writes_identical_files_other_seed_differs(tmp_path):
     b = digest(mock.write_sky(tmp_path / "b", seed=5, config=SMALL))
     c = digest(mock.write_sky(tmp_path / "c", seed=6, config=SMALL))
     assert a == b
-    assert len(a) == 5 * 4 + 3
+    assert len(a) == 5 * 4 + 4  # 5 fields x 4 bands + truth.csv, fields.csv, sources.csv, config.json
     assert not {v for k, v in a.items() if k.endswith(".fits")} & set(c.values())
 
 
@@ -62,7 +65,7 @@ def test_point_source_and_halo_conserve_flux():
         image = instrument.render([c], beams, (300, 300), 0.012222)
         for b, (bmaj, bmin, _) in enumerate(beams):
             total = image[b].sum() / instrument.beam_area_px(bmaj, bmin, 0.012222)
-            assert total == pytest.approx(c.flux(instrument.BAND_CENTRES_MHZ[b]), rel=2e-3)
+            assert total == pytest.approx(c.flux(BAND_CENTRES_MHZ[b]), rel=2e-3)
     centred = dataclasses.replace(point, x=100.0, y=120.0)
     peak = instrument.render([centred], [(2.0, 2.0, 0.0)], (300, 300), 0.012222)[0]
     assert peak.max() == pytest.approx(centred.flux(87.5), rel=1e-6)  # a point source peaks at its flux in Jy/beam
@@ -151,14 +154,14 @@ def test_existing_sky_is_not_overwritten_silently(tmp_path):
 def test_dataset_root_names_the_source(tmp_path, monkeypatch):
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     with pytest.raises(ValueError, match="'gleam'.*'mock'"):
-        mock.dataset_root("real")
-    root = mock.dataset_root("mock", seed=2, config=SMALL)
+        dataset_root("real")
+    root = mock.sky_root(2, SMALL)
     assert root.parent == tmp_path / "data" / "mock" and (root / "fields.csv").exists()
     stamp = (root / "fields.csv").stat().st_mtime_ns
-    assert mock.dataset_root("mock", seed=2, config=SMALL) == root  # reused, not rewritten
+    assert mock.sky_root(2, SMALL) == root  # reused, not rewritten
     assert (root / "fields.csv").stat().st_mtime_ns == stamp
     assert mock.sky_dir(2) == tmp_path / "data" / "mock" / "seed2" != root  # another config, another folder
-    table = mock.source_table(root)
+    table = read_source_table(root)
     assert list(table.columns[:3]) == ["source", "label", "kind"] and len(table) == sum(SMALL.n_fields)
 
 
@@ -167,7 +170,10 @@ def test_command_line(tmp_path, capsys):
     assert str(tmp_path / "sky") in capsys.readouterr().out
     sources = read_dataset(tmp_path / "sky")
     assert len(sources) == 2 and all((s.cube < 0).mean() > 0.2 for s in sources)  # not clipped
-    assert dataclasses.asdict(mock.SkyConfig())["clip_k"] is not None
+    assert all((s.cube == 0).mean() < 0.01 for s in sources)
+    mock.main(["--out", str(tmp_path / "clipped"), "--seed", "1", "--n-fields", "1", "1", "0", "0"])
+    clipped = read_dataset(tmp_path / "clipped")
+    assert all((s.cube == 0).mean() > 0.5 for s in clipped)  # the default sky is clipped like the published images
 
 
 def test_source_fwhm_measures_the_beam(mock_sky):

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from halo_utils import morphology
+from halo_utils.judge import morphology
 
 BINARY = (np.random.default_rng(0).uniform(0, 1, (16, 20, 20)) > 0.7).astype(np.float32)
 

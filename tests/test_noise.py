@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
-
 from conftest import noisy_field
-from halo_utils.noise import clip_state, estimate_noise, noise_table, patch_rms, sigma_clip_rms
+
+from halo_utils.prep.noise import clip_state, estimate_noise, noise_table, patch_rms, sigma_clip_rms
 
 
 def sky(seed, sigma, halo=True):

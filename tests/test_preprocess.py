@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from halo_utils.augment import augment, rotate_cube, variants
 from halo_utils.config import data_config
 from halo_utils.data import DataError
-from halo_utils.preprocess import LogNormaliser, MinMaxNormaliser, central_cutout, clip_cube, side_cutouts
+from halo_utils.prep.augment import augment, rotate_cube, variants
+from halo_utils.prep.preprocess import LogNormaliser, MinMaxNormaliser, central_cutout, clip_cube, side_cutouts
 
 
 def test_clip_cube_per_band():

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from halo_utils import quality  # noqa: E402
+from halo_utils.judge import quality  # noqa: E402
 from halo_utils.models.classifiers import build_classifier  # noqa: E402
 
 
@@ -16,7 +16,7 @@ def fake_dataset():
     label = np.array([1, 0, 1, 1, 0, 1])
     empty = np.array([False, False, False, False, False, True])
     images = np.arange(6, dtype=np.float32)[:, None, None, None] * np.ones((6, 4, 4, 4), np.float32)
-    return SimpleNamespace(split=split, label=label, empty=empty, generative_inputs=lambda mask: images[mask])
+    return SimpleNamespace(split=split, label=label, empty=empty, log_inputs=lambda mask: images[mask])
 
 
 def test_held_out_halos_are_validation_and_test_halos_only():

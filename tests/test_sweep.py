@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from halo_utils import sweep
-from halo_utils.classify import run_name
+from halo_utils.config import run_name
+from halo_utils.detect import sweep
+from halo_utils.detect.classify import run_tag
 
 
 def fake_result(model, protocol, seed, accuracy, profile="cpu"):
@@ -26,9 +27,9 @@ def results(tmp_path, monkeypatch):
     folder.mkdir(parents=True)
     for seed, acc in enumerate([0.6, 0.8]):
         for model in ("A", "I"):
-            (folder / f"{run_name(model, 'strict', 'cpu', seed)}.json").write_text(json.dumps(fake_result(model, "strict", seed, acc)))
+            (folder / f"{run_name('cpu', seed, tag=run_tag(model, 'strict'))}.json").write_text(json.dumps(fake_result(model, "strict", seed, acc)))
     (folder / "bench_A_cpu.json").write_text(json.dumps(fake_result("A", "strict", 0, 0.0)))  # custom name: ignored
-    (folder / f"{run_name('A', 'strict', 'smoke', 0)}.json").write_text(json.dumps(fake_result("A", "strict", 0, 0.0, "smoke")))
+    (folder / f"{run_name('smoke', 0, tag=run_tag('A', 'strict'))}.json").write_text(json.dumps(fake_result("A", "strict", 0, 0.0, "smoke")))
     return folder
 
 
@@ -82,12 +83,12 @@ def test_kfold_table_pools_seeds_and_keeps_the_baseline_apart(tmp_path, monkeypa
     rng = np.random.default_rng(0)
     for seed in range(3):
         for model, noise in (("A", 0.01), ("I", 1.0)):
-            (folder / f"{run_name(model, 'kfold', 'cpu', seed)}.json").write_text(json.dumps(fake_kfold(model, seed, noise, rng)))
+            (folder / f"{run_name('cpu', seed, tag=run_tag(model, 'kfold'))}.json").write_text(json.dumps(fake_kfold(model, seed, noise, rng)))
     table = sweep.kfold_table(sweep.load_runs("cpu"))
     assert table.loc["A", "auc"] == 1.0 and table.loc["A", "auc_lo"] == 1.0 and table.loc["A", "seeds"] == 3
     assert 0.6 < table.loc["I", "auc"] < 0.95 and table.loc["I", "auc_lo"] < table.loc["I", "auc"] < table.loc["I", "auc_hi"]
     assert abs(table.loc["baseline", "auc"] - 0.5) < 0.15 and np.isnan(table.loc["baseline", "train_accuracy"])
     assert table.loc["A", "kept_first_epoch"] == 0.5
-    written = sweep.aggregate("cpu", command="python -m halo_utils.sweep --seeds 3")
+    written = sweep.aggregate("cpu", command="python -m halo_utils.detect.sweep --seeds 3")
     text = written["kfold_md"].read_text()
     assert written["kfold_md"].parent == tmp_path / "docs" / "results" and "--seeds 3" in text and "| A | 3 | 1.000" in text

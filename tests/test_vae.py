@@ -6,9 +6,10 @@ from conftest import dies_at
 
 tf = pytest.importorskip("tensorflow")
 
+from halo_utils.generate.vae import VAE, vae_config  # noqa: E402
+from halo_utils.generate.vae_runs import select_model, split_validation  # noqa: E402
 from halo_utils.models.tang import build_tang  # noqa: E402
 from halo_utils.models.vae import build_decoder, build_encoder  # noqa: E402
-from halo_utils.vae import VAE, select_model, split_validation, vae_config  # noqa: E402
 
 CONFIG = vae_config("smoke")
 RNG = np.random.default_rng(0)
@@ -108,19 +109,23 @@ def test_active_units_count_the_latent_dimensions_that_vary_with_the_image():
 
 
 def test_gleam_cvae_learns_from_training_sources_only_and_makes_halos(mock_sky, tmp_path):
-    from halo_utils import classify, config, dataset
+    from halo_utils import config
     from halo_utils.data import read_dataset
-    from halo_utils.vae import fit_gleam_cvae, generate_halos, gleam_sets
+    from halo_utils.generate.vae_runs import fit_gleam_cvae, generate_halos, gleam_sets
+    from halo_utils.prep import dataset
+    from halo_utils.prep.splits import protocol_split
 
     sources = read_dataset(mock_sky)
-    split, _ = classify.protocol_split(sources, "strict", seed=0)
+    split, _ = protocol_split(sources, "strict", seed=0)
     ds = dataset.build_dataset(sources, config.data_config("smoke"), seed=0, split=split)
     sets = gleam_sets(ds, band=2)
     train_mask = (ds.split == "train") & ~ds.empty
     assert len(sets["train"]) == train_mask.sum() and set(sets["train_labels"]) == {0, 1}
     assert len(sets["select"]) == ((ds.split == "val") & ~ds.empty).sum()  # validation sources, never test
-    assert sets["train"].min() >= 0 and sets["train"].max() <= 1
+    np.testing.assert_allclose(sets["train"], (ds.log_inputs(train_mask)[..., 2] + 1) / 2, atol=1e-6)  # band 2, [0, 1]
     fit = fit_gleam_cvae(sets, vae_config("smoke", epochs=0.05), 2, 1e-3, seed=0, workdir=tmp_path / "cvae")
     halos = generate_halos(fit["model"], 5, seed=0)
-    assert halos.shape == (5, 64, 64, 1) and -1 <= halos.min() and halos.max() <= 1
+    assert halos.shape == (5, 64, 64, 1) and np.array_equal(halos, generate_halos(fit["model"], 5, seed=0))
+    not_halos = 2 * fit["model"].generate(5, 0, np.zeros(5, int)) - 1
+    assert not np.allclose(halos[..., 0], not_halos, atol=1e-4)  # the class label reaches the decoder
     assert np.isfinite(fit["selection_loss"])

@@ -6,8 +6,8 @@ from conftest import dies_at
 
 tf = pytest.importorskip("tensorflow")
 
+from halo_utils.generate.wgan import WGAN, gradient_penalty, wgan_config  # noqa: E402
 from halo_utils.models.wgan import build_critic, build_generator  # noqa: E402
-from halo_utils.wgan import WGAN, gradient_penalty, wgan_config  # noqa: E402
 
 
 def n_trainable(model):
@@ -54,10 +54,26 @@ def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_grows_with_the_slo
     assert float(gradient_penalty(Linear(3.0), real, fake, labels, rng)) == pytest.approx(4.0, rel=1e-4)
 
 
-def test_mixing_weight_is_uniform_per_image():
-    rng = tf.random.Generator.from_seed(1)
-    eps = rng.uniform([20000, 1, 1, 1], 0.0, 1.0).numpy().ravel()
-    assert 0 <= eps.min() and eps.max() <= 1 and abs(eps.mean() - 0.5) < 0.01 and abs(eps.std() - 12 ** -0.5) < 0.01
+@pytest.mark.parametrize("k", [1.0, 3.0])
+def test_mixing_weight_is_uniform_per_image(k):
+    """A quadratic critic D(x) = k |x|^2 / 2 has gradient norm k |x|: with fake = 0 and |real| = 1 the
+    penalty of one image is (k eps - 1)^2, whose mean over eps ~ U[0, 1] is k^2/3 - k + 1 (1/3 for k = 1,
+    1 for k = 3). A fixed eps = 0.5 would give 1/4 and 1/4; a weight per pixel instead of per image,
+    (k/sqrt(3) - 1)^2 = 0.18 and 0.54; mixing towards the wrong end changes nothing here but is caught
+    by the linear test above."""
+    import keras
+
+    class Quadratic(keras.Model):
+        def call(self, inputs, training=False):
+            x, _ = inputs
+            return k * 0.5 * tf.reduce_sum(tf.square(x), axis=[1, 2, 3])[:, None]
+
+    n = 20000
+    direction = tf.random.stateless_normal((n, 4, 4, 1), seed=(1, 1))
+    real = direction / tf.norm(tf.reshape(direction, (n, -1)), axis=1)[:, None, None, None]
+    fake = tf.zeros_like(real)
+    penalty = float(gradient_penalty(Quadratic(), real, fake, tf.zeros(n, tf.int32), tf.random.Generator.from_seed(1)))
+    assert penalty == pytest.approx(k ** 2 / 3 - k + 1, abs=0.02)
 
 
 IMAGES = np.random.default_rng(0).uniform(-1, 1, (10, 16, 16, 1)).astype(np.float32)

@@ -1,0 +1,137 @@
+"""Download GLEAM images from SkyView into the published folder layout.
+
+Survey names are SkyView's: ``GLEAM 72-103 MHz`` ... ``GLEAM 170-231 MHz``. Every file
+is written atomically (temporary file, then rename), so an interrupted download never
+leaves a half-written FITS in the cache. Network calls retry with exponential back-off
+and time out; when SkyView cannot be reached a :class:`DownloadError` says what to do.
+
+Command line::
+
+    python -m halo_utils.data.download --out data/gleam --name "Abell 2744" --folder TEST_DATA_1
+    python -m halo_utils.data.download --out data/gleam --table data/catalogues/gleam_halo_sources.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from astropy import units as u
+from astropy.io import fits
+
+from ..constants import BAND_KEYS, PIXEL_DEG
+from ..paths import atomic_write
+from .images import FOLDERS, read_image
+
+__all__ = ["SURVEYS", "DownloadError", "fetch_images", "download_source", "file_name"]
+
+SURVEYS = {band: f"GLEAM {band} MHz" for band in BAND_KEYS}
+PIXELS = 300
+
+
+class DownloadError(RuntimeError):
+    """SkyView could not deliver an image; the message names the source and band."""
+
+
+def file_name(source: str, band: str) -> str:
+    """The file name this project writes: ``<source>_GLEAM_<band>MHz.fits``."""
+    return f"{source}_GLEAM_{band}MHz.fits"
+
+
+def _skyview_get_images(position, survey, pixels, width, timeout):
+    from astroquery.skyview import SkyView
+
+    SkyView.TIMEOUT = timeout
+    return SkyView.get_images(position=position, survey=survey, pixels=pixels, width=width, height=width)
+
+
+def fetch_images(position, bands=BAND_KEYS, get_images=None, retries: int = 3, backoff: float = 2.0,
+                 timeout: float = 120.0, sleep=time.sleep) -> dict:
+    """Fetch one 300x300 image per band around ``position`` (a name or "ra dec" in degrees).
+
+    ``get_images(position, survey, pixels, width, timeout)`` returns a list of HDULists
+    (astroquery's ``SkyView.get_images`` by default; tests substitute local files).
+
+    Returns
+    -------
+    dict band -> HDUList
+    """
+    get_images = get_images or _skyview_get_images
+    out = {}
+    for band in bands:
+        last = None
+        for attempt in range(retries):
+            try:
+                hduls = get_images(position, [SURVEYS[band]], PIXELS, PIXELS * PIXEL_DEG * u.deg, timeout)
+                if not hduls:
+                    raise DownloadError(f"SkyView returned no image for {position!r} in {SURVEYS[band]!r}")
+                out[band] = hduls[0]
+                break
+            except DownloadError:
+                raise
+            except Exception as err:  # network errors come in many classes (requests, OSError, timeouts)
+                last = err
+                if attempt + 1 < retries:
+                    sleep(backoff * 2 ** attempt)
+        else:
+            raise DownloadError(
+                f"could not fetch {SURVEYS[band]!r} for {position!r} after {retries} tries "
+                f"({last.__class__.__name__}: {last}). Offline? Point HALO_GLEAM_DIR at a local copy of the "
+                "published dataset instead.") from last
+    return out
+
+
+def _write_fits(hdul, path: Path):
+    def write(tmp):
+        fits.HDUList([fits.PrimaryHDU(data=hdul[0].data, header=hdul[0].header)]).writeto(tmp, overwrite=True)
+        read_image(tmp)  # the file must read back as a valid image before it replaces anything
+
+    return atomic_write(path, write)
+
+
+def download_source(source: str, out, folder: str, position=None, overwrite: bool = False, **fetch_kw) -> dict:
+    """Download the four bands of one source into ``out/<folder>/`` (published layout).
+
+    Parameters
+    ----------
+    source : name used in the file names (e.g. 'abell_2744')
+    out : dataset root folder
+    folder : one of TRAIN_DATA_1, TRAIN_DATA_0, TEST_DATA_1, TEST_DATA_0
+    position : what SkyView resolves (name or "ra dec"); default ``source``
+    overwrite : re-fetch bands already on disk
+    """
+    if folder not in FOLDERS:
+        raise ValueError(f"folder must be one of {list(FOLDERS)}, not {folder!r}")
+    target = Path(out) / folder
+    paths = {band: target / file_name(source, band) for band in BAND_KEYS}
+    todo = [b for b, p in paths.items() if overwrite or not p.exists()]
+    if todo:
+        images = fetch_images(position or source, bands=todo, **fetch_kw)
+        for band in todo:
+            _write_fits(images[band], paths[band])
+    return paths
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, help="dataset root folder to write into")
+    parser.add_argument("--name", help="one source: a name SkyView resolves")
+    parser.add_argument("--folder", default="TRAIN_DATA_1", choices=list(FOLDERS))
+    parser.add_argument("--table", help="CSV with columns source, split, label, ra_deg, dec_deg")
+    args = parser.parse_args(argv)
+    if args.table:
+        import pandas as pd
+        from tqdm import tqdm
+
+        for row in tqdm(pd.read_csv(args.table).itertuples(), desc="sources"):
+            folder = f"{row.split.upper()}_DATA_{row.label}"
+            download_source(row.source, args.out, folder, position=f"{row.ra_deg} {row.dec_deg}")
+    elif args.name:
+        download_source(args.name.replace(" ", "_").lower(), args.out, args.folder, position=args.name)
+    else:
+        parser.error("give --name or --table")
+
+
+if __name__ == "__main__":
+    main()

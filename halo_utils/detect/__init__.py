@@ -1,0 +1,1 @@
+"""Detectors: the classifiers I, A and D, their protocols, cross-validation, the baseline, maps and sweeps."""

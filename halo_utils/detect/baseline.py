@@ -1,0 +1,35 @@
+"""The floor every network must beat: a random forest on the hand-made features, same folds.
+
+The 15 features (central S/N, summed S/N and filled fraction within 15' per band, spectral
+slopes) are :mod:`halo_utils.prep.features`.
+"""
+
+from __future__ import annotations
+
+from ..prep.dataset import source_rms
+from ..prep.features import features
+
+__all__ = ["fit_kfold"]
+
+
+def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int = 0, trees: int = 200):
+    """Random-forest out-of-fold scores under the folds of ``plan`` (:func:`halo_utils.detect.crossval.kfold_plan`).
+
+    ``labels`` (source -> 0/1) are the labels the forest learns; pass permuted labels for the
+    permutation baseline. Returns a table with repeat, fold, source, label, score.
+    """
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+
+    rows = []
+    for f in plan:
+        rms, _ = source_rms(noise, f["split"], config.clip_sigma)
+        table = features(fields, rms, config)
+        train = [n for n, part in f["split"].items() if part in ("train", "val")]
+        test = [n for n, part in f["split"].items() if part == "test"]
+        forest = RandomForestClassifier(trees, min_samples_leaf=2, random_state=seed, n_jobs=1)
+        forest.fit(table.loc[train].to_numpy(), [labels[n] for n in train])
+        score = forest.predict_proba(table.loc[test].to_numpy())[:, 1]
+        rows += [dict(repeat=f["repeat"], fold=f["fold"], source=n, label=labels[n], score=float(s))
+                 for n, s in zip(test, score)]
+    return pd.DataFrame(rows)

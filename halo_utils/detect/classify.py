@@ -1,0 +1,320 @@
+"""Training and evaluating the halo classifiers under a stated protocol (notebook 05_classifier).
+
+Protocols (written into every result):
+
+* ``strict`` (default): validation sources are carved out of the training sources;
+  test sources are seen only by the final evaluation; class 0 = real non-halo sources.
+* ``paper``: as the radio-halo paper did: class 0 also holds the "empty" side cut-outs
+  of halo images, and the validation set (early stopping, checkpoint choice) *is* the
+  test set. Its numbers are optimistic by construction.
+
+Training: class-balanced categorical cross-entropy (weights from the training class
+counts), Adam, the checkpoint with the best validation accuracy, early stopping on the
+validation loss, and ``keras.callbacks.BackupAndRestore`` so a stopped run resumes from
+its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..config import deterministic, from_profile
+from ..paths import atomic_write
+from ..prep.splits import check_protocol
+from .oof import binomial_interval
+
+__all__ = ["TrainConfig", "train_config", "run_tag", "model_inputs", "class_weights",
+           "deterministic", "source_loss", "train", "predict", "evaluate", "source_scores", "evaluate_run"]
+
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Classifier training settings of one profile."""
+
+    profile: str  # profile this config belongs to
+    epochs: int = 25  # maximum epochs
+    batch_size: int = 32  # 128 left A and D at ln 2 (8 steps per epoch in `cpu`): see the README
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"  # a Keras optimizer name: 'adam' (beta 0.9 / 0.999), 'adagrad' (Tang et al. 2019)
+    patience: int = 6  # epochs without improvement of stop_on before the run ends
+    label_smoothing: float = 0.0  # categorical cross-entropy towards (eps/2, 1 - eps/2): curbs over-confidence
+    checkpoint_on: str = "val_accuracy"  # the epoch kept: 'val_source_loss', 'val_loss' or 'val_accuracy'
+    fit_gate: float = 0.0  # epochs whose training accuracy is below this rank after every epoch above it (0: off)
+    stop_on: str = "val_loss"  # early stopping on the same choices
+    val_fraction: float = 0.2  # strict protocol: share of training sources (per class) moved to validation
+    bands: tuple = (0, 1, 2, 3)  # band indices fed to the model (0 = 72-103 MHz)
+    scaling: str = "log"  # 'log': log10(1 + x/x0) min-max scaled to [0, 1]; 'minmax': linear min-max (the paper's)
+    jit_compile: bool = False  # XLA; measured slower than plain TF on this 2-core CPU (see the benchmark)
+    folds: int = 5  # kfold protocol: folds per repeat
+    repeats: int = 2  # kfold protocol: repeats of the k-fold split
+    baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+_SOURCE_LEVEL = dict(checkpoint_on="val_source_loss", stop_on="val_source_loss", fit_gate=0.95)
+_TRAIN_PROFILES = {
+    "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=3, repeats=1, baseline_permutations=3, **_SOURCE_LEVEL),
+    "cpu": TrainConfig("cpu", epochs=20, patience=6, **_SOURCE_LEVEL),
+    "paper": TrainConfig("paper", epochs=25, patience=6, repeats=5, baseline_permutations=1000, **_SOURCE_LEVEL),
+}
+
+
+def train_config(profile: str, **overrides) -> TrainConfig:
+    """The :class:`TrainConfig` of a profile, with optional field overrides (unknown keys are an error)."""
+    return from_profile(_TRAIN_PROFILES, profile, overrides)
+
+
+def run_tag(model: str, protocol: str) -> str:
+    """The ``tag`` of a classifier run's name (:func:`halo_utils.config.run_name`): ``<model>_<protocol>``."""
+    check_protocol(protocol)
+    return f"{model}_{protocol}"
+
+
+def model_inputs(ds, part: str, bands=(0, 1, 2, 3), scaling: str = "log") -> dict:
+    """Images of one split as model inputs.
+
+    ``scaling`` 'minmax' is the linear min-max scaling of the training images
+    (``HaloDataset.minmax_inputs``); 'log' is the log scaling of the generative models
+    (``HaloDataset.log_inputs``) mapped from [-1, 1] to [0, 1], which lifts faint
+    diffuse emission out of the zeros (the linear scale puts the median image maximum at 0.02-0.05).
+
+    Returns
+    -------
+    dict with ``x`` (n, 64, 64, len(bands)) float32 in [0, 1] (for training sources),
+    ``y`` (n, 2) one-hot, ``label`` (n,), ``source`` (n,) names, ``empty`` (n,) True for the
+    paper protocol's empty side cut-outs
+    """
+    mask = ds.split == part
+    if not mask.any():
+        raise ValueError(f"the dataset has no '{part}' images")
+    x = ds.classifier_inputs(scaling, mask)
+    x = x[..., list(bands)].astype(np.float32)
+    label = ds.label[mask].astype(int)
+    return dict(x=x, y=np.eye(2, dtype=np.float32)[label], label=label, source=ds.source[mask],
+                empty=ds.empty[mask])
+
+
+def class_weights(label: np.ndarray) -> dict:
+    """Balanced class weights n / (2 n_c) from the training labels (0/1)."""
+    counts = np.bincount(label, minlength=2)
+    if (counts == 0).any():
+        raise ValueError(f"training labels hold only one class (counts {counts.tolist()})")
+    return {c: float(len(label) / (2 * counts[c])) for c in (0, 1)}
+
+
+def _mode(metric: str) -> str:
+    """'min' for losses, 'max' for accuracies and AUCs."""
+    return "min" if metric.endswith("loss") else "max"
+
+
+def source_loss(prob: np.ndarray, label: np.ndarray, source: np.ndarray) -> float:
+    """Class-balanced cross-entropy of the per-source scores (mean halo probability over a source's images).
+
+    Each class weighs half, whatever its number of sources; nats per source.
+    """
+    scores = source_scores(prob, label, source)
+    p = np.clip(scores.score.to_numpy(), 1e-7, 1 - 1e-7)
+    y = scores.label.to_numpy()
+    losses = [-np.mean(np.log(p[y == 1])) if (y == 1).any() else np.nan,
+              -np.mean(np.log(1 - p[y == 0])) if (y == 0).any() else np.nan]
+    return float(np.nanmean(losses))
+
+
+def _validation_callback(val_data: dict, batch_size: int, fit_gate: float = 0.0):
+    """A callback that adds ``val_loss``, ``val_accuracy`` (per image) and ``val_source_loss`` to the epoch logs.
+
+    It runs first, so checkpointing, early stopping and the CSV log see its values. Without a
+    ``source`` entry in ``val_data`` every image counts as its own source. With ``fit_gate`` > 0,
+    an epoch whose training accuracy is below the gate has 100 added to its ``val_source_loss``, so
+    the checkpoint prefers any epoch that has learnt its training set over a barely trained one
+    (whose near-constant outputs score a low source-level loss on a few validation sources).
+    """
+    import keras
+
+    source = val_data.get("source", np.arange(len(val_data["label"])).astype(str))
+
+    class Validate(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            prob = self.model.predict(val_data["x"], batch_size=batch_size, verbose=0)
+            p = np.clip(prob[np.arange(len(prob)), val_data["label"]], 1e-7, 1.0)
+            logs.update(val_loss=float(-np.mean(np.log(p))),
+                        val_accuracy=float(np.mean(prob.argmax(1) == val_data["label"])),
+                        val_source_loss=source_loss(prob[:, 1], val_data["label"], source)
+                        + (100.0 if logs.get("accuracy", 1.0) < fit_gate else 0.0))
+
+    return Validate()
+
+
+class _BestSoFar:
+    """The best value of the checkpoint metric of a run, kept beside its checkpoint so a resumed run does not forget it."""
+
+    def __init__(self, path: Path, metric: str):
+        self.path, self.metric = path, metric
+
+    def read(self):
+        return json.loads(self.path.read_text())["value"] if self.path.exists() else None
+
+    def better(self, value: float) -> bool:
+        best = self.read()
+        return best is None or (value < best if _mode(self.metric) == "min" else value > best)
+
+    def callback(self):
+        import keras
+
+        best = self
+
+        class Keep(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                value = float(logs[best.metric])
+                if best.better(value):
+                    best.path.write_text(json.dumps(dict(metric=best.metric, value=value, epoch=epoch + 1)))
+
+        return Keep()
+
+
+def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir) -> dict:
+    """Fit ``model`` in place; resumable. Loads the weights of the best epoch by ``config.checkpoint_on`` at the end.
+
+    ``val_data`` gives, after every epoch, ``val_loss``, ``val_accuracy`` and ``val_source_loss``
+    (class-balanced cross-entropy of the per-source scores: what a detector is judged by);
+    ``config.checkpoint_on`` picks the kept epoch and ``config.stop_on`` ends the run after
+    ``config.patience`` epochs without improvement.
+
+    ``workdir`` holds the backup for resuming (``backup/``), the best weights
+    (``best.weights.h5`` + ``best.json``), the per-epoch log (``history.csv``) and, once the
+    run has finished, ``done.json``: called again with the same settings and data, a
+    finished run is not repeated but loaded (``reused`` True, ``train_seconds`` 0).
+
+    Returns
+    -------
+    dict with ``history`` (per-epoch lists over the whole run, resumed parts included),
+    ``best_epoch``, ``epochs_run``, ``train_seconds`` (of this call) and ``reused``
+    """
+    import keras
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = json.loads(json.dumps(dict(config=config.to_dict(), data=_fingerprint(train_data, val_data))))
+    done = workdir / "done.json"
+    if done.exists() and json.loads(done.read_text())["run"] == run and (workdir / "best.weights.h5").exists():
+        model.load_weights(workdir / "best.weights.h5")
+        return dict(json.loads(done.read_text())["result"], train_seconds=0.0, reused=True)
+    if not (workdir / "backup").exists():  # a fresh start: forget any earlier, finished run
+        for name in ("best.json", "best.weights.h5", "history.csv", "done.json"):
+            (workdir / name).unlink(missing_ok=True)
+    best = _BestSoFar(workdir / "best.json", config.checkpoint_on)
+    optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}})
+    loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
+    model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=config.jit_compile)
+    callbacks = [
+        _validation_callback(val_data, config.batch_size, config.fit_gate),
+        keras.callbacks.BackupAndRestore(str(workdir / "backup")),
+        keras.callbacks.ModelCheckpoint(str(workdir / "best.weights.h5"), monitor=config.checkpoint_on,
+                                        mode=_mode(config.checkpoint_on), save_best_only=True,
+                                        save_weights_only=True, initial_value_threshold=best.read()),
+        best.callback(),
+        keras.callbacks.EarlyStopping(monitor=config.stop_on, mode=_mode(config.stop_on), patience=config.patience),
+        keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
+    ]
+    start = time.perf_counter()
+    model.fit(train_data["x"], train_data["y"], epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
+              class_weight=class_weights(train_data["label"]), callbacks=callbacks, verbose=2)
+    seconds = time.perf_counter() - start
+    model.load_weights(workdir / "best.weights.h5")
+    history = _read_history(workdir / "history.csv")
+    result = dict(history=history, best_epoch=json.loads((workdir / "best.json").read_text())["epoch"],
+                  epochs_run=len(history["epoch"]))
+    atomic_write(done, lambda tmp: Path(tmp).write_text(json.dumps(dict(run=run, result=result))))
+    return dict(result, train_seconds=seconds, reused=False)
+
+
+def _fingerprint(*parts: dict) -> str:
+    """SHA-1 over the images and labels of the training and validation sets (is it the same run?)."""
+    digest = hashlib.sha1()
+    for part in parts:
+        for key in ("x", "y"):
+            digest.update(np.ascontiguousarray(part[key]))
+    return digest.hexdigest()
+
+
+def _read_history(path: Path) -> dict:
+    """history.csv as lists; a resumed run's repeated epochs keep their last entry."""
+    import pandas as pd
+
+    table = pd.read_csv(path).drop_duplicates("epoch", keep="last").sort_values("epoch")
+    table["epoch"] = table["epoch"] + 1
+    return {k: table[k].tolist() for k in table.columns}
+
+
+def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Halo probability (n,) for images (n, 64, 64, B)."""
+    return model.predict(x, batch_size=batch_size, verbose=0)[:, 1]
+
+
+def source_scores(prob: np.ndarray, label: np.ndarray, source: np.ndarray):
+    """Per-source score: the mean halo probability over a source's images.
+
+    Returns
+    -------
+    pandas.DataFrame indexed by source with columns label, score, n_images
+    """
+    import pandas as pd
+
+    table = pd.DataFrame(dict(source=source, label=label, score=prob))
+    return table.groupby("source").agg(label=("label", "first"), score=("score", "mean"),
+                                       n_images=("score", "size"))
+
+
+def evaluate(prob: np.ndarray, label: np.ndarray, threshold: float = 0.5) -> dict:
+    """Accuracy, precision, recall, F1, ROC AUC, ROC curve and row-normalised confusion matrix (scikit-learn).
+
+    ROC AUC is NaN when only one class is present. The ROC curve is interpolated onto
+    101 false-positive rates in [0, 1] so runs can be averaged.
+    """
+    from sklearn import metrics
+
+    pred = (prob >= threshold).astype(int)
+    out = dict(accuracy=metrics.accuracy_score(label, pred),
+               precision=metrics.precision_score(label, pred, zero_division=0),
+               recall=metrics.recall_score(label, pred, zero_division=0),
+               f1=metrics.f1_score(label, pred, zero_division=0),
+               confusion=metrics.confusion_matrix(label, pred, labels=[0, 1], normalize="true").tolist(),
+               n=int(len(label)))
+    if len(np.unique(label)) == 2:
+        fpr, tpr, _ = metrics.roc_curve(label, prob)
+        grid = np.linspace(0, 1, 101)
+        out.update(roc_auc=metrics.roc_auc_score(label, prob), roc_fpr=grid.tolist(),
+                   roc_tpr=np.interp(grid, fpr, tpr).tolist())
+    else:
+        out.update(roc_auc=float("nan"), roc_fpr=[], roc_tpr=[])
+    return {k: (float(v) if isinstance(v, (np.floating, float)) else v) for k, v in out.items()}
+
+
+def evaluate_run(model, test: dict) -> dict:
+    """Evaluate on the test images, per image and per source.
+
+    Per source, the score is the mean halo probability over the source's augmented images
+    (empty side cut-outs left out: they are not the source).
+
+    Returns
+    -------
+    dict with ``image`` (every test image), ``image_real`` (without the paper protocol's empty
+    cut-outs) and ``source`` (:func:`evaluate` outputs), ``source_accuracy_ci`` (95 % Wilson
+    interval of the per-source accuracy) and ``scores`` (the :func:`source_scores` table)
+    """
+    prob = predict(model, test["x"])
+    real = ~test["empty"]
+    scores = source_scores(prob[real], test["label"][real], test["source"][real])
+    per_source = evaluate(scores.score.to_numpy(), scores.label.to_numpy())
+    right = int(round(per_source["accuracy"] * per_source["n"]))
+    return dict(image=evaluate(prob, test["label"]), image_real=evaluate(prob[real], test["label"][real]),
+                source=per_source, source_accuracy_ci=list(binomial_interval(right, per_source["n"])), scores=scores)

@@ -1,0 +1,281 @@
+"""Multi-seed sweeps of ``05_classifier`` through papermill, and their aggregation (paper Table 5, Figs. 8-10).
+
+Each run is one papermill execution of the notebook; it writes
+``data/results/05_classifier/<run>.json``. A sweep skips runs whose JSON exists, so a
+stopped sweep is resumed by starting it again (and an interrupted run resumes from its
+last epoch). Command line::
+
+    python -m halo_utils.detect.sweep --seeds 10 --models I A D --protocols kfold --profile cpu --jobs 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .. import paths, plots
+from ..config import run_name
+from .classify import run_tag
+from .oof import binomial_interval, pooled_metrics
+
+__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run", "load_runs", "summary_table", "to_markdown", "kfold_table",
+           "kfold_markdown", "aggregate", "main"]
+
+PAPER_TABLE5 = {"A": (94.41, 1.95), "I": (86.87, 2.78), "D": (84.68, 1.03)}
+"""The paper's Table 5 accuracies (%, mean ± std over 10 runs; its protocol)."""
+
+METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
+STAGE = "05_classifier"
+
+
+def plan(seeds, models, protocols, profile: str, source: str = "gleam") -> list:
+    """Every (model, protocol, seed) run as a dict of notebook parameters plus ``run`` and ``done``.
+
+    Seed-major, so a sweep stopped part-way leaves every model with the same seeds done.
+    """
+    runs = []
+    for seed in seeds:
+        for protocol in protocols:
+            for model in models:
+                name = run_name(profile, seed, source, run_tag(model, protocol))
+                runs.append(dict(model=model, protocol=protocol, seed=int(seed), profile=profile, source=source,
+                                 run=name, done=(paths.results_dir(STAGE) / f"{name}.json").exists()))
+    return runs
+
+
+def run_notebook(parameters: dict, out: Path, threads: int | None = None, stage: str = STAGE) -> int:
+    """Execute ``notebooks/<stage>.ipynb`` with ``parameters`` through papermill in a subprocess.
+
+    The executed notebook goes to ``out``, its console output to ``out`` with suffix
+    ``.log``; ``threads`` caps TensorFlow's intra-op threads. Returns the exit code.
+    """
+    notebook = paths.project_root() / "notebooks" / f"{stage}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "papermill", "--log-level", "WARNING", "--no-progress-bar", str(notebook), str(out)]
+    for key, value in parameters.items():
+        args += ["-p", key, str(value)]
+    env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    if threads:
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
+    with open(out.with_suffix(".log"), "w") as stream:
+        return subprocess.call(args, env=env, stdout=stream, stderr=subprocess.STDOUT, cwd=notebook.parent)
+
+
+def _execute(params: dict, threads: int | None) -> int:
+    """Run one planned sweep run; say where its log is if it fails."""
+    out = paths.data_dir() / "runs" / STAGE / f"{params['run']}.ipynb"
+    code = run_notebook({k: params[k] for k in ("model", "protocol", "seed", "profile", "source")}, out, threads)
+    if code:
+        print(f"run {params['run']} failed (exit {code}); see {out.with_suffix('.log')}")
+    return code
+
+
+def run(runs: list, jobs: int = 1) -> list:
+    """Execute the runs not yet done, ``jobs`` at a time (each with cores / jobs threads); return failures."""
+    from tqdm.auto import tqdm
+
+    todo = [r for r in runs if not r["done"]]
+    print(f"{len(runs) - len(todo)} of {len(runs)} runs already done; {len(todo)} to run, {jobs} at a time")
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        codes = list(tqdm(pool.map(lambda r: _execute(r, threads), todo), total=len(todo), desc="sweep"))
+    return [r["run"] for r, code in zip(todo, codes) if code]
+
+
+def load_runs(profile: str, source: str = "gleam", models=None, protocols=None) -> list:
+    """The result JSONs of one profile and source (optionally only some models / protocols)."""
+    out = []
+    for path in sorted(paths.results_dir(STAGE).glob("*.json")):
+        result = json.loads(path.read_text())
+        if result.get("profile") != profile or result.get("source", "gleam") != source:
+            continue
+        if (models and result["model"] not in models) or (protocols and result["protocol"] not in protocols):
+            continue
+        if path.stem != run_name(profile, result["seed"], source, run_tag(result["model"], result["protocol"])):
+            continue  # a run with a custom name (e.g. a benchmark), not part of a sweep
+        out.append(result)
+    return out
+
+
+def summary_table(results: list, level: str = "image"):
+    """Mean and std (%) of each metric per (protocol, model), as in the paper's Table 5.
+
+    ``level`` is 'image' (the paper's numbers) or 'source' (a source's score = mean over its images).
+    """
+    import pandas as pd
+
+    rows = []
+    for r in results:
+        metrics = r["image"] if level == "image" else r["per_source"]
+        rows.append(dict(protocol=r["protocol"], model=r["model"], seed=r["seed"],
+                         train_seconds=r["train_seconds"], **{m: 100 * metrics[m] for m in METRICS}))
+    table = pd.DataFrame(rows)
+    grouped = table.groupby(["protocol", "model"])
+    out = grouped[list(METRICS) + ["train_seconds"]].agg(["mean", "std"])
+    out[("runs", "n")] = grouped.size()
+    return out
+
+
+def to_markdown(table, level: str = "image", n_sources: int = 10) -> str:
+    """The summary table as Markdown: 'mean ± std' per metric, and the paper's accuracy beside it.
+
+    Per source, the accuracy also gets the 95 % Wilson interval of its mean for ``n_sources`` test
+    sources: the same few clusters in every seed, so seeds do not narrow it.
+    """
+    head = ["protocol", "model", "runs", *[m.replace("_", " ") + " (%)" for m in METRICS], "train s", "paper accuracy (%)"]
+    if level == "source":
+        head.insert(4, f"accuracy 95 % CI ({n_sources} sources)")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for (protocol, model), row in table.iterrows():
+        cells = [f"{row[(m, 'mean')]:.2f} ± {np.nan_to_num(row[(m, 'std')]):.2f}" for m in METRICS]
+        if level == "source":
+            lo, hi = binomial_interval(round(row[("accuracy", "mean")] / 100 * n_sources), n_sources)
+            cells.insert(1, f"{100 * lo:.0f}–{100 * hi:.0f}")
+        paper = "%.2f ± %.2f" % PAPER_TABLE5[model] if level == "image" else "—"
+        lines.append(f"| {protocol} | {model} | {int(row[('runs', 'n')])} | " + " | ".join(cells)
+                     + f" | {row[('train_seconds', 'mean')]:.0f} | {paper} |")
+    return "\n".join(lines) + "\n"
+
+
+def _pooled(tables: dict, seed: int = 0) -> dict:
+    """:func:`halo_utils.detect.oof.pooled_metrics` over several runs' score tables (seed -> table), repeats kept apart."""
+    import pandas as pd
+
+    joined = pd.concat([t.assign(repeat=1000 * s + t.repeat) for s, t in tables.items()], ignore_index=True)
+    return pooled_metrics(joined, seed=seed)
+
+
+def kfold_table(results: list):
+    """Table 5 under ``kfold``: one row per model plus the hand-feature baseline.
+
+    The AUC pools every (seed, repeat) of a model: its mean, a bootstrap 95 % interval over the
+    sources, and the spread (std) of the per-seed AUCs; accuracy at 0.5 and recall at 10 % FPR
+    are means over (seed, repeat); the training accuracy is the mean over folds of the kept
+    weights' accuracy on their training images; ``kept_first_epoch`` the share of folds whose
+    kept epoch is the first (validation chose a barely trained model).
+    """
+    import pandas as pd
+
+    runs = [r for r in results if r["protocol"] == "kfold"]
+    rows = []
+    models = [m for m in ("A", "I", "D") if any(r["model"] == m for r in runs)]
+    for name in models + ["baseline"]:
+        chosen = [r for r in runs if r["model"] == name] if name != "baseline" else \
+            list({r["seed"]: r for r in runs}.values())
+        key = "baseline_scores" if name == "baseline" else "scores"
+        tables = {r["seed"]: pd.DataFrame(r[key]) for r in chosen}
+        pooled = _pooled(tables)
+        per_seed = [(r["baseline"] if name == "baseline" else r["network"])["oof_source_auc"] for r in chosen]
+        rows.append(dict(model=name, seeds=len(chosen), auc=pooled["oof_source_auc"],
+                         auc_lo=pooled["oof_source_auc_ci"][0], auc_hi=pooled["oof_source_auc_ci"][1],
+                         auc_seed_std=float(np.std(per_seed)), accuracy=pooled["oof_source_accuracy"],
+                         recall_at_fpr10=pooled["recall_at_fpr10"],
+                         train_accuracy=np.nan if name == "baseline" else float(np.mean([r["train_accuracy"] for r in chosen])),
+                         train_seconds=np.nan if name == "baseline" else float(np.mean([r["train_seconds"] for r in chosen])),
+                         kept_first_epoch=np.nan if name == "baseline" else
+                         float(np.mean([f["best_epoch"] == 1 for r in chosen for f in r["fits"]]))))
+    return pd.DataFrame(rows).set_index("model")
+
+
+def kfold_markdown(table, command: str) -> str:
+    """:func:`kfold_table` as Markdown, with the paper's Table 5 accuracy (its protocol) beside it."""
+    head = ["model", "seeds", "per-source OOF AUC [95 % CI]", "AUC std over seeds", "accuracy at 0.5",
+            "recall at 10 % FPR", "training accuracy", "folds kept at epoch 1", "train s per run",
+            "paper accuracy (its protocol, %)"]
+    lines = [f"Made by `{command}`.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for model, r in table.iterrows():
+        paper = "%.2f ± %.2f" % PAPER_TABLE5[model] if model in PAPER_TABLE5 else "—"
+        train = "—" if np.isnan(r.train_accuracy) else f"{r.train_accuracy:.3f}"
+        first = "—" if np.isnan(r.kept_first_epoch) else f"{r.kept_first_epoch:.2f}"
+        seconds = "—" if np.isnan(r.train_seconds) else f"{r.train_seconds:.0f}"
+        lines.append(f"| {model} | {int(r.seeds)} | {r.auc:.3f} [{r.auc_lo:.3f}, {r.auc_hi:.3f}] | {r.auc_seed_std:.3f} | "
+                     f"{r.accuracy:.3f} | {r.recall_at_fpr10:.3f} | {train} | {first} | {seconds} | {paper} |")
+    return "\n".join(lines) + "\n"
+
+
+def _aggregate_kfold(results: list, prefix: str, command: str) -> dict:
+    """Write the kfold Table 5 (Markdown + CSV under docs/results/) and the per-source score figure."""
+    import pandas as pd
+
+    table = kfold_table(results)
+    folder = paths.project_root() / "docs" / "results"
+    base = folder / f"table5_kfold_{prefix}"
+    written = dict(kfold_csv=paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp)))
+    text = kfold_markdown(table, command)
+    written["kfold_md"] = paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
+    runs = [r for r in results if r["protocol"] == "kfold"]
+    scores = {m: pd.concat([pd.DataFrame(r["scores"]).assign(repeat=lambda t, s=r["seed"]: 1000 * s + t.repeat)
+                            for r in runs if r["model"] == m]) for m in ("A", "I", "D") if any(r["model"] == m for r in runs)}
+    scores["baseline"] = pd.concat([pd.DataFrame(r["baseline_scores"]).assign(repeat=lambda t, s=r["seed"]: 1000 * s + t.repeat)
+                                    for r in {r["seed"]: r for r in runs}.values()])
+    per_source = pd.concat({m: t.groupby("source").agg(label=("label", "first"), score=("score", "mean"))
+                            for m, t in scores.items()}, axis=1)
+    written["sources_csv"] = paths.atomic_write(folder / f"source_scores_kfold_{prefix}.csv",
+                                                lambda tmp: per_source.to_csv(tmp))
+    written["fig_sources"] = plots.save(plots.show_source_scores(scores), f"05_source_scores_kfold_{prefix}")
+    return written
+
+
+def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, command: str = "") -> dict:
+    """Write the Table 5 analogues (Markdown + CSV; kfold under docs/results/) and the Fig. 8-10 analogues."""
+    results = load_runs(profile, source, models, protocols)
+    prefix = f"{'mock_' if source == 'mock' else ''}{profile}"
+    written = _aggregate_kfold(results, prefix, command) if any(r["protocol"] == "kfold" for r in results) else {}
+    results = [r for r in results if r["protocol"] != "kfold"]
+    if not results and written:
+        return written
+    if not results:
+        raise FileNotFoundError(f"no {STAGE} results for profile {profile!r}, source {source!r} "
+                                f"in {paths.results_dir(STAGE)}")
+    for level in ("image", "source"):
+        table = summary_table(results, level)
+        base = paths.project_root() / "docs" / "results" / f"table5_split_{prefix}_{level}"
+        written[f"{level}_csv"] = paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp))
+        text = f"Made by `{command}`.\n\n" + to_markdown(table, level)
+        written[f"{level}_md"] = paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
+    for protocol in sorted({r["protocol"] for r in results}):
+        runs = [r for r in results if r["protocol"] == protocol]
+        by_model = {m: [r for r in runs if r["model"] == m] for m in ("A", "I", "D") if any(r["model"] == m for r in runs)}
+        tag = f"{prefix}_{protocol}"
+        written[f"fig8_{protocol}"] = plots.save(plots.show_training({m: [r["history"] for r in rs] for m, rs in by_model.items()}),
+                                                 f"05_fig8_training_{tag}")
+        written[f"fig9_{protocol}"] = plots.save(plots.show_roc({m: [(r["image"]["roc_fpr"], r["image"]["roc_tpr"], r["image"]["roc_auc"])
+                                                                     for r in rs] for m, rs in by_model.items()}), f"05_fig9_roc_{tag}")
+        written[f"fig10_{protocol}"] = plots.save(plots.show_confusion({m: [r["image"]["confusion"] for r in rs]
+                                                                        for m, rs in by_model.items()}), f"05_fig10_confusion_{tag}")
+    return written
+
+
+def _seeds(values: list) -> list:
+    """``['10']`` -> 0..9; ``['3', '5']`` -> [3, 5]."""
+    return list(range(int(values[0]))) if len(values) == 1 else [int(v) for v in values]
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Run 05_classifier over seeds x models x protocols, then aggregate.")
+    parser.add_argument("--seeds", nargs="+", default=["10"], help="a count N (seeds 0..N-1) or a list of seeds")
+    parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
+    parser.add_argument("--protocols", nargs="+", default=["kfold"], choices=["kfold", "strict", "paper"])
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    parser.add_argument("--source", default="gleam", choices=["gleam", "mock"])
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each gets cores / jobs threads)")
+    parser.add_argument("--aggregate-only", action="store_true")
+    args = parser.parse_args(argv)
+    runs = plan(_seeds(args.seeds), args.models, args.protocols, args.profile, args.source)
+    failed = [] if args.aggregate_only else run(runs, args.jobs)
+    command = "python -m halo_utils.detect.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
+    for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command).items():
+        print(f"{name}: {path}")
+    if failed:
+        raise SystemExit(f"{len(failed)} runs failed: {failed}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Judges of generated images: pure metrics (FID, KID, histograms, RAMIS) and the trained morphology judge."""

@@ -1,0 +1,1 @@
+"""Pre-processing: noise estimates, clipping, normalisation, augmentation, splits and the processed dataset."""
