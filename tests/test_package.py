@@ -1,9 +1,12 @@
 """The package as pip builds it for a non-editable install (pip install ., Colab): every module is in the wheel."""
 
+import platform
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,3 +41,24 @@ def test_a_non_editable_install_imports_every_module(tmp_path):
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     assert int(done.stdout.split()[-1]) == len(list((ROOT / "halo_utils").rglob("*.py"))) - 1  # all but __init__
+
+
+def _resolved(spec: str, tmp_path) -> set:
+    """Distribution names pip would install for ``spec`` into an empty environment (a dry run, no download)."""
+    import json
+
+    report = tmp_path / f"report{abs(hash(spec))}.json"
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+                           "--report", str(report), spec], cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"pip could not resolve {spec} (no package registry?): {done.stderr.strip()[-300:]}")
+    return {i["metadata"]["name"].lower().replace("_", "-") for i in json.loads(report.read_text())["install"]}
+
+
+@pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64", reason="checks the x86-64 Linux choice")
+def test_tensorflow_comes_from_the_extra_that_fits_the_machine(tmp_path):
+    """No extra: no TensorFlow (Colab's own stays); `cpu`: the CPU-only build; `gpu`: the CUDA build."""
+    bare, cpu, gpu = (_resolved(spec, tmp_path) for spec in (".", ".[cpu]", ".[gpu]"))
+    assert "keras" in bare and not {n for n in bare if n.startswith("tensorflow")}
+    assert "tensorflow-cpu" in cpu and "tensorflow" not in cpu and not {n for n in cpu if n.startswith("nvidia")}
+    assert "tensorflow" in gpu and "tensorflow-cpu" not in gpu and "nvidia-cudnn-cu12" in gpu
