@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from ..paths import project_root
+from .images import DataError
 
 __all__ = ["SOURCE_TABLE", "source_kind", "read_psz2", "fetch_psz2", "source_table", "read_source_table", "DATASET_TABLE",
            "match_psz2"]
 
+TABLE_COLUMNS = ("source", "label", "split")  # what every source table must hold
 DATASET_TABLE = "sources.csv"  # a dataset folder's own source table (the mock sky writes one)
 SOURCE_TABLE = "data/catalogues/gleam_halo_sources.csv"
 PSZ2_VIZIER = "J/A+A/594/A27/psz2"
@@ -108,4 +110,12 @@ def read_source_table(root=None):
     path = Path(root) / DATASET_TABLE if root is not None else None
     if path is None or not path.exists():
         path = project_root() / SOURCE_TABLE
-    return pd.read_csv(path, keep_default_na=True, dtype={"psz2_name": str})
+    try:
+        table = pd.read_csv(path, keep_default_na=True, dtype={"psz2_name": str})
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as err:
+        raise DataError(f"{path}: not a readable source table ({err.__class__.__name__}: {err})") from err
+    missing = [c for c in TABLE_COLUMNS if c not in table.columns]
+    if missing:
+        raise DataError(f"{path}: the source table lacks column(s) {', '.join(missing)} "
+                        f"(needs {', '.join(TABLE_COLUMNS)})")
+    return table

@@ -23,7 +23,7 @@ from ..constants import BAND_KEYS
 
 __all__ = [
     "BAND_KEYS", "FOLDERS", "IMAGE_SHAPE", "DataError", "Source",
-    "band_key", "band_indices", "parse_filename", "read_image", "stack_bands", "load_source", "read_dataset",
+    "band_key", "band_indices", "parse_filename", "read_image", "stack_bands", "load_source", "read_dataset", "Sources",
     "zero_region",
 ]
 
@@ -133,7 +133,24 @@ def _open_primary(path: Path):
     return data, header
 
 
+_WCS_KEYS = ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CDELT1", "CDELT2", "CD1_1", "CD2_2")
+_UNITS = {"jy/beam": 1.0, "jy/bm": 1.0, "mjy/beam": 1e-3, "mjy/bm": 1e-3}
+"""Accepted BUNIT values (case and spaces ignored) -> factor to Jy/beam; a missing BUNIT is taken as Jy/beam."""
+
+
+def _unit_factor(path: Path, header) -> float:
+    """Factor from the image's BUNIT to Jy/beam; a DataError for any other unit (K, Jy/pixel, ...)."""
+    unit = str(header.get("BUNIT", "Jy/beam")).replace(" ", "").lower()
+    if unit not in _UNITS:
+        raise DataError(f"{path}: BUNIT = {header['BUNIT']!r}; expected Jy/beam (or mJy/beam)")
+    return _UNITS[unit]
+
+
 def _celestial_wcs(path: Path, header) -> WCS:
+    for key in _WCS_KEYS:  # e.g. 'NAN' written by another program: astropy would read it as a string
+        value = header.get(key)
+        if key in header and not (isinstance(value, (int, float)) and np.isfinite(value)):
+            raise DataError(f"{path}: header keyword {key} = {value!r} is not a finite number")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FITSFixedWarning)
         wcs = WCS(header).celestial
@@ -149,7 +166,12 @@ def read_image(path, shape=IMAGE_SHAPE) -> tuple:
     -------
     image : (300, 300) float32 array, Jy/beam, NaNs replaced by 0
     wcs : astropy WCS (celestial)
-    flags : list of str quality flags (``nan_pixels:N``, ``zero_region:...``, ``negative_median``)
+    flags : list of str quality flags (``nan_pixels:N``, ``zero_region:...``, ``negative_median``,
+        ``unit:mJy/beam``)
+
+    Raises a :class:`DataError` naming the file for an image that holds no sky: unreadable,
+    wrong shape, no celestial WCS or a non-finite WCS keyword, a unit other than (m)Jy/beam,
+    more than half the pixels blank (NaN/inf), constant, or without a single positive pixel.
     """
     path = Path(path)
     data, header = _open_primary(path)
@@ -157,11 +179,19 @@ def read_image(path, shape=IMAGE_SHAPE) -> tuple:
     if data.shape != tuple(shape):
         raise DataError(f"{path}: image shape {data.shape}, expected {tuple(shape)}")
     wcs = _celestial_wcs(path, header)
-    flags = []
+    factor = _unit_factor(path, header)
+    flags = [] if factor == 1.0 else [f"unit:{header['BUNIT']}"]
     bad = ~np.isfinite(data)
+    if bad.mean() > 0.5:
+        raise DataError(f"{path}: {bad.mean():.0%} of the pixels are NaN or infinite (a blank image)")
     if bad.any():
         flags.append(f"nan_pixels:{int(bad.sum())}")
         data = np.where(bad, np.float32(0), data)
+    data = data * np.float32(factor)
+    if np.ptp(data) == 0:
+        raise DataError(f"{path}: every pixel is {float(data.flat[0]):g}: a constant image holds no sky")
+    if data.max() <= 0:
+        raise DataError(f"{path}: no positive pixel (max {float(data.max()):.3g} Jy/beam): not a radio image")
     if (data < 0).mean() > 0.2:  # not clipped: a zero block means truncation
         region = zero_region(data)
         if region:
@@ -209,44 +239,81 @@ def load_source(name: str, files: dict, label: int, split: str) -> Source:
                   tuple(wcses[b] for b in BAND_KEYS))
 
 
-def _scan_folder(folder: Path) -> dict:
-    found = {}
+class Sources(list):
+    """The :class:`Source` list that :func:`read_dataset` returns, with ``skipped``: one dict per
+    source (or file) left out under ``on_error='skip'`` (``source``, ``folder``, ``reason``)."""
+
+    def __init__(self, sources=(), skipped=()):
+        super().__init__(sources)
+        self.skipped = list(skipped)
+
+    def report(self) -> str:
+        """One line per skipped source, or a line saying none was."""
+        if not self.skipped:
+            return f"read {len(self)} sources, skipped none"
+        lines = [f"read {len(self)} sources, skipped {len(self.skipped)}:"]
+        return "\n".join(lines + [f"  {s['source']} ({s['folder']}): {s['reason']}" for s in self.skipped])
+
+
+def _scan_folder(folder: Path, fail) -> dict:
+    """source -> {band: path} of the FITS files in ``folder``; ``fail(source, reason)`` handles bad files."""
+    found, bad = {}, set()
     for path in sorted(folder.glob("*.fits")):
         if path.name.startswith("."):  # macOS resource forks (._name.fits) and other hidden files
             continue
-        source, band = parse_filename(path.name)
+        try:
+            source, band = parse_filename(path.name)
+        except DataError as err:
+            fail(path.name, str(err))
+            continue
         if band in found.setdefault(source, {}):
-            raise DataError(f"{folder}: two files for source {source!r} band {band}: "
-                            f"{found[source][band].name!r} and {path.name!r}")
+            fail(source, f"{folder}: two files for source {source!r} band {band}: "
+                         f"{found[source][band].name!r} and {path.name!r}")
+            bad.add(source)
         found[source][band] = path
-    return found
+    return {k: v for k, v in found.items() if k not in bad}
 
 
-def read_dataset(root, sources=None) -> list:
+def read_dataset(root, sources=None, on_error: str = "raise") -> Sources:
     """Read every source of a folder in the published layout.
 
     Parameters
     ----------
     root : folder holding ``TRAIN_DATA_1``, ``TRAIN_DATA_0``, ``TEST_DATA_1``, ``TEST_DATA_0``
     sources : optional iterable of source names to keep
+    on_error : 'raise' (default): the first bad file or source raises a :class:`DataError`;
+        'skip': bad sources (and files whose names say no source) are left out and listed in
+        the result's ``skipped`` (see :meth:`Sources.report`)
 
     Returns
     -------
-    list of :class:`Source`, sorted by (split, -label, name)
+    :class:`Sources` (a list of :class:`Source`, sorted by (split, -label, name))
     """
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
     root = Path(root)
     present = [f for f in FOLDERS if (root / f).is_dir()]
     if not present:
         raise DataError(f"{root}: none of the folders {list(FOLDERS)} is there")
     wanted = None if sources is None else set(sources)
-    out, seen = [], {}
+    out, seen, skipped = [], {}, []
     for folder in present:
         split, label = FOLDERS[folder]
-        for name, files in _scan_folder(root / folder).items():
+
+        def fail(name, reason):
+            if on_error == "raise":
+                raise DataError(reason)
+            skipped.append(dict(source=name, folder=folder, reason=reason))
+
+        for name, files in _scan_folder(root / folder, fail).items():
             if wanted is not None and name not in wanted:
                 continue
             if name in seen:
-                raise DataError(f"source {name!r} appears in both {seen[name]} and {folder}")
+                fail(name, f"source {name!r} appears in both {seen[name]} and {folder}")
+                continue
             seen[name] = folder
-            out.append(load_source(name, files, label, split))
-    return sorted(out, key=lambda s: (s.split != "train", -s.label, s.name))
+            try:
+                out.append(load_source(name, files, label, split))
+            except DataError as err:
+                fail(name, str(err))
+    return Sources(sorted(out, key=lambda s: (s.split != "train", -s.label, s.name)), skipped)

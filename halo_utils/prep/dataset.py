@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import paths
 from ..constants import BAND_KEYS
 from ..data.grid import field_size, regrid, wide_field_size
-from .. import paths
 from ..paths import atomic_write
 from ..sky.mock import sky_root
 from .augment import augment, augment_sides, variants
