@@ -1,6 +1,7 @@
 """Classifiers: parameter counts, protocols, class weights, metrics, determinism and resuming."""
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -107,35 +108,59 @@ def test_same_seed_gives_the_same_metrics(small_data, tmp_path):
     assert json.dumps(other["history"], sort_keys=True) != json.loads(runs[0])["history"]
 
 
-def test_a_stopped_run_resumes_from_its_last_epoch(small_data, tmp_path, monkeypatch):
-    class Stop(Exception):
-        pass
+KILLED_RUN = """
+import json, os, sys
+import numpy as np
+from halo_utils.detect import classify
+from halo_utils.models.classifiers import build_classifier
 
-    original_fit = keras.Model.fit
+model, workdir, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data = np.load(os.path.join(os.path.dirname(workdir), "data.npz"))
+part = lambda p: dict(x=data[p + "_x"], y=np.eye(2, dtype=np.float32)[data[p + "_label"]], label=data[p + "_label"],
+                      source=data[p + "_source"])
+if kill_after:  # the process kills itself with SIGKILL once the given epoch's state is on disk
+    original = classify.atomic_write
+    def write_then_die(path, write):
+        out = original(path, write)
+        if os.path.basename(str(path)) == "state.json" and json.load(open(path))["state"]["epoch"] == kill_after:
+            os.kill(os.getpid(), 9)
+        return out
+    classify.atomic_write = write_then_die
+classify.deterministic(7)
+net = build_classifier(model, size=data["train_x"].shape[1], bands=data["train_x"].shape[-1])
+cfg = classify.train_config("smoke", epochs=5, patience=2, fit_gate=0.0)
+fit = classify.train(net, cfg, part("train"), part("val"), workdir, seed=7)
+test = part("test")
+print(json.dumps(dict(history=fit["history"], best_epoch=fit["best_epoch"],
+                      scores=classify.predict(net, test["x"]).round(6).tolist())))
+"""
 
-    def fit_then_crash(self, *args, callbacks=(), **kwargs):
-        class Crash(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                if epoch == 1:  # after the second epoch was backed up
-                    raise Stop
 
-        return original_fit(self, *args, callbacks=[*callbacks, Crash()], **kwargs)
+@pytest.mark.parametrize("model", ["I", "A"])
+def test_a_killed_run_resumes_to_the_same_result(model, small_data, tmp_path):
+    """A real SIGKILL after a random epoch, then a restart: the same history, kept epoch and test scores."""
+    import subprocess
+    import sys
 
-    monkeypatch.setattr(keras.Model, "fit", fit_then_crash)
-    with pytest.raises(Stop):
-        fit(small_data, tmp_path, epochs=4)
-    monkeypatch.setattr(keras.Model, "fit", original_fit)
-    epochs_seen = []
+    np.savez(tmp_path / "data.npz", **{f"{p}_{k}": small_data[p][k][:, 16:48, 16:48] if k == "x" else small_data[p][k]
+                                      for p in ("train", "val", "test") for k in ("x", "label", "source")})
+    script = tmp_path / "run.py"
+    script.write_text(KILLED_RUN)
 
-    class Count(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            epochs_seen.append(epoch)
+    def run(workdir, kill_after=0):
+        return subprocess.run([sys.executable, str(script), model, str(workdir), str(kill_after)],
+                              capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
 
-    monkeypatch.setattr(keras.Model, "fit", lambda self, *a, callbacks=(), **k: original_fit(self, *a, callbacks=[*callbacks, Count()], **k))
-    _, result = fit(small_data, tmp_path, epochs=4)
-    assert epochs_seen == [2, 3]  # resumed after the two finished epochs
-    assert result["history"]["epoch"] == [1, 2, 3, 4] and result["epochs_run"] == 4
-    assert not (tmp_path / "backup").exists()  # removed once the run finished
+    whole = run(tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    kill_after = int(np.random.default_rng().integers(1, 4))  # a different epoch each time the test runs
+    killed = run(tmp_path / "killed", kill_after)
+    assert killed.returncode == -9, (kill_after, killed.stderr[-2000:])
+    resumed = run(tmp_path / "killed")
+    assert resumed.returncode == 0 and f"resuming after epoch {kill_after}" in resumed.stdout, resumed.stderr[-2000:]
+    expected, got = json.loads(whole.stdout.splitlines()[-1]), json.loads(resumed.stdout.splitlines()[-1])
+    assert got == expected, f"killed after epoch {kill_after}"
+
 
 
 def test_a_finished_run_is_reused_and_other_settings_train_afresh(small_data, tmp_path):

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 
@@ -154,85 +155,112 @@ def _validation_callback(val_data: dict, batch_size: int, fit_gate: float = 0.0)
     return Validate()
 
 
-class _BestSoFar:
-    """The best value of the checkpoint metric of a run, kept beside its checkpoint so a resumed run does not forget it."""
-
-    def __init__(self, path: Path, metric: str):
-        self.path, self.metric = path, metric
-
-    def read(self):
-        return json.loads(self.path.read_text())["value"] if self.path.exists() else None
-
-    def better(self, value: float) -> bool:
-        best = self.read()
-        return best is None or (value < best if _mode(self.metric) == "min" else value > best)
-
-    def callback(self):
-        import keras
-
-        best = self
-
-        class Keep(keras.callbacks.Callback):
-            def on_epoch_end(self, epoch, logs=None):
-                value = float(logs[best.metric])
-                if best.better(value):
-                    best.path.write_text(json.dumps(dict(metric=best.metric, value=value, epoch=epoch + 1)))
-
-        return Keep()
+def _rng_states(model) -> list:
+    """The states of the model's random layers (dropout, Gaussian noise): what a resumed run must continue from."""
+    return [layer.seed_generator.state.numpy().tolist() for layer in model.layers if hasattr(layer, "seed_generator")]
 
 
-def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir) -> dict:
-    """Fit ``model`` in place; resumable. Loads the weights of the best epoch by ``config.checkpoint_on`` at the end.
+def _set_rng_states(model, states: list):
+    layers = [layer for layer in model.layers if hasattr(layer, "seed_generator")]
+    for layer, state in zip(layers, states, strict=True):
+        layer.seed_generator.state.assign(np.asarray(state, layer.seed_generator.state.dtype))
 
-    ``val_data`` gives, after every epoch, ``val_loss``, ``val_accuracy`` and ``val_source_loss``
-    (class-balanced cross-entropy of the per-source scores: what a detector is judged by);
-    ``config.checkpoint_on`` picks the kept epoch and ``config.stop_on`` ends the run after
-    ``config.patience`` epochs without improvement.
 
-    ``workdir`` holds the backup for resuming (``backup/``), the best weights
-    (``best.weights.h5`` + ``best.json``), the per-epoch log (``history.csv``) and, once the
-    run has finished, ``done.json``: called again with the same settings and data, a
-    finished run is not repeated but loaded (``reused`` True, ``train_seconds`` 0).
+class _Tracker:
+    """The best value of one metric and the epochs since it improved (Keras' rule: strictly better counts)."""
+
+    def __init__(self, metric: str, best=None, wait: int = 0):
+        self.metric, self.best, self.wait = metric, best, wait
+
+    def update(self, logs: dict) -> bool:
+        """Take one epoch's logs; True if the metric improved."""
+        value = float(logs[self.metric])
+        better = self.best is None or (value < self.best if _mode(self.metric) == "min" else value > self.best)
+        self.best, self.wait = (value, 0) if better else (self.best, self.wait + 1)
+        return better
+
+
+def _save_weights(model, path: Path):
+    """``model.save_weights`` (layers and optimizer) through a temporary file, so a kill leaves the old file."""
+    tmp = path.with_name(f".{path.name[:-len('.weights.h5')]}.tmp.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, path)
+
+
+def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir, seed: int = 0) -> dict:
+    """Fit ``model`` in place, epoch by epoch; loads the weights of the best epoch by ``config.checkpoint_on`` at the end.
+
+    After every epoch the validation sources give ``val_loss``, ``val_accuracy`` and
+    ``val_source_loss`` (class-balanced cross-entropy of the per-source scores: what a detector
+    is judged by); ``config.checkpoint_on`` picks the kept epoch and ``config.stop_on`` ends the
+    run after ``config.patience`` epochs without improvement. The training images are shuffled
+    by a permutation drawn from (``seed``, epoch).
+
+    Exactly resumable: after every epoch ``workdir`` receives the weights with the optimizer
+    state (``last.weights.h5``), the random layers' states, the early-stopping and checkpoint
+    state and the history (``state.json``, written last: the commit point). A run killed at any
+    moment and called again continues as if never stopped and ends with the same numbers.
+    ``best.weights.h5`` + ``best.json`` hold the kept epoch; once finished, ``done.json`` lets
+    a call with the same settings and data load the result instead of training
+    (``reused`` True, ``train_seconds`` 0).
 
     Returns
     -------
-    dict with ``history`` (per-epoch lists over the whole run, resumed parts included),
-    ``best_epoch``, ``epochs_run``, ``train_seconds`` (of this call) and ``reused``
+    dict with ``history`` (per-epoch lists: ``epoch`` from 1, ``loss``, ``accuracy``, ``val_loss``,
+    ``val_accuracy``, ``val_source_loss``), ``best_epoch``, ``epochs_run``, ``train_seconds``
+    (of this call) and ``reused``
     """
     import keras
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    run = json.loads(json.dumps(dict(config=config.to_dict(), data=_fingerprint(train_data, val_data))))
-    done = workdir / "done.json"
+    run = json.loads(json.dumps(dict(config=config.to_dict(), data=_fingerprint(train_data, val_data), seed=seed)))
+    done, saved, last = workdir / "done.json", workdir / "state.json", workdir / "last.weights.h5"
     if done.exists() and json.loads(done.read_text())["run"] == run and (workdir / "best.weights.h5").exists():
         model.load_weights(workdir / "best.weights.h5")
         return dict(json.loads(done.read_text())["result"], train_seconds=0.0, reused=True)
-    if not (workdir / "backup").exists():  # a fresh start: forget any earlier, finished run
-        for name in ("best.json", "best.weights.h5", "history.csv", "done.json"):
-            (workdir / name).unlink(missing_ok=True)
-    best = _BestSoFar(workdir / "best.json", config.checkpoint_on)
     optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}})
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=config.jit_compile)
-    callbacks = [
-        _validation_callback(val_data, config.batch_size, config.fit_gate),
-        keras.callbacks.BackupAndRestore(str(workdir / "backup")),
-        keras.callbacks.ModelCheckpoint(str(workdir / "best.weights.h5"), monitor=config.checkpoint_on,
-                                        mode=_mode(config.checkpoint_on), save_best_only=True,
-                                        save_weights_only=True, initial_value_threshold=best.read()),
-        best.callback(),
-        keras.callbacks.EarlyStopping(monitor=config.stop_on, mode=_mode(config.stop_on), patience=config.patience),
-        keras.callbacks.CSVLogger(str(workdir / "history.csv"), append=True),
-    ]
+    state = dict(epoch=0, history=[], stop=[None, 0], keep=[None, 0], best_epoch=None)
+    if saved.exists() and last.exists() and json.loads(saved.read_text())["run"] == run:
+        state = json.loads(saved.read_text())["state"]
+        model.optimizer.build(model.trainable_variables)
+        model.load_weights(last)
+        _set_rng_states(model, state["rng"])
+        print(f"resuming after epoch {state['epoch']} of {config.epochs}")
+    else:
+        for name in ("state.json", "last.weights.h5", "best.json", "best.weights.h5", "done.json", "history.csv"):
+            (workdir / name).unlink(missing_ok=True)  # a fresh start: forget any earlier run
+    stop, keep = _Tracker(config.stop_on, *state["stop"]), _Tracker(config.checkpoint_on, *state["keep"])
+    weights = class_weights(train_data["label"])
+    validate = _validation_callback(val_data, config.batch_size, config.fit_gate)
+    validate.set_model(model)
     start = time.perf_counter()
-    model.fit(train_data["x"], train_data["y"], epochs=config.epochs, batch_size=config.batch_size, shuffle=True,
-              class_weight=class_weights(train_data["label"]), callbacks=callbacks, verbose=2)
+    while state["epoch"] < config.epochs and not (stop.wait >= config.patience and state["epoch"] > 1):
+        epoch = state["epoch"]
+        order = np.random.default_rng([seed, epoch]).permutation(len(train_data["x"]))
+        tick = time.perf_counter()
+        fit = model.fit(train_data["x"][order], train_data["y"][order], batch_size=config.batch_size, epochs=1,
+                        shuffle=False, class_weight=weights, verbose=0)
+        logs = {k: float(v[-1]) for k, v in fit.history.items()}
+        validate.on_epoch_end(epoch, logs)
+        stop.update(logs)
+        if keep.update(logs):
+            _save_weights(model, workdir / "best.weights.h5")
+            state["best_epoch"] = epoch + 1
+            atomic_write(workdir / "best.json", lambda tmp: Path(tmp).write_text(
+                json.dumps(dict(metric=keep.metric, value=keep.best, epoch=epoch + 1))))
+        state.update(epoch=epoch + 1, history=state["history"] + [dict(epoch=epoch + 1, **logs)],
+                     stop=[stop.best, stop.wait], keep=[keep.best, keep.wait], rng=_rng_states(model))
+        _save_weights(model, last)
+        atomic_write(saved, lambda tmp: Path(tmp).write_text(json.dumps(dict(run=run, state=state))))
+        print(f"epoch {epoch + 1}/{config.epochs} - " + " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
+              + f" - {time.perf_counter() - tick:.0f}s", flush=True)
     seconds = time.perf_counter() - start
     model.load_weights(workdir / "best.weights.h5")
-    history = _read_history(workdir / "history.csv")
-    result = dict(history=history, best_epoch=json.loads((workdir / "best.json").read_text())["epoch"],
-                  epochs_run=len(history["epoch"]))
+    history = {k: [row[k] for row in state["history"]] for k in state["history"][0]}
+    result = dict(history=history, best_epoch=state["best_epoch"], epochs_run=state["epoch"])
     atomic_write(done, lambda tmp: Path(tmp).write_text(json.dumps(dict(run=run, result=result))))
     return dict(result, train_seconds=seconds, reused=False)
 
@@ -244,15 +272,6 @@ def _fingerprint(*parts: dict) -> str:
         for key in ("x", "y"):
             digest.update(np.ascontiguousarray(part[key]))
     return digest.hexdigest()
-
-
-def _read_history(path: Path) -> dict:
-    """history.csv as lists; a resumed run's repeated epochs keep their last entry."""
-    import pandas as pd
-
-    table = pd.read_csv(path).drop_duplicates("epoch", keep="last").sort_values("epoch")
-    table["epoch"] = table["epoch"] + 1
-    return {k: table[k].tolist() for k in table.columns}
 
 
 def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:

@@ -90,9 +90,10 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
     for f in tqdm(plan, desc=f"{model} folds", disable=not progress):
         ds = build_dataset(sources, config, seed=seed, split=f["split"], noise=noise)
         parts = {p: model_inputs(ds, p, training.bands, training.scaling) for p in ("train", "val", "test")}
-        keras.utils.set_random_seed(fold_seed(seed, f["repeat"], f["fold"]))
+        fold = fold_seed(seed, f["repeat"], f["fold"])
+        keras.utils.set_random_seed(fold)
         net = build_classifier(model, size=config.cutout, bands=len(training.bands))
-        fit = train(net, training, parts["train"], parts["val"], f"{workdir}/r{f['repeat']}f{f['fold']}")
+        fit = train(net, training, parts["train"], parts["val"], f"{workdir}/r{f['repeat']}f{f['fold']}", seed=fold)
         test = parts["test"]
         table = source_scores(predict(net, test["x"]), test["label"], test["source"])
         seen = predict(net, parts["train"]["x"])  # inference mode: no dropout, no noise layer

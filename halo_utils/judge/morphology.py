@@ -55,7 +55,7 @@ def train_judge(sets: dict, config, seed: int, workdir) -> tuple:
     pack = lambda x, y: dict(x=x, y=np.eye(2, dtype=np.float32)[y], label=y)  # noqa: E731
     train_images = with_noise_floor(sets["train"], config.judge_noise, seed) if config.judge_noise else sets["train"]
     fit = train(model, settings, pack(train_images, sets["train_labels"]),
-                pack(sets["select"], sets["select_labels"]), workdir)
+                pack(sets["select"], sets["select_labels"]), workdir, seed=seed)
     accuracy = float(np.mean(probabilities(model, sets["test"]).argmax(1) == sets["test_labels"]))
     return model, dict(fit, test_accuracy=accuracy, train_config=dataclasses.asdict(settings))
 

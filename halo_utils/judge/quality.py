@@ -37,7 +37,7 @@ def domain_judge(ds, bands, profile: str, seed: int, workdir):
     settings = train_config(profile, bands=tuple(bands))
     train_data, val_data = (model_inputs(ds, part, settings.bands, settings.scaling) for part in ("train", "val"))
     model = build_classifier("I", size=train_data["x"].shape[1], bands=len(bands))
-    fit = train(model, settings, train_data, val_data, workdir)
+    fit = train(model, settings, train_data, val_data, workdir, seed=seed)
     return model, fit
 
 
