@@ -58,12 +58,21 @@ def _resolve_dir(value, env: str, what: str, hint: str) -> Path:
     return path.resolve()
 
 
+DOWNLOADED_GLEAM = "data/gleam"
+"""Where ``python -m halo_utils.data.download`` puts the GLEAM images by default: used when nothing else is given."""
+
+
 def gleam_dir(value: str | os.PathLike | None = None) -> Path:
-    """Folder of the GLEAM halo dataset in the published layout (parameter, else ``$HALO_GLEAM_DIR``)."""
+    """Folder of the GLEAM halo dataset in the published layout: the parameter, else ``$HALO_GLEAM_DIR``, else
+    the downloaded copy in ``data/gleam`` if there is one."""
+    downloaded = project_root() / DOWNLOADED_GLEAM
+    if not value and not os.environ.get("HALO_GLEAM_DIR") and downloaded.is_dir():
+        value = downloaded
     return _resolve_dir(
         value, "HALO_GLEAM_DIR", "GLEAM halo dataset",
-        "Use the published dataset folder (TRAIN_DATA_1 ... TEST_DATA_0), or download it with "
-        "`python -m halo_utils.data.download --out data/gleam` (needs network).",
+        "Three ways: -p gleam_dir /path/to/gleam-halos (the published TRAIN_DATA_1 ... TEST_DATA_0 folders) or "
+        "HALO_GLEAM_DIR=/path/to/gleam-halos; download them into data/gleam with "
+        "`python -m halo_utils.data.download --out data/gleam` (needs network); or use the mock sky: -p source mock.",
     )
 
 

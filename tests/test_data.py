@@ -164,3 +164,17 @@ def test_hidden_files_beside_the_images_are_ignored(fake_dataset):
     (fake_dataset / "TRAIN_DATA_1" / ".DS_Store.fits").write_bytes(b"Bud1")
     assert sorted(s.name for s in read_dataset(fake_dataset)) == sorted(
         ["abell_0001", "abell_s0002", "orc 9", "ngc 1", "abell_0003", "rxc j0000.0-0000", "abell_0004", "pks 0000-00"])
+
+
+def test_no_gleam_folder_names_the_three_ways(tmp_path, monkeypatch):
+    from halo_utils import paths
+
+    monkeypatch.delenv("HALO_GLEAM_DIR", raising=False)
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    with pytest.raises(paths.MissingDataError, match="gleam_dir.*HALO_GLEAM_DIR.*download.*-p source mock"):
+        paths.gleam_dir()
+    (tmp_path / "data" / "gleam").mkdir(parents=True)  # a downloaded copy is used when nothing else is given
+    assert paths.gleam_dir() == (tmp_path / "data" / "gleam").resolve()
+    monkeypatch.setenv("HALO_GLEAM_DIR", str(tmp_path / "elsewhere"))
+    with pytest.raises(paths.MissingDataError, match="elsewhere.*from \\$HALO_GLEAM_DIR"):
+        paths.gleam_dir()
