@@ -21,9 +21,9 @@ class _Payload:
         return os.makedirs, (self.target,)
 
 
-def _write(folder: Path, images: np.ndarray, labels, size: int, flat: bool = True):
+def _write(folder: Path, images: np.ndarray, labels, size: int, flat: bool = True, names=("FRI", "FRII")):
     folder.mkdir(parents=True, exist_ok=True)
-    meta = {"num_cases_per_batch": len(images), "label_names": ["FRI", "FRII"], "num_vis": size * size}
+    meta = {"num_cases_per_batch": len(images), "label_names": list(names), "num_vis": size * size}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta))
     data = images.reshape(len(images), -1) if flat else images
     for name in ("data_batch_1", "test_batch"):
@@ -84,3 +84,37 @@ def test_real_frdeep_f(real):
     counts = np.bincount(np.concatenate([real["train_labels"], real["test_labels"]]))
     assert counts.tolist() == [264, 336]  # FRI, FRII (Tang et al. 2019)
     assert 0.0 <= real["train"].min() and real["train"].max() <= 1.0
+
+
+MIRABEST = ["FRI Confident", "FRI Uncertain", "FRII Confident", "FRII Uncertain", "Hybrid"]
+
+
+def test_a_set_with_more_classes_is_refused_naming_them(tmp_path):
+    images = np.random.default_rng(0).integers(0, 255, (5, 12, 12)).astype(np.uint8)
+    _write(tmp_path, images, [0, 1, 2, 3, 4], 12, names=MIRABEST)
+    with pytest.raises(ValueError, match="FRI Uncertain.*Hybrid.*classes="):
+        frdeep.read_frdeep(tmp_path)
+
+
+def test_classes_map_a_set_to_fri_and_frii_leaving_the_rest_out(tmp_path):
+    images = np.random.default_rng(0).integers(0, 255, (6, 12, 12)).astype(np.uint8)
+    _write(tmp_path, images, [0, 2, 1, 4, 2, 0], 12, names=MIRABEST)
+    data = frdeep.read_frdeep(tmp_path, classes='{"FRI Confident": 0, "FRII Confident": 1}')
+    assert data["train_labels"].tolist() == [0, 1, 1, 0] and data["label_names"] == ["FRI", "FRII"]
+    np.testing.assert_array_equal(data["train"], images[[0, 1, 4, 5]] / np.float32(255))
+    with pytest.raises(ValueError, match="must map some of"):
+        frdeep.read_frdeep(tmp_path, classes={"FRI Confident": 0, "Bent": 1})
+
+
+def test_labels_outside_the_classes_are_named(tmp_path):
+    _write(tmp_path, np.zeros((2, 12, 12), np.uint8), [0, 7], 12)
+    with pytest.raises(ValueError, match=r"labels \[0, 7\] outside the 2 classes"):
+        frdeep.read_frdeep(tmp_path)
+
+
+def test_two_sets_get_different_tags(tmp_path):
+    images = np.zeros((2, 12, 12), np.uint8)
+    _write(tmp_path / "a", images, [0, 1], 12)
+    _write(tmp_path / "b", np.zeros((3, 12, 12), np.uint8), [0, 1, 1], 12)
+    tags = {frdeep.dataset_tag(tmp_path / "a"), frdeep.dataset_tag(tmp_path / "b")}
+    assert len(tags) == 2 and all(t[:2] in ("a-", "b-") for t in tags)

@@ -61,3 +61,45 @@ def test_classifier_notebook_gives_the_same_json_twice(workspace):
         assert result.pop("train_seconds") > 0  # wall time: the one field that may differ
         texts.append(json.dumps(result, sort_keys=True))
     assert texts[0] == texts[1]
+
+
+def _cifar_style(folder: Path, names: list, n_train: int, n_test: int, seed: int):
+    """A small CIFAR-style radio-galaxy set: blobs whose elongation follows the class, 40x40 uint8."""
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True)
+    (folder / "batches.meta").write_bytes(pickle.dumps({"label_names": names, "num_vis": 1600}))
+    y, x = np.mgrid[:40, :40] - 19.5
+    for name, n in (("data_batch_1", n_train), ("test_batch", n_test)):
+        labels = rng.integers(0, len(names), n)
+        width = 2 + 4 * (labels % 2)[:, None, None]
+        images = 255 * np.exp(-(x ** 2 / width ** 2 + y ** 2 / 4))[None] * rng.uniform(0.5, 1, (n, 1, 1))
+        batch = dict(labels=labels.tolist(), data=images.astype(np.uint8).reshape(n, -1))
+        (folder / name).write_bytes(pickle.dumps(batch))
+
+
+def test_07_vae_runs_on_a_second_set_without_touching_the_first(workspace):
+    """Two CIFAR-style sets, the second with five classes mapped to FRI/FRII: two results, the first left alone."""
+    first, second = workspace / "sets" / "frdeep-like", workspace / "sets" / "mirabest-like"
+    _cifar_style(first, ["FRI", "FRII"], 60, 20, seed=0)
+    _cifar_style(second, ["FRI Confident", "FRI Uncertain", "FRII Confident", "FRII Uncertain", "Hybrid"], 120, 40, seed=1)
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "07_vae.ipynb"
+    results = workspace / "data" / "results" / "07_vae"
+
+    def run(folder, **extra):
+        papermill.execute_notebook(str(notebook), str(workspace / "runs" / f"07_{folder.name}.ipynb"),
+                                   parameters=dict(profile="smoke", seed=0, frdeep_dir=str(folder), gleam_cvae=False, **extra),
+                                   cwd=str(notebook.parent), progress_bar=False, log_output=False)
+
+    (workspace / "runs").mkdir(exist_ok=True)
+    run(first)
+    written = {p.name: p.read_bytes() for p in results.glob("*.json")}
+    assert len(written) == 1 and "frdeep-like" in next(iter(written))
+    run(second, classes='{"FRI Confident": 0, "FRII Confident": 1}')
+    after = {p.name: p.read_bytes() for p in results.glob("*.json")}
+    assert len(after) == 2 and all(after[name] == content for name, content in written.items())
+    summary = json.loads(next(content for name, content in after.items() if "mirabest-like" in name))
+    assert summary["classes"][-1] == "Hybrid" and summary["dataset"].startswith("mirabest-like-")
