@@ -34,6 +34,8 @@ def test_notebook_runs_on_the_mock_sky(notebook, workspace):
     assert len(written) == 1, written
     summary = json.loads(written[0].read_text())
     assert summary["source"] == "mock" and summary["profile"] == "smoke"
+    figures = list((workspace / "figures").glob(f"{notebook.stem[:2]}_*.png"))
+    assert figures and all("mock_smoke_seed0" in f.name for f in figures), figures  # names never collide across runs
     if notebook.stem == "00_data":
         assert summary["n_sources"] == 46
     if notebook.stem == "01_noise":
