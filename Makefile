@@ -39,7 +39,7 @@ demo: $(STAMP)
 	@mkdir -p $(RUNS)
 	@for name in $(DEMO_NOTEBOOKS); do \
 	  nb=notebooks/$$name.ipynb; echo "== $$name ($(DEMO_SOURCE), $(DEMO_PROFILE))"; \
-	  MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/papermill --log-level WARNING $$nb $(RUNS)/$${name}_$(DEMO_SOURCE).ipynb \
+	  MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/papermill --log-output $$nb $(RUNS)/$${name}_$(DEMO_SOURCE).ipynb \
 	    -p profile $(DEMO_PROFILE) -p source $(DEMO_SOURCE) || exit 1; \
 	done
 	@echo "executed notebooks: $(RUNS)/"; echo "figures:            figures/"; \

@@ -13,8 +13,14 @@ The subpackages follow the pipeline, and each imports only from the ones before 
 Beside them, used by every stage: ``constants`` (bands, pixel size, beam, cosmology), ``config``
 (profiles), ``paths`` (folders, atomic writes), ``plots`` and ``models`` (Keras architectures).
 Notebooks import the modules and hold only parameters, narrative and plots. Importing the
-package has no side effects.
+package has one side effect: unless you set it, ``TF_CPP_MIN_LOG_LEVEL`` becomes 2, so
+TensorFlow, when it is first imported, keeps its start-up information and warnings to itself
+(its errors still show).
 """
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 __version__ = "0.1.0"
 

@@ -58,7 +58,7 @@ def run_notebook(parameters: dict, out: Path, threads: int | None = None, stage:
     """
     notebook = paths.project_root() / "notebooks" / f"{stage}.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)
-    args = [sys.executable, "-m", "papermill", "--log-level", "WARNING", "--no-progress-bar", str(notebook), str(out)]
+    args = [sys.executable, "-m", "papermill", "--log-output", "--no-progress-bar", str(notebook), str(out)]
     for key, value in parameters.items():
         args += ["-p", key, str(value)]
     env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")

@@ -96,4 +96,6 @@ def run_steps(step_fn, trackables: dict, total_steps: int, workdir, every: int =
         bar.set_postfix({k: f"{v[-1]:.4f}" for k, v in losses.items()}, refresh=False)
         if int(step.numpy()) % every == 0 or int(step.numpy()) == total_steps:
             _save(manager, step.numpy(), losses, workdir)
+            print(f"{desc}: step {int(step.numpy())}/{total_steps}, " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in losses.items())
+                  + f", {time.perf_counter() - begin:.0f} s, checkpoint saved", flush=True)  # visible under papermill --log-output
     return dict(steps=int(step.numpy()), resumed_from=start, seconds=time.perf_counter() - begin, losses=losses)
