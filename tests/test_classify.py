@@ -188,3 +188,46 @@ def test_the_fit_gate_ranks_unfitted_epochs_after_fitted_ones():
         callback.on_epoch_end(0, logs)
         losses[accuracy] = logs["val_source_loss"]
     assert losses[0.99] == pytest.approx(np.log(2)) and losses[0.5] == pytest.approx(100 + np.log(2))
+
+
+TWO_DEVICES = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from halo_utils.detect import classify
+from halo_utils.models.classifiers import build_lenet
+
+rng = np.random.default_rng(0)
+label = np.arange(64) % 2
+x = (rng.random((64, 32, 32, 2)) * (0.5 + 0.5 * label[:, None, None, None])).astype(np.float32)
+part = dict(x=x, y=np.eye(2, dtype=np.float32)[label], label=label, source=np.arange(64).astype(str))
+out = {}
+for name, devices in (("one", None), ("two", ["/cpu:0", "/cpu:1"])):
+    classify.deterministic(3)
+    with classify.distribution(devices).scope():
+        net = build_lenet(size=32, bands=2, dropout=0.0)  # no random layer: the two runs must agree
+        cfg = classify.train_config("smoke", epochs=3, patience=5, fit_gate=0.0, batch_size=16)
+        fit = classify.train(net, cfg, part, part, sys.argv[1] + "/" + name, seed=3)
+    out[name] = dict(loss=fit["history"]["loss"], replicas=classify.distribution(devices).num_replicas_in_sync,
+                     scores=classify.predict(net, x[:8]).tolist())
+print(json.dumps(out))
+"""
+
+
+def test_two_devices_train_like_one(tmp_path):
+    """MirroredStrategy over two logical CPUs: the same losses and scores as one device (global batch 16)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "two.py"
+    script.write_text(TWO_DEVICES)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["one"]["replicas"] == 1 and out["two"]["replicas"] == 2
+    np.testing.assert_allclose(out["two"]["loss"], out["one"]["loss"], rtol=1e-4)  # stated tolerance: 1e-4 relative
+    np.testing.assert_allclose(out["two"]["scores"], out["one"]["scores"], atol=1e-4)

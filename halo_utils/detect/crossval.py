@@ -28,7 +28,7 @@ from ..prep.features import unclipped_fields
 from ..prep.noise import noise_table
 from ..prep.splits import grouped_kfold, sky_groups
 from . import baseline
-from .classify import TrainConfig, model_inputs, predict, source_scores, train, train_config
+from .classify import TrainConfig, distribution, model_inputs, predict, source_scores, train, train_config
 from .oof import permutation_pvalue, pooled_metrics, repeat_metrics
 
 __all__ = ["group_distance_deg", "kfold_plan", "fit_kfold", "fold_seed", "permuted", "permuted_plan", "baseline_scores",
@@ -63,7 +63,7 @@ def fold_seed(seed: int, repeat: int, fold: int) -> int:
 
 
 def fit_kfold(sources, model: str, config, training, plan: list, seed: int, workdir, noise=None,
-              progress: bool = True) -> tuple:
+              progress: bool = True, devices=None) -> tuple:
     """Train one classifier per fold of ``plan`` and score its test sources.
 
     Parameters
@@ -73,6 +73,7 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
     config, training : :class:`~halo_utils.config.DataConfig`, :class:`~halo_utils.detect.classify.TrainConfig`
     plan : :func:`kfold_plan`
     workdir : folder; fold ``r<repeat>f<fold>`` trains (and resumes) in its own sub-folder
+    devices : where to train (:func:`halo_utils.detect.classify.distribution`; None: one device)
 
     Returns
     -------
@@ -92,8 +93,9 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
         parts = {p: model_inputs(ds, p, training.bands, training.scaling) for p in ("train", "val", "test")}
         fold = fold_seed(seed, f["repeat"], f["fold"])
         keras.utils.set_random_seed(fold)
-        net = build_classifier(model, size=config.cutout, bands=len(training.bands))
-        fit = train(net, training, parts["train"], parts["val"], f"{workdir}/r{f['repeat']}f{f['fold']}", seed=fold)
+        with distribution(devices).scope():
+            net = build_classifier(model, size=config.cutout, bands=len(training.bands))
+            fit = train(net, training, parts["train"], parts["val"], f"{workdir}/r{f['repeat']}f{f['fold']}", seed=fold)
         test = parts["test"]
         table = source_scores(predict(net, test["x"]), test["label"], test["source"])
         seen = predict(net, parts["train"]["x"])  # inference mode: no dropout, no noise layer
@@ -171,7 +173,7 @@ def _shape(plan: list) -> tuple:
 
 
 def run(sources, model: str, config, training, seed: int, workdir, permutations: int = 0,
-        progress: bool = True) -> dict:
+        progress: bool = True, devices=None) -> dict:
     """One ``kfold`` run of ``05_classifier``: the network and the baseline on the same folds, pooled.
 
     Parameters
@@ -188,13 +190,14 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
     """
     plan = kfold_plan(sources, config, training.folds, training.repeats, seed, training.val_fraction)
     noise = noise_table(sources)
-    scores, fits = fit_kfold(sources, model, config, training, plan, seed, workdir, noise, progress)
+    scores, fits = fit_kfold(sources, model, config, training, plan, seed, workdir, noise, progress, devices)
     network = pooled_metrics(scores, seed=seed)
     null = []
     for i in range(permutations):
         fake, fake_plan = permuted_plan(sources, config, training.folds, training.repeats, seed, i,
                                         training.val_fraction)
-        table, _ = fit_kfold(fake, model, config, training, fake_plan, seed, f"{workdir}/permuted{i}", noise, progress)
+        table, _ = fit_kfold(fake, model, config, training, fake_plan, seed, f"{workdir}/permuted{i}", noise, progress,
+                             devices)
         null.append(float(repeat_metrics(table).auc.mean()))
     network.update(null_auc=null, p_value=permutation_pvalue(network["oof_source_auc"], null) if null else None)
     base_scores, base_null = _cached_baseline(sources, config, plan, seed, noise, training.baseline_permutations,
