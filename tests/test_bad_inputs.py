@@ -137,3 +137,19 @@ def test_a_source_table_without_its_columns_is_named(tmp_path):
     (tmp_path / "sources.csv").write_text("name,cls\nabell_0001,1\n")
     with pytest.raises(DataError, match="sources.csv.*source, label, split"):
         read_source_table(tmp_path)
+
+
+def test_a_flagged_band_falls_back_to_the_training_noise(tmp_path):
+    """The noise table does not trust a truncated band's own RMS; the fallback is used and recorded."""
+    from halo_utils.prep.dataset import source_rms
+    from halo_utils.prep.noise import noise_table
+
+    files = good_source(tmp_path)
+    good_source(tmp_path, "orc 9", "TRAIN_DATA_0")
+    rewrite(files["72-103"], np.where(np.arange(300)[:, None] < 20, 0, noise_image(6)))
+    sources = read_dataset(tmp_path)
+    table = noise_table(sources).set_index(["source", "band"])
+    assert table.loc[(SOURCE, "72-103"), "method"] == "flagged:zero_region"
+    assert np.isnan(table.loc[(SOURCE, "72-103"), "rms"]) and np.isfinite(table.loc[(SOURCE, "103-134"), "rms"])
+    rms, used = source_rms(noise_table(sources), {s.name: "train" for s in sources})
+    assert used[SOURCE] == ["72-103"] and rms[SOURCE][0] == pytest.approx(table.loc[("orc 9", "72-103"), "rms"])

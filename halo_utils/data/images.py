@@ -247,6 +247,10 @@ class Sources(list):
         super().__init__(sources)
         self.skipped = list(skipped)
 
+    def flagged(self) -> dict:
+        """source -> band -> quality flags, for the sources that carry any (for summaries)."""
+        return {s.name: {b: f for b, f in s.flags.items() if f} for s in self if any(s.flags.values())}
+
     def report(self) -> str:
         """One line per skipped source, or a line saying none was."""
         if not self.skipped:

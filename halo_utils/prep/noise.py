@@ -28,6 +28,10 @@ CLIPPED_ZERO_FRACTION = 0.3
 """An image with at least this fraction of exact zeros, zeroed symmetrically, counts as clipped."""
 
 
+UNTRUSTED_FLAGS = ("zero_region", "negative_median")
+"""Reader flags (:func:`halo_utils.data.read_image`) after which an image's own RMS is not used."""
+
+
 @dataclasses.dataclass(frozen=True)
 class NoiseEstimate:
     """Noise of one image (all values in the image's unit, Jy/beam)."""
@@ -159,6 +163,10 @@ def noise_table(sources, seed: int = 0):
     -------
     pandas.DataFrame with columns source, split, label, band, rms, mean, method, clipped,
     threshold, zero_fraction, patch_rms, sigma_clip_rms (Jy/beam)
+
+    A band whose reader flagged it as truncated (``zero_region``) or sitting in a negative bowl
+    (``negative_median``) gets no RMS of its own (rms NaN, method ``flagged:<flag>``): the
+    pipeline then uses the training median of that band, as for any image whose RMS cannot be told.
     """
     import pandas as pd
 
@@ -166,9 +174,12 @@ def noise_table(sources, seed: int = 0):
     for src in sources:
         for i, band in enumerate(BAND_KEYS):
             image = src.cube[..., i]
-            est = estimate_noise(image)
+            est = dataclasses.asdict(estimate_noise(image))
+            distrust = [f for f in src.flags.get(band, []) if f.split(":")[0] in UNTRUSTED_FLAGS]
+            if distrust:
+                est.update(rms=float("nan"), method=f"flagged:{distrust[0].split(':')[0]}")
             rows.append(dict(source=src.name, split=src.split, label=src.label, band=band,
-                             **dataclasses.asdict(est), patch_rms=patch_rms(image, seed=seed),
+                             **est, patch_rms=patch_rms(image, seed=seed),
                              sigma_clip_rms=sigma_clip_rms(image)))
     return pd.DataFrame(rows)
 
