@@ -92,3 +92,26 @@ def test_kfold_table_pools_seeds_and_keeps_the_baseline_apart(tmp_path, monkeypa
     written = sweep.aggregate("cpu", command="python -m halo_utils.detect.sweep --seeds 3")
     text = written["kfold_md"].read_text()
     assert written["kfold_md"].parent == tmp_path / "docs" / "results" and "--seeds 3" in text and "| A | 3 | 1.000" in text
+
+
+def test_ensembles_average_out_of_fold_scores(tmp_path, monkeypatch):
+    """Averaging a noisy model over seeds sharpens it; the ensemble AUC is that of the mean scores."""
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    for seed in range(5):
+        for model, noise in (("I", 1.0), ("D", 1.5)):
+            (folder / f"{run_name('cpu', seed, tag=run_tag(model, 'kfold'))}.json").write_text(json.dumps(fake_kfold(model, seed, noise, rng)))
+    written = sweep.aggregate("cpu", command="test")
+    per_source = pd.read_csv(written["sources_csv"], header=[0, 1], index_col=0)
+    ensembles = sweep.ensemble_table(per_source)
+    single = sweep.kfold_table(sweep.load_runs("cpu"))
+    assert ensembles.loc["I", "auc"] > single.loc["I", "auc"]  # 10 noisy scores per source average out
+    both = (per_source["I"]["score"] + per_source["D"]["score"]) / 2
+    assert ensembles.loc["I+D", "auc"] == pytest.approx(roc_auc_score(per_source["I"]["label"], both))
+    assert list(ensembles.index) == ["I", "D", "baseline", "I+D", "I+D+baseline"]
+    assert "| I+D |" in written["ensemble_md"].read_text()
