@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-__all__ = ["matmul_gflops", "forward_flops", "train_throughput", "generative_speed", "main"]
+__all__ = ["matmul_gflops", "forward_flops", "train_throughput", "generative_speed", "GPU_TFLOPS", "gpu_estimate", "main"]
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -39,8 +39,9 @@ def forward_flops(model, batch: int = 1) -> float:
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    spec = tf.TensorSpec((batch, *model.input_shape[1:]), tf.float32)
-    graph = convert_variables_to_constants_v2(tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)).graph
+    specs = [tf.TensorSpec((batch, *i.shape[1:]), i.dtype) for i in model.inputs]
+    call = (lambda *x: model(list(x), training=False)) if len(specs) > 1 else (lambda x: model(x, training=False))
+    graph = convert_variables_to_constants_v2(tf.function(call).get_concrete_function(*specs)).graph
     options = tf.compat.v1.profiler.ProfileOptionBuilder.float_operation()
     options["output"] = "none"
     return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops / batch
@@ -92,6 +93,53 @@ def generative_speed(profile: str = "cpu", bands: int = 1, steps: int = 10, batc
     return out
 
 
+GPU_TFLOPS = 4.0
+"""Assumed achieved float32 speed of one GPU, TFLOP/s: a T4 (8.1 peak, Colab's usual GPU) at half its peak.
+This machine's CPU reaches 60-68 % of its matmul speed with the convolutional classifiers (see the README)."""
+
+
+def gpu_estimate(profile: str = "paper", tflops: float = GPU_TFLOPS) -> list:
+    """Training (and sampling) FLOPs of each notebook in ``profile``, from the profiler's forward FLOPs of its
+    networks (a training step = 3 x forward), and the hours they take at ``tflops``. Upper bounds where a run
+    may stop early (the classifiers' epochs). Returns rows (notebook, what, PFLOP, hours)."""
+    from .config import data_config
+    from .detect.classify import train_config
+    from .generate.ddpm import ddpm_config
+    from .generate.vae import vae_config
+    from .generate.wgan import wgan_config
+    from .models.classifiers import build_classifier
+    from .models.unet import build_unet
+    from .models.vae import build_decoder, build_encoder
+    from .models.wgan import build_critic, build_generator
+
+    rows = []
+    data, train = data_config(profile), train_config(profile)
+    sources = 46 * (train.folds - 1) / train.folds * (1 - train.val_fraction)  # training sources per fold
+    for name in ("I", "A", "D"):
+        per_image = 3 * forward_flops(build_classifier(name, size=data.cutout))
+        flops = train.folds * train.repeats * train.epochs * sources * data.n_variants * per_image
+        rows.append(("05_classifier", f"{name}, kfold {train.folds}x{train.repeats}, <= {train.epochs} epochs", flops))
+    w = wgan_config(profile)
+    gen = forward_flops(build_generator(latent=w.latent, labels=18, channels=w.generator_channels, widths=w.generator_widths))
+    critic = forward_flops(build_critic(labels=18, widths=w.critic_widths))
+    per_step = w.batch_size * (w.n_critic * (3 * critic * 2 + gen + 3 * critic) + 3 * (gen + critic))  # GP: +1 critic pass
+    rows.append(("02_wgan", f"{w.train_steps} generator steps, {w.n_critic} critic steps each", w.train_steps * per_step))
+    d = ddpm_config(profile)
+    unet = forward_flops(build_unet(size=d.size or data.cutout, widths=d.widths, attention=d.attention, n_res=d.n_res,
+                                    groups=d.groups))
+    rows.append(("03_ddpm", f"{d.train_steps} steps, batch {d.batch_size}", d.train_steps * d.batch_size * 3 * unet))
+    rows.append(("03_ddpm", f"{d.n_samples} ancestral samples, {d.diffusion_steps} steps", d.n_samples * d.diffusion_steps * unet))
+    v = vae_config(profile)
+    n_train = 550 - v.n_validation  # FRDEEP-F: 550 training galaxies
+    for latent in (min(v.latent_sizes), max(v.latent_sizes)):
+        vae = forward_flops(build_encoder(size=v.size, latent=latent, widths=v.widths)) + \
+            forward_flops(build_decoder(size=v.size, latent=latent, widths=v.widths))
+        epochs = len(v.learning_rates) * v.search_epochs + v.epochs
+        rows.append(("07_vae", f"one VAE, d = {latent}: {len(v.learning_rates)} rates x {v.search_epochs:g} + {v.epochs:g} epochs",
+                     epochs * n_train * 3 * vae))
+    return [(nb, what, flops / 1e15, flops / (tflops * 1e12) / 3600) for nb, what, flops in rows]
+
+
 def _run_notebook(profile: str, model: str) -> float:
     """Wall time (s) of one 05_classifier run (strict protocol, seed 0) through papermill."""
     from . import paths
@@ -110,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per model")
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"])
     parser.add_argument("--run", default=None, help="also time one 05_classifier run of model A in this profile")
+    parser.add_argument("--gpu-estimate", default=None, metavar="PROFILE",
+                        help="instead: each notebook's training FLOPs in this profile and its hours on one GPU")
     parser.add_argument("--generative", default=None, metavar="PROFILE",
                         help="instead: DDPM / WGAN training steps/s and DDIM vs ancestral sampling in this profile")
     args = parser.parse_args(argv)
@@ -117,6 +167,16 @@ def main(argv=None):
 
     from .models.classifiers import build_classifier
 
+    if args.gpu_estimate:
+        rows = gpu_estimate(args.gpu_estimate)
+        print(f"Made by `python -m halo_utils.bench --gpu-estimate {args.gpu_estimate}`: training FLOPs from the TensorFlow "
+              f"profiler's forward FLOPs (x 3 per training image), at an assumed {GPU_TFLOPS:g} TFLOP/s achieved on one "
+              "GPU (a T4 at half its float32 peak). Small networks reach far less than that on a GPU, so read the "
+              "classifier rows as lower bounds.\n")
+        print(f"| notebook | what ({args.gpu_estimate} profile) | PFLOP | GPU hours |\n|---|---|---|---|")
+        for notebook, what, pflop, hours in rows:
+            print(f"| {notebook} | {what} | {pflop:.2f} | {hours:.2f} |")
+        return
     if args.generative:
         from .generate.ddpm import ddpm_config
 

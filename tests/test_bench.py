@@ -13,3 +13,12 @@ def test_dense_model_flops_match_the_closed_form():
     matmuls = 2 * (4096 * 64 + 64 * 30 + 30 * 8 + 8 * 4 + 4 * 2)
     flops = forward_flops(build_classifier("D", bands=1))
     assert matmuls <= flops <= 1.01 * matmuls + 2_000
+
+
+def test_forward_flops_of_a_two_input_model():
+    """[a (3,), b (2,)] -> concat -> Dense(4): 2 x 5 x 4 multiply-adds plus 4 biases."""
+    import keras
+
+    a, b = keras.Input((3,)), keras.Input((2,))
+    model = keras.Model([a, b], keras.layers.Dense(4)(keras.layers.Concatenate()([a, b])))
+    assert 40 <= forward_flops(model) <= 44
