@@ -5,10 +5,12 @@ Every module takes these from here; nothing else hard-codes a band edge, a pixel
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["BANDS_MHZ", "BAND_KEYS", "BAND_CENTRES_MHZ", "BAND_PIXEL_ARCMIN", "PIXEL_DEG", "BEAM_ARCMIN_200",
-           "FWHM_TO_SIGMA", "COSMOLOGY", "kpc_per_arcmin", "cutout_extent_kpc"]
+           "FWHM_TO_SIGMA", "cosmology", "kpc_per_arcmin", "cutout_extent_kpc"]
 
 BANDS_MHZ = ((72, 103), (103, 134), (139, 170), (170, 231))
 """The four GLEAM sub-bands used throughout, (low, high) edges in MHz, ordered by frequency."""
@@ -32,19 +34,18 @@ FWHM_TO_SIGMA = 1 / np.sqrt(8 * np.log(2))
 """A Gaussian's sigma per unit FWHM."""
 
 
-def _cosmology():
+@functools.cache
+def cosmology():
+    """Flat LambdaCDM, H0 = 70 km/s/Mpc, Omega_m = 0.3 (as radio-halo papers use); built on first use
+    (astropy.cosmology takes about a second to import)."""
     from astropy.cosmology import FlatLambdaCDM
 
     return FlatLambdaCDM(H0=70, Om0=0.3)
 
 
-COSMOLOGY = _cosmology()
-"""Flat LambdaCDM, H0 = 70 km/s/Mpc, Omega_m = 0.3 (as radio-halo papers use)."""
-
-
 def kpc_per_arcmin(z) -> np.ndarray:
     """Proper kpc per arcmin at redshift ``z`` (scalar or array)."""
-    return COSMOLOGY.kpc_proper_per_arcmin(np.asarray(z, float)).value
+    return cosmology().kpc_proper_per_arcmin(np.asarray(z, float)).value
 
 
 def cutout_extent_kpc(z, size_px: int = 64, pixel_deg: float = PIXEL_DEG):

@@ -34,7 +34,7 @@ import numpy as np
 from astropy.io import fits
 
 from .. import paths
-from ..constants import BAND_CENTRES_MHZ, BANDS_MHZ, BEAM_ARCMIN_200, COSMOLOGY, PIXEL_DEG
+from ..constants import BAND_CENTRES_MHZ, BANDS_MHZ, BEAM_ARCMIN_200, PIXEL_DEG, cosmology
 from ..data.catalogue import DATASET_TABLE
 from ..data.images import FOLDERS
 from ..paths import atomic_write
@@ -122,7 +122,7 @@ def _log_uniform(rng, lo_hi):
 
 
 def _kpc_to_px(kpc: float, z: float, pixel_deg: float) -> float:
-    arcmin_per_kpc = COSMOLOGY.arcsec_per_kpc_proper(z).value / 60
+    arcmin_per_kpc = cosmology().arcsec_per_kpc_proper(z).value / 60
     return kpc * arcmin_per_kpc / (pixel_deg * 60)
 
 
@@ -248,7 +248,7 @@ def _halo_columns(components, config: SkyConfig) -> dict:
     re_arcsec = halo.size * config.pixel_deg * 3600
     i0 = halo.flux_150 / (2 * np.pi * re_arcsec ** 2 * halo.axis_ratio) * 1e6
     return dict(halo_flux_150=halo.flux_150, halo_alpha=halo.alpha, halo_re_arcmin=re_arcsec / 60,
-                halo_re_kpc=re_arcsec / COSMOLOGY.arcsec_per_kpc_proper(halo.z).value,
+                halo_re_kpc=re_arcsec / cosmology().arcsec_per_kpc_proper(halo.z).value,
                 halo_i0_ujy_arcsec2=i0)
 
 
