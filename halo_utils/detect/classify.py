@@ -200,6 +200,11 @@ class _Tracker:
         return better
 
 
+def _epoch_files(workdir: Path, keep: str = "") -> list:
+    """Names of the per-epoch weight files in ``workdir`` other than ``keep``."""
+    return [p.name for p in workdir.glob("epoch*.weights.h5") if p.name != keep]
+
+
 def _save_weights(model, path: Path):
     """``model.save_weights`` (layers and optimizer) through a temporary file, so a kill leaves the old file."""
     tmp = path.with_name(f".{path.name[:-len('.weights.h5')]}.tmp.weights.h5")
@@ -217,7 +222,7 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
     by a permutation drawn from (``seed``, epoch).
 
     Exactly resumable: after every epoch ``workdir`` receives the weights with the optimizer
-    state (``last.weights.h5``), the random layers' states, the early-stopping and checkpoint
+    state (``epoch<n>.weights.h5``, a new file each epoch), the random layers' states, the early-stopping and checkpoint
     state and the history (``state.json``, written last: the commit point). A run killed at any
     moment and called again continues as if never stopped and ends with the same numbers.
     ``best.weights.h5`` + ``best.json`` hold the kept epoch; once finished, ``done.json`` lets
@@ -235,7 +240,7 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     run = json.loads(json.dumps(dict(config=config.to_dict(), data=_fingerprint(train_data, val_data), seed=seed)))
-    done, saved, last = workdir / "done.json", workdir / "state.json", workdir / "last.weights.h5"
+    done, saved = workdir / "done.json", workdir / "state.json"
     if done.exists() and json.loads(done.read_text())["run"] == run and (workdir / "best.weights.h5").exists():
         model.load_weights(workdir / "best.weights.h5")
         return dict(json.loads(done.read_text())["result"], train_seconds=0.0, reused=True)
@@ -243,14 +248,14 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
     loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
     model.compile(optimizer=optimizer, loss=loss, metrics=["accuracy"], jit_compile=config.jit_compile)
     state = dict(epoch=0, history=[], stop=[None, 0], keep=[None, 0], best_epoch=None)
-    if saved.exists() and last.exists() and json.loads(saved.read_text())["run"] == run:
+    if saved.exists() and json.loads(saved.read_text())["run"] == run:
         state = json.loads(saved.read_text())["state"]
         model.optimizer.build(model.trainable_variables)
-        model.load_weights(last)
+        model.load_weights(workdir / state["weights"])
         _set_rng_states(model, state["rng"])
         print(f"resuming after epoch {state['epoch']} of {config.epochs}")
     else:
-        for name in ("state.json", "last.weights.h5", "best.json", "best.weights.h5", "done.json", "history.csv"):
+        for name in ("state.json", "best.json", "best.weights.h5", "done.json", "history.csv", *_epoch_files(workdir)):
             (workdir / name).unlink(missing_ok=True)  # a fresh start: forget any earlier run
     stop, keep = _Tracker(config.stop_on, *state["stop"]), _Tracker(config.checkpoint_on, *state["keep"])
     weights = class_weights(train_data["label"])
@@ -272,9 +277,12 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
             atomic_write(workdir / "best.json", lambda tmp: Path(tmp).write_text(
                 json.dumps(dict(metric=keep.metric, value=keep.best, epoch=epoch + 1))))
         state.update(epoch=epoch + 1, history=state["history"] + [dict(epoch=epoch + 1, **logs)],
-                     stop=[stop.best, stop.wait], keep=[keep.best, keep.wait], rng=_rng_states(model))
-        _save_weights(model, last)
+                     stop=[stop.best, stop.wait], keep=[keep.best, keep.wait], rng=_rng_states(model),
+                     weights=f"epoch{epoch + 1}.weights.h5")
+        _save_weights(model, workdir / state["weights"])  # a new file: the committed epoch's stays until the commit
         atomic_write(saved, lambda tmp: Path(tmp).write_text(json.dumps(dict(run=run, state=state))))
+        for name in _epoch_files(workdir, keep=state["weights"]):
+            (workdir / name).unlink(missing_ok=True)
         print(f"epoch {epoch + 1}/{config.epochs} - " + " - ".join(f"{k} {v:.4f}" for k, v in logs.items())
               + f" - {time.perf_counter() - tick:.0f}s", flush=True)
     seconds = time.perf_counter() - start
