@@ -107,13 +107,15 @@ def load_runs(profile: str, source: str = "gleam", models=None, protocols=None) 
 def summary_table(results: list, level: str = "image"):
     """Mean and std (%) of each metric per (protocol, model), as in the paper's Table 5.
 
-    ``level`` is 'image' (the paper's numbers) or 'source' (a source's score = mean over its images).
+    ``level`` is 'image' (the paper's numbers: every test image, the paper protocol's empty side
+    cut-outs included), 'image_real' (the cluster images only) or 'source' (a source's score = mean
+    over its images).
     """
     import pandas as pd
 
     rows = []
     for r in results:
-        metrics = r["image"] if level == "image" else r["per_source"]
+        metrics = {"image": r["image"], "image_real": r.get("image_real", r["image"]), "source": r["per_source"]}[level]
         rows.append(dict(protocol=r["protocol"], model=r["model"], seed=r["seed"],
                          train_seconds=r["train_seconds"], **{m: 100 * metrics[m] for m in METRICS}))
     table = pd.DataFrame(rows)
@@ -274,7 +276,7 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
     if not results:
         raise FileNotFoundError(f"no {STAGE} results for profile {profile!r}, source {source!r} "
                                 f"in {paths.results_dir(STAGE)}")
-    for level in ("image", "source"):
+    for level in ("image", "image_real", "source"):
         table = summary_table(results, level)
         base = paths.project_root() / "docs" / "results" / f"table5_split_{prefix}_{level}"
         written[f"{level}_csv"] = paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp))
