@@ -214,3 +214,36 @@ def test_attention_maps_of_model_a_have_the_image_shape():
     assert maps.shape == (3, 64, 64)
     assert np.allclose(maps.max(axis=(1, 2)), 1) and np.allclose(maps.min(axis=(1, 2)), 0)
     assert len(np.unique(maps[0][::8, ::8])) > 8  # 8x8 tokens, each its own value (not one constant)
+
+
+def test_a_second_run_waits_for_the_baseline_the_first_is_computing(tmp_path, monkeypatch):
+    """Two runs of one seed started together compute the baseline (minutes) once: the second waits for the file."""
+    import threading
+    import time
+
+    import pandas as pd
+
+    from halo_utils.detect import crossval as cv
+
+    calls = []
+
+    def slow(*args):
+        calls.append(1)
+        time.sleep(1.0)
+        return pd.DataFrame([dict(repeat=0, fold=0, source="a", label=1, score=0.7)]), [0.5]
+
+    monkeypatch.setattr(cv, "baseline_scores", slow)
+
+    class Config:
+        def to_dict(self):
+            return {}
+
+    args = ([], Config(), [dict(split={"a": "test"})], 0, None, 3, tmp_path, False)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(cv._cached_baseline(*args, wait_s=30))) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(results) == 2 and all(r[1] == [0.5] for r in results)
+    assert not list(tmp_path.glob("*.lock")) and len(list(tmp_path.glob("*.json"))) == 1
