@@ -76,14 +76,19 @@ def fake_kfold(model, seed, noise, rng):
                 network=dict(oof_source_auc=0.9), baseline=dict(oof_source_auc=0.5))
 
 
+def write_kfold_runs(root, seeds: int, noise: dict, rng):
+    """Fake kfold result JSONs of ``seeds`` seeds, model -> score noise, under ``root``'s results folder."""
+    folder = root / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    for seed in range(seeds):
+        for model, sigma in noise.items():
+            (folder / f"{run_name('cpu', seed, tag=run_tag(model, 'kfold'))}.json").write_text(
+                json.dumps(fake_kfold(model, seed, sigma, rng)))
+
+
 def test_kfold_table_pools_seeds_and_keeps_the_baseline_apart(tmp_path, monkeypatch):
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
-    folder = tmp_path / "data" / "results" / "05_classifier"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for seed in range(3):
-        for model, noise in (("A", 0.01), ("I", 1.0)):
-            (folder / f"{run_name('cpu', seed, tag=run_tag(model, 'kfold'))}.json").write_text(json.dumps(fake_kfold(model, seed, noise, rng)))
+    write_kfold_runs(tmp_path, 3, {"A": 0.01, "I": 1.0}, np.random.default_rng(0))
     table = sweep.kfold_table(sweep.load_runs("cpu"))
     assert table.loc["A", "auc"] == 1.0 and table.loc["A", "auc_lo"] == 1.0 and table.loc["A", "seeds"] == 3
     assert 0.6 < table.loc["I", "auc"] < 0.95 and table.loc["I", "auc_lo"] < table.loc["I", "auc"] < table.loc["I", "auc_hi"]
@@ -100,12 +105,7 @@ def test_ensembles_average_out_of_fold_scores(tmp_path, monkeypatch):
     from sklearn.metrics import roc_auc_score
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
-    folder = tmp_path / "data" / "results" / "05_classifier"
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(1)
-    for seed in range(5):
-        for model, noise in (("I", 1.0), ("D", 1.5)):
-            (folder / f"{run_name('cpu', seed, tag=run_tag(model, 'kfold'))}.json").write_text(json.dumps(fake_kfold(model, seed, noise, rng)))
+    write_kfold_runs(tmp_path, 5, {"I": 1.0, "D": 1.5}, np.random.default_rng(1))
     written = sweep.aggregate("cpu", command="test")
     per_source = pd.read_csv(written["sources_csv"], header=[0, 1], index_col=0)
     ensembles = sweep.ensemble_table(per_source)
