@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 
 from . import paths
 from .config import PROFILES, data_config
@@ -63,7 +64,7 @@ def write_readme(path=None) -> bool:
     begin, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
     new = text[:begin] + "\n" + markdown() + text[end:]
     if new != text:
-        paths.atomic_write(path, lambda tmp: open(tmp, "w").write(new))
+        paths.atomic_write(path, lambda tmp: Path(tmp).write_text(new))
     return new != text
 
 

@@ -133,7 +133,7 @@ def source_loss(prob: np.ndarray, label: np.ndarray, source: np.ndarray) -> floa
 def _validation_callback(val_data: dict, batch_size: int, fit_gate: float = 0.0):
     """A callback that adds ``val_loss``, ``val_accuracy`` (per image) and ``val_source_loss`` to the epoch logs.
 
-    It runs first, so checkpointing, early stopping and the CSV log see its values. Without a
+    :func:`train` calls it after every epoch, before it checkpoints and decides to stop. Without a
     ``source`` entry in ``val_data`` every image counts as its own source. With ``fit_gate`` > 0,
     an epoch whose training accuracy is below the gate has 100 added to its ``val_source_loss``, so
     the checkpoint prefers any epoch that has learnt its training set over a barely trained one
