@@ -24,7 +24,7 @@ from ..constants import BAND_KEYS, PIXEL_DEG
 from ..paths import atomic_write
 from .images import FOLDERS, read_image
 
-__all__ = ["SURVEYS", "DownloadError", "fetch_images", "download_source", "file_name"]
+__all__ = ["SURVEYS", "DownloadError", "fetch_images", "download_source", "file_name", "write_fits"]
 
 SURVEYS = {band: f"GLEAM {band} MHz" for band in BAND_KEYS}
 PIXELS = 300
@@ -82,7 +82,8 @@ def fetch_images(position, bands=BAND_KEYS, get_images=None, retries: int = 3, b
     return out
 
 
-def _write_fits(hdul, path: Path):
+def write_fits(hdul, path: Path):
+    """Write the primary image of ``hdul`` to ``path`` atomically; it must read back as a valid band image."""
     def write(tmp):
         fits.HDUList([fits.PrimaryHDU(data=hdul[0].data, header=hdul[0].header)]).writeto(tmp, overwrite=True)
         read_image(tmp)  # the file must read back as a valid image before it replaces anything
@@ -109,7 +110,7 @@ def download_source(source: str, out, folder: str, position=None, overwrite: boo
     if todo:
         images = fetch_images(position or source, bands=todo, **fetch_kw)
         for band in todo:
-            _write_fits(images[band], paths[band])
+            write_fits(images[band], paths[band])
     return paths
 
 

@@ -19,7 +19,7 @@ from astropy.wcs import WCS
 from ..constants import BAND_KEYS
 from .images import DataError
 
-__all__ = ["field_size", "wide_field_size", "sky_grid", "regrid"]
+__all__ = ["field_size", "wide_field_size", "sky_grid", "reproject_band", "regrid"]
 
 
 def field_size(cutout: int) -> int:
@@ -45,6 +45,19 @@ def sky_grid(ra: float, dec: float, pixel_arcmin: float, size: int) -> WCS:
     return wcs
 
 
+def reproject_band(image: np.ndarray, wcs: WCS, target: WCS) -> tuple:
+    """One band image (H, W) with its celestial ``wcs`` resampled onto ``target`` (bilinear, Jy/beam).
+
+    Returns (array of the target's shape, float32, 0 where the image does not reach; the share of
+    target pixels the image covers, 0-1).
+    """
+    from reproject import reproject_interp
+
+    out, footprint = reproject_interp((image, wcs), target, shape_out=target.array_shape, order="bilinear")
+    covered = footprint > 0
+    return np.where(covered, out, 0).astype(np.float32), float(covered.mean())
+
+
 def regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
     """Resample the bands of a :class:`~halo_utils.data.Source` onto one common grid.
 
@@ -62,15 +75,13 @@ def regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
     ------
     DataError naming the source and band when the grid does not fit inside a band's image.
     """
-    from reproject import reproject_interp
-
     if len(src.band_wcs) != len(BAND_KEYS):
         raise DataError(f"source {src.name!r}: no per-band WCS to regrid (read it with halo_utils.data)")
     target = sky_grid(*src.radec, pixel_arcmin, size)
     out = np.empty((size, size, len(BAND_KEYS)), np.float32)
     for b, (band, wcs) in enumerate(zip(BAND_KEYS, src.band_wcs)):
-        image, footprint = reproject_interp((src.cube[..., b], wcs), target, shape_out=(size, size), order="bilinear")
-        if not np.all(footprint > 0):
+        image, coverage = reproject_band(src.cube[..., b], wcs, target)
+        if coverage < 1:
             span = size * pixel_arcmin
             raise DataError(f"source {src.name!r} band {band} MHz: a {span:.0f}' field of {pixel_arcmin}' pixels "
                             f"does not fit inside the band's image ({src.cube.shape[0]} px of "

@@ -164,7 +164,7 @@ def read_image(path, shape=IMAGE_SHAPE) -> tuple:
 
     Returns
     -------
-    image : (300, 300) float32 array, Jy/beam, NaNs replaced by 0
+    image : (300, 300) float32 array (any 2-D shape with ``shape=None``), Jy/beam, NaNs replaced by 0
     wcs : astropy WCS (celestial)
     flags : list of str quality flags (``nan_pixels:N``, ``zero_region:...``, ``negative_median``,
         ``unit:mJy/beam``)
@@ -176,8 +176,10 @@ def read_image(path, shape=IMAGE_SHAPE) -> tuple:
     path = Path(path)
     data, header = _open_primary(path)
     data = np.squeeze(data)
-    if data.shape != tuple(shape):
+    if shape is not None and data.shape != tuple(shape):
         raise DataError(f"{path}: image shape {data.shape}, expected {tuple(shape)}")
+    if data.ndim != 2 or min(data.shape) < 2:
+        raise DataError(f"{path}: image shape {data.shape}: not one 2-D image (one band per file)")
     wcs = _celestial_wcs(path, header)
     factor = _unit_factor(path, header)
     flags = [] if factor == 1.0 else [f"unit:{header['BUNIT']}"]

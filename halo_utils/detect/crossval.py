@@ -28,6 +28,7 @@ from ..prep.features import unclipped_fields
 from ..prep.noise import noise_table
 from ..prep.splits import grouped_kfold, sky_groups
 from . import baseline
+from .artefact import member_record, write_member
 from .classify import TrainConfig, distribution, model_inputs, predict, source_scores, train, train_config
 from .oof import permutation_pvalue, pooled_metrics, repeat_metrics
 
@@ -72,7 +73,8 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
     model : 'I', 'A' or 'D'
     config, training : :class:`~halo_utils.config.DataConfig`, :class:`~halo_utils.detect.classify.TrainConfig`
     plan : :func:`kfold_plan`
-    workdir : folder; fold ``r<repeat>f<fold>`` trains (and resumes) in its own sub-folder
+    workdir : folder; fold ``r<repeat>f<fold>`` trains (and resumes) in its own sub-folder and leaves
+        there its kept weights and ``member.json`` (:mod:`halo_utils.detect.artefact`: what a saved detector needs)
     devices : where to train (:func:`halo_utils.detect.classify.distribution`; None: one device)
 
     Returns
@@ -87,6 +89,7 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
     from tqdm.auto import tqdm
 
     noise = noise_table(sources) if noise is None else noise
+    radec = {s.name: s.radec for s in sources}
     rows, fits = [], []
     for f in tqdm(plan, desc=f"{model} folds", disable=not progress):
         ds = build_dataset(sources, config, seed=seed, split=f["split"], noise=noise)
@@ -96,6 +99,7 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
         with distribution(devices).scope():
             net = build_classifier(model, size=config.cutout, bands=len(training.bands))
             fit = train(net, training, parts["train"], parts["val"], f"{workdir}/r{f['repeat']}f{f['fold']}", seed=fold)
+        write_member(f"{workdir}/r{f['repeat']}f{f['fold']}", member_record(ds, f["split"], noise, radec))
         test = parts["test"]
         table = source_scores(predict(net, test["x"]), test["label"], test["source"])
         seen = predict(net, parts["train"]["x"])  # inference mode: no dropout, no noise layer

@@ -34,7 +34,8 @@ from .noise import noise_table
 from .preprocess import LogNormaliser, MinMaxNormaliser, band_rms, clip_cube
 from .splits import published_split
 
-__all__ = ["dataset_root", "HaloDataset", "build_dataset", "source_field", "source_rms", "training_halos"]
+__all__ = ["dataset_root", "HaloDataset", "build_dataset", "source_field", "source_rms", "rms_with_fallback", "source_rng",
+           "training_halos"]
 
 _FLIPS = ("none", "horizontal", "vertical")
 _ARRAYS = ("jy", "label", "source", "split", "angle", "flip", "brightness", "empty")
@@ -119,20 +120,30 @@ def source_rms(noise, split: dict, clip_sigma: float | None = None) -> tuple:
     floor in every image (otherwise its threshold, which differs by class, would survive).
     """
     fallback = band_rms(noise, split)
+    stand_in = np.array([fallback[b] for b in BAND_KEYS])
     rms, used = {}, {}
     for name, rows in noise.groupby("source", sort=True):
         rows = rows.set_index("band").loc[list(BAND_KEYS)]
-        values = rows.rms.to_numpy(dtype=np.float64)
-        bad = ~(np.isfinite(values) & (values > 0))
+        rms[name], bad = rms_with_fallback(rows.rms, rows.threshold, stand_in, clip_sigma)
         used[name] = [b for b, miss in zip(BAND_KEYS, bad) if miss]
-        stand_in = np.array([fallback[b] for b in BAND_KEYS])
-        if clip_sigma:
-            stand_in = np.fmax(stand_in, rows.threshold.to_numpy(dtype=np.float64) / clip_sigma)
-        rms[name] = np.where(bad, stand_in, values)
     return rms, used
 
 
-def _source_rng(seed: int, name: str) -> np.random.Generator:
+def rms_with_fallback(rms, threshold, fallback, clip_sigma: float | None = None) -> tuple:
+    """Per-band RMS (B,) of one image set, with ``fallback`` (B,) where the RMS cannot be told.
+
+    With ``clip_sigma`` the stand-in is raised to ``threshold / clip_sigma`` (the image's own clip
+    threshold, Jy/beam), as :func:`source_rms` explains. Returns (rms, boolean mask of the bands that fell back).
+    """
+    values = np.asarray(rms, dtype=np.float64)
+    bad = ~(np.isfinite(values) & (values > 0))
+    stand_in = np.asarray(fallback, dtype=np.float64)
+    if clip_sigma:
+        stand_in = np.fmax(stand_in, np.asarray(threshold, dtype=np.float64) / clip_sigma)
+    return np.where(bad, stand_in, values), bad
+
+
+def source_rng(seed: int, name: str) -> np.random.Generator:
     """A generator that depends only on (seed, source name), not on the order of sources."""
     return np.random.default_rng([seed, zlib.crc32(name.encode())])
 
@@ -170,7 +181,7 @@ def build_dataset(sources, config, seed: int = 0, split: dict | None = None, noi
     rms, fallback = source_rms(noise, split, config.clip_sigma)
     parts = []
     for src in sorted(sources, key=lambda s: s.name):
-        params = variants(config, _source_rng(seed, src.name))
+        params = variants(config, source_rng(seed, src.name))
         images = augment(source_field(src, config, rms[src.name]), params, config.cutout)
         parts.append((images, src, params, False))
         if empty_cutouts and src.label == 1:

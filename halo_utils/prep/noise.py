@@ -21,7 +21,7 @@ from scipy.stats import norm
 
 from ..constants import BAND_KEYS
 
-__all__ = ["NoiseEstimate", "estimate_noise", "fit_lower_gaussian", "clip_state",
+__all__ = ["NoiseEstimate", "estimate_noise", "band_noise", "fit_lower_gaussian", "clip_state",
            "patch_rms", "sigma_clip_rms", "noise_table", "recovery"]
 
 CLIPPED_ZERO_FRACTION = 0.3
@@ -152,6 +152,16 @@ def sigma_clip_rms(image: np.ndarray, sigma: float = 3.0) -> float:
     return float(sigma_clipped_stats(image[np.isfinite(image)], sigma=sigma, maxiters=10)[2])
 
 
+def band_noise(image: np.ndarray, flags=()) -> dict:
+    """:func:`estimate_noise` of one band image as a dict, with no RMS of its own (NaN, method
+    ``flagged:<flag>``) when the reader's ``flags`` say it is truncated or in a negative bowl."""
+    est = dataclasses.asdict(estimate_noise(image))
+    distrust = [f for f in flags if f.split(":")[0] in UNTRUSTED_FLAGS]
+    if distrust:
+        est.update(rms=float("nan"), method=f"flagged:{distrust[0].split(':')[0]}")
+    return est
+
+
 def noise_table(sources, seed: int = 0):
     """One row per (source, band): the histogram-fit RMS and the two cross-checks.
 
@@ -174,10 +184,7 @@ def noise_table(sources, seed: int = 0):
     for src in sources:
         for i, band in enumerate(BAND_KEYS):
             image = src.cube[..., i]
-            est = dataclasses.asdict(estimate_noise(image))
-            distrust = [f for f in src.flags.get(band, []) if f.split(":")[0] in UNTRUSTED_FLAGS]
-            if distrust:
-                est.update(rms=float("nan"), method=f"flagged:{distrust[0].split(':')[0]}")
+            est = band_noise(image, src.flags.get(band, []))
             rows.append(dict(source=src.name, split=src.split, label=src.label, band=band,
                              **est, patch_rms=patch_rms(image, seed=seed),
                              sigma_clip_rms=sigma_clip_rms(image)))

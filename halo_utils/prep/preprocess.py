@@ -113,6 +113,12 @@ class MinMaxNormaliser:
     def to_dict(self):
         return dict(kind="minmax", low=self.low.tolist(), high=self.high.tolist())
 
+    @classmethod
+    def from_dict(cls, values: dict, bands=None) -> "MinMaxNormaliser":
+        """From :meth:`to_dict` output; ``bands`` (indices) keeps those bands only."""
+        pick = slice(None) if bands is None else list(bands)
+        return cls(np.asarray(values["low"], np.float64)[pick], np.asarray(values["high"], np.float64)[pick])
+
 
 @dataclasses.dataclass
 class LogNormaliser:
@@ -145,3 +151,9 @@ class LogNormaliser:
 
     def to_dict(self):
         return dict(kind="log", x0=self.x0.tolist(), low=self.low.tolist(), high=self.high.tolist())
+
+    @classmethod
+    def from_dict(cls, values: dict, bands=None) -> "LogNormaliser":
+        """From :meth:`to_dict` output; ``bands`` (indices) keeps those bands only."""
+        pick = slice(None) if bands is None else list(bands)
+        return cls(*(np.asarray(values[k], np.float64)[pick] for k in ("x0", "low", "high")))

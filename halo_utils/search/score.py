@@ -1,0 +1,189 @@
+"""Scoring clusters with a saved detector: the same chain as training, one field at a time, with quality flags.
+
+For each :class:`~halo_utils.search.fields.Field` and each detector member: the noise of every band
+(:func:`halo_utils.prep.noise.band_noise`, the member's training median where it cannot be told),
+the bands resampled onto the detector's sky grid centred on the cluster, clipped at the detector's
+level, cut out at the detector's augmentation variants (seeded by the cluster's name, as training
+scored its test sources) and averaged. A cluster's score is the mean over members, ``score_std`` their
+spread. Scoring a published source with the members that did not train on it reproduces its
+out-of-fold score of the run that made the detector (``tests/test_search.py``).
+
+Flags (``flags`` column, ';'-separated): ``missing_band:<band>``, ``unreadable:<band>: <why>``,
+``download_failed: <why>`` and the reader's ``nan_pixels`` / ``zero_region`` / ``negative_median`` /
+``unit``, plus ``rms_fallback:<band>`` (noise not measurable), ``noise_outlier:<band>`` (RMS more than
+``noise_sigma`` robust sigma from the training sources' in log), ``image_edge:<band>:<coverage>``,
+``empty_band:<band>`` (nothing above the clip in the cut-out), ``bright_source:<band>:<peak/rms>``
+(a peak above ``bright_sigma`` rms in the cut-out). A cluster is scored unless a band the detector
+needs is missing or unreadable, or covers less than ``min_coverage`` of the field.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..constants import BAND_KEYS
+from ..data.grid import field_size, reproject_band, sky_grid
+from ..prep.augment import augment, variants
+from ..prep.dataset import rms_with_fallback, source_rng
+from ..prep.noise import band_noise
+from ..prep.preprocess import central_cutout, clip_cube
+
+__all__ = ["Scorer", "search", "mark_candidates", "completeness_purity", "summary"]
+
+
+class Scorer:
+    """Score fields with a :class:`~halo_utils.detect.artefact.Detector` (settings of the flags as attributes)."""
+
+    def __init__(self, detector, bright_sigma: float = 300.0, noise_sigma: float = 4.0, min_coverage: float = 0.9,
+                 exclude_seen: bool = False, seen_radius_deg: float = 0.0):
+        self.detector, self.bright_sigma, self.noise_sigma = detector, bright_sigma, noise_sigma
+        self.min_coverage, self.exclude_seen, self.seen_radius_deg = min_coverage, exclude_seen, seen_radius_deg
+        config = detector.config
+        self.target_size = field_size(config.cutout)
+        self.index = [BAND_KEYS.index(b) for b in detector.bands]
+
+    def __call__(self, field) -> tuple:
+        """Score one field. Returns (table row dict, preview (S, S, B) Jy/beam clipped central cut-out or None)."""
+        det, config = self.detector, self.detector.config
+        flags = list(field.flags)
+        row = dict(name=field.name, ra_deg=np.nan, dec_deg=np.nan, score=np.nan, score_std=np.nan, n_members=0,
+                   scored=False)
+        if field.radec is not None:
+            row.update(ra_deg=field.radec[0], dec_deg=field.radec[1])
+        lacking = [b for b in det.bands if b not in field.images]
+        members = (det.unseen(field.name, field.radec, self.seen_radius_deg) if self.exclude_seen
+                   else list(range(len(det.members))))
+        if self.exclude_seen and not members:
+            flags.append("seen_by_every_member")
+        if lacking or not members:
+            return dict(row, flags=flags), None
+        target = sky_grid(*field.radec, config.pixel_arcmin, self.target_size)
+        cube = np.empty((self.target_size, self.target_size, len(det.bands)), np.float32)
+        noise = []
+        for b, band in enumerate(det.bands):
+            image, wcs = field.images[band]
+            cube[..., b], coverage = reproject_band(image, wcs, target)
+            if coverage < 1:
+                flags.append(f"image_edge:{band}:{coverage:.2f}")
+            noise.append(band_noise(image, [f.split(":")[0] for f in field.flags if f.split(":")[1:2] == [band]]))
+            if coverage < self.min_coverage:
+                lacking.append(band)
+        if lacking:
+            return dict(row, flags=flags), None
+        measured = np.array([n["rms"] for n in noise])
+        threshold = np.array([n["threshold"] for n in noise])
+        flags += self._noise_flags(measured)
+        groups, fell_back = {}, set()
+        for i in members:
+            fallback = np.asarray(det.members[i]["rms_fallback"])[self.index]
+            rms, bad = rms_with_fallback(measured, threshold, fallback, config.clip_sigma)
+            fell_back.update(b for b, miss in zip(det.bands, bad) if miss)
+            groups.setdefault(tuple(rms), []).append(i)
+        flags += [f"rms_fallback:{b}" for b in det.bands if b in fell_back]
+        params = variants(config, source_rng(det.meta["seed"], field.name))
+        scores, preview = [], None
+        for rms, group in groups.items():
+            clipped = clip_cube(cube, np.array(rms), config.clip_sigma, config.cap_sigma)
+            if preview is None:
+                preview = central_cutout(clipped, size=config.cutout)[0]
+                flags += self._content_flags(central_cutout(cube, size=config.cutout)[0], preview, np.array(rms))
+            scores += list(det.predict(augment(clipped, params, config.cutout), members=group).mean(axis=1))
+        scores = np.asarray(scores)
+        row.update(score=float(scores.mean()), score_std=float(scores.std()), n_members=int(len(scores)), scored=True)
+        return dict(row, flags=flags), preview
+
+    def _noise_flags(self, rms: np.ndarray) -> list:
+        out = []
+        for band, value in zip(self.detector.bands, rms):
+            centre, spread = np.median([m["log_rms"][band] for m in self.detector.members], axis=0)
+            if np.isfinite(value) and value > 0 and abs(np.log10(value) - centre) > self.noise_sigma * max(spread, 0.02):
+                out.append(f"noise_outlier:{band}:{value / 10 ** centre:.2g}x")
+        return out
+
+    def _content_flags(self, raw: np.ndarray, clipped: np.ndarray, rms: np.ndarray) -> list:
+        out = []
+        for b, band in enumerate(self.detector.bands):
+            if not np.any(clipped[..., b] > 0):
+                out.append(f"empty_band:{band}")
+            peak = float(raw[..., b].max() / rms[b])
+            if peak > self.bright_sigma:
+                out.append(f"bright_source:{band}:{peak:.0f}")
+        return out
+
+
+def search(fields, detector, failures=None, progress: bool = True, keep_previews: int = 24, **flag_settings) -> tuple:
+    """Score every field (an iterable, read lazily) and record failed downloads.
+
+    Parameters
+    ----------
+    fields : iterable of :class:`~halo_utils.search.fields.Field`
+    detector : :class:`~halo_utils.detect.artefact.Detector`
+    failures : optional name -> reason of clusters whose download failed (a row each, flagged)
+    keep_previews : clipped cut-outs kept for the gallery, highest scores first
+    flag_settings : :class:`Scorer` settings (``bright_sigma``, ``noise_sigma``, ``min_coverage``, ``exclude_seen``, ...)
+
+    Returns
+    -------
+    table : pandas DataFrame, one row per cluster, sorted by score (unscored last): name, ra_deg,
+        dec_deg, score, score_std, n_members, scored, flags (';'-joined), n_flags, the catalogue columns
+    previews : name -> (S, S, B) Jy/beam, for the ``keep_previews`` best-scored clusters
+    seconds : wall time of the scoring
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    scorer = Scorer(detector, **flag_settings)
+    failures = dict(failures or {})
+    rows, previews = [], {}
+    start = time.perf_counter()
+    for field in tqdm(fields, desc="clusters", disable=not progress):
+        row, preview = scorer(field)
+        if field.name in failures:
+            row["flags"].append(f"download_failed: {failures.pop(field.name)}")
+        rows.append(dict(row, **{k: v for k, v in field.meta.items() if k not in row}))
+        if preview is not None:
+            previews[field.name] = (row["score"], preview.astype(np.float32))
+            if len(previews) > keep_previews:
+                previews.pop(min(previews, key=lambda k: previews[k][0]))
+    seconds = time.perf_counter() - start
+    rows += [dict(name=name, score=np.nan, score_std=np.nan, n_members=0, scored=False,
+                  flags=[f"download_failed: {why}"]) for name, why in failures.items()]
+    table = pd.DataFrame(rows)
+    table["n_flags"] = table["flags"].map(len)  # table.flags is pandas' own attribute
+    table["flags"] = table["flags"].map("; ".join)
+    table = table.sort_values(["scored", "score"], ascending=[False, False], na_position="last").reset_index(drop=True)
+    return table, {k: v[1] for k, v in previews.items()}, seconds
+
+
+def mark_candidates(table, detector, threshold="cv"):
+    """Add ``candidate`` (score at or above the operating threshold) and ``candidate_paper`` (>= 0.95).
+
+    ``threshold``: 'cv' (the detector's out-of-fold threshold at its stated false-positive rate),
+    'paper' (0.95) or a number. Returns (table, threshold used).
+    """
+    thresholds = detector.meta["thresholds"]
+    value = thresholds["cv"]["threshold"] if threshold == "cv" else thresholds["paper"] if threshold == "paper" \
+        else float(threshold)
+    score = table.score.fillna(-1.0)
+    return table.assign(candidate=score >= value, candidate_paper=score >= thresholds["paper"]), float(value)
+
+
+def completeness_purity(table, truth: str = "truth") -> dict:
+    """Completeness (candidates among all true halos, unscored ones counted as missed) and purity (true halos
+    among candidates) against the 0/1 column ``truth``; with counts."""
+    halo = table[truth].astype(int) == 1
+    found = table.candidate
+    n_candidates = int(found.sum())
+    return dict(completeness=float((found & halo).sum() / max(halo.sum(), 1)),
+                purity=float((found & halo).sum() / n_candidates) if n_candidates else float("nan"),
+                n_true_halos=int(halo.sum()), n_true_found=int((found & halo).sum()))
+
+
+def summary(table, threshold: float, seconds: float) -> dict:
+    """The counts of a search: searched, scored, flagged, candidates (at ``threshold`` and at 0.95), throughput."""
+    return dict(n_searched=int(len(table)), n_scored=int(table.scored.sum()), n_flagged=int((table.n_flags > 0).sum()),
+                n_candidates=int(table.candidate.sum()), n_candidates_paper=int(table.candidate_paper.sum()),
+                threshold=threshold, seconds=seconds,
+                clusters_per_second=float(len(table) / seconds) if seconds > 0 else float("nan"))
