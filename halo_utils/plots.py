@@ -9,7 +9,8 @@ from .paths import figures_dir
 
 __all__ = ["show_bands", "show_noise_fit", "show_cutout_extent", "show_recovery", "show_mock_vs_real",
            "show_training", "show_roc", "show_source_scores", "show_audit", "show_maps", "show_confusion", "show_samples", "show_losses", "show_degradation",
-           "show_gallery", "show_latent_grid", "show_cross_sections", "show_histograms", "save"]
+           "show_gallery", "show_latent_grid", "show_cross_sections", "show_histograms", "show_candidates",
+           "show_completeness", "save"]
 
 
 def _plt():
@@ -380,5 +381,59 @@ def show_histograms(results: dict, bands):
             bottom.set_xlabel("pixel value (log scale, [-1, 1])"), bottom.axhline(0, c="grey", lw=0.5)
     axes[0, 0].set_ylabel("density"), axes[1, 0].set_ylabel("(generated - real) / real")
     axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def show_candidates(table, previews: dict, bands, pixel_arcmin: float, n: int = 8, bar_arcmin: float = 10.0):
+    """The bands of the ``n`` best-scored clusters of a search (rows), clipped cut-outs in Jy/beam with a scale bar.
+
+    ``table``: the search table (name, score, score_std, flags, candidate); ``previews``: name -> (S, S, B).
+    """
+    plt = _plt()
+    rows = [r for r in table.itertuples() if r.name in previews][:n]
+    fig, axes = plt.subplots(max(len(rows), 1), len(bands), figsize=(2.0 * len(bands), 2.1 * max(len(rows), 1)),
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.set_xticks([]), ax.set_yticks([])
+    for i, (ax_row, row) in enumerate(zip(axes, rows)):
+        cube = previews[row.name]
+        for b, ax in enumerate(ax_row):
+            image = cube[..., b]
+            ax.imshow(image, origin="lower", cmap="inferno", vmin=0, vmax=max(float(np.percentile(image, 99.5)), 1e-9))
+            if i == 0:
+                ax.set_title(f"{bands[b]} MHz", fontsize=8)
+        length = bar_arcmin / pixel_arcmin
+        ax_row[0].plot([3, 3 + length], [3, 3], color="w", lw=2)
+        ax_row[0].text(3 + length / 2, 5, f"{bar_arcmin:g}′", color="w", fontsize=7, ha="center", va="bottom")
+        flags = str(row.flags)[:60] + ("…" if len(str(row.flags)) > 60 else "")
+        ax_row[0].set_ylabel(f"{str(row.name)[:18]}\n{row.score:.3f} ± {row.score_std:.3f}"
+                             + (" ★" if row.candidate else ""), fontsize=7)
+        ax_row[-1].text(1.02, 0.5, flags, transform=ax_row[-1].transAxes, fontsize=6, rotation=90, va="center")
+    fig.tight_layout()
+    return fig
+
+
+def show_completeness(table, column: str, truth: str = "truth", bins: int = 5, label: str | None = None):
+    """Share of true halos that are candidates, in bins of ``column`` (equal counts), with binomial errors."""
+    plt = _plt()
+    halos = table[table[truth].astype(int) == 1].dropna(subset=[column])
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    if len(halos):
+        edges = np.unique(np.quantile(halos[column], np.linspace(0, 1, bins + 1)))
+        which = np.clip(np.digitize(halos[column], edges[1:-1]), 0, len(edges) - 2)
+        centres, share, error = [], [], []
+        for i in range(len(edges) - 1):
+            found = halos.candidate.to_numpy()[which == i]
+            if len(found):
+                p = found.mean()
+                centres.append(np.median(halos[column].to_numpy()[which == i]))
+                share.append(p)
+                error.append(np.sqrt(max(p * (1 - p), 1 / len(found)) / len(found)))
+        ax.errorbar(centres, share, yerr=error, marker="o", capsize=3)
+        ax.set_xscale("log")
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel(label or column)
+    ax.set_ylabel("completeness (candidates / halos)")
     fig.tight_layout()
     return fig

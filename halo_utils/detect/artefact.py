@@ -33,7 +33,7 @@ from ..prep.preprocess import LogNormaliser, MinMaxNormaliser, band_rms
 from .classify import TrainConfig
 
 __all__ = ["MEMBER", "DETECTOR", "DetectorMismatch", "member_record", "write_member", "sources_fingerprint",
-           "operating_threshold", "save", "load", "Detector"]
+           "operating_threshold", "save", "load", "Detector", "separation_deg"]
 
 MEMBER = "member.json"  # in a fold's folder, beside best.weights.h5
 DETECTOR = "detector.json"
@@ -179,7 +179,7 @@ class Detector:
         for i, m in enumerate(self.members):
             near = False
             if radec is not None and radius_deg > 0 and m["seen_radec"]:
-                near = bool(np.any(_separation_deg(radec, np.asarray(m["seen_radec"])) < radius_deg))
+                near = bool(np.any(separation_deg(radec, np.asarray(m["seen_radec"])) < radius_deg))
             if name not in m["seen"] and not near:
                 out.append(i)
         return out
@@ -215,7 +215,7 @@ class Detector:
         return np.stack(out)
 
 
-def _separation_deg(radec, others: np.ndarray) -> np.ndarray:
+def separation_deg(radec, others: np.ndarray) -> np.ndarray:
     """Angular distance (deg) from one (RA, Dec) to each row of ``others`` (n, 2), all in degrees."""
     ra1, dec1 = np.radians(radec)
     ra2, dec2 = np.radians(others[:, 0]), np.radians(others[:, 1])

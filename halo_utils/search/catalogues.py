@@ -168,6 +168,8 @@ def _column(table, candidates, default=np.nan):
 def standard(table, name: str, dec_max: float = GLEAM_DEC_MAX):
     """A catalogue as the search table (pandas): name, ra_deg, dec_deg, z, m500 (1e14 Msun), catalogue, label.
 
+    z and m500 are NaN where the catalogue gives none (or a placeholder <= 0).
+
     Rows north of ``dec_max`` (outside GLEAM) and rows without a position are dropped; ``label`` is
     the known diffuse-emission class where the catalogue gives one (else empty).
     """
@@ -180,6 +182,8 @@ def standard(table, name: str, dec_max: float = GLEAM_DEC_MAX):
                             z=pd.to_numeric(_column(table, spec.z), errors="coerce"),
                             m500=pd.to_numeric(_column(table, spec.m500), errors="coerce"),
                             catalogue=name, label=[str(v) for v in _column(table, spec.label, default="")]))
+    for column in ("z", "m500"):  # catalogues mark an unknown value with -1 or 0 (PSZ2: z = -1, MSZ = 0)
+        out[column] = out[column].where(out[column] > 0)
     keep = np.isfinite(out.ra_deg) & np.isfinite(out.dec_deg) & (out.dec_deg < dec_max)
     return out[keep].reset_index(drop=True)
 

@@ -25,13 +25,15 @@ def detector_dir(profile: str, seed: int, source: str = "gleam", model: str = "I
 
 
 def train_detector(profile: str, seed: int, source: str = "gleam", model: str = "I", gleam_dir=None) -> Path:
-    """Run the ``kfold`` protocol of ``05_classifier`` (no permutations) and save its detector; returns its folder."""
+    """Train the fold models of the ``kfold`` run of ``05_classifier`` (same folds, same folder: a finished fold of
+    either is reused by the other; the baseline and permutations are left to 05) and save them as a detector."""
     folder = detector_dir(profile, seed, source, model)
     settings, training = data_config(profile), train_config(profile)
     deterministic(seed)
     sources = read_dataset(dataset_root(source, gleam_dir, seed))
-    cv = crossval.run(sources, model, settings, training, seed, folder.parent)
-    return artefact.save(folder, folder.parent, model, settings, training, sources, cv["scores"], seed, source=source)
+    plan = crossval.kfold_plan(sources, settings, training.folds, training.repeats, seed, training.val_fraction)
+    scores, _ = crossval.fit_kfold(sources, model, settings, training, plan, seed, folder.parent)
+    return artefact.save(folder, folder.parent, model, settings, training, sources, scores, seed, source=source)
 
 
 def ensure_detector(profile: str, seed: int, source: str = "gleam", model: str = "I", gleam_dir=None):

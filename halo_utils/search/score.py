@@ -13,7 +13,8 @@ Flags (``flags`` column, ';'-separated): ``missing_band:<band>``, ``unreadable:<
 ``unit``, plus ``rms_fallback:<band>`` (noise not measurable), ``noise_outlier:<band>`` (RMS more than
 ``noise_sigma`` robust sigma from the training sources' in log), ``image_edge:<band>:<coverage>``,
 ``empty_band:<band>`` (nothing above the clip in the cut-out), ``bright_source:<band>:<peak/rms>``
-(a peak above ``bright_sigma`` rms in the cut-out). A cluster is scored unless a band the detector
+(a peak above ``bright_sigma`` rms in the cut-out), ``training_source:<name>`` (within ``training_radius_deg``
+of a cluster the detector trained on: its score is not a discovery). A cluster is scored unless a band the detector
 needs is missing or unreadable, or covers less than ``min_coverage`` of the field.
 """
 
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..constants import BAND_KEYS
 from ..data.grid import field_size, reproject_band, sky_grid
+from ..detect.artefact import separation_deg
 from ..prep.augment import augment, variants
 from ..prep.dataset import rms_with_fallback, source_rng
 from ..prep.noise import band_noise
@@ -37,9 +39,12 @@ class Scorer:
     """Score fields with a :class:`~halo_utils.detect.artefact.Detector` (settings of the flags as attributes)."""
 
     def __init__(self, detector, bright_sigma: float = 300.0, noise_sigma: float = 4.0, min_coverage: float = 0.9,
-                 exclude_seen: bool = False, seen_radius_deg: float = 0.0):
+                 exclude_seen: bool = False, seen_radius_deg: float = 0.0, training_radius_deg: float = 0.1):
         self.detector, self.bright_sigma, self.noise_sigma = detector, bright_sigma, noise_sigma
         self.min_coverage, self.exclude_seen, self.seen_radius_deg = min_coverage, exclude_seen, seen_radius_deg
+        self.training_radius_deg = training_radius_deg
+        seen = {n: tuple(p) for m in detector.members for n, p in zip(m["seen"], m["seen_radec"])}
+        self.seen_names, self.seen_radec = list(seen), np.array(list(seen.values()), float).reshape(-1, 2)
         config = detector.config
         self.target_size = field_size(config.cutout)
         self.index = [BAND_KEYS.index(b) for b in detector.bands]
@@ -52,6 +57,7 @@ class Scorer:
                    scored=False)
         if field.radec is not None:
             row.update(ra_deg=field.radec[0], dec_deg=field.radec[1])
+            flags += self._training_flags(field.radec)
         lacking = [b for b in det.bands if b not in field.images]
         members = (det.unseen(field.name, field.radec, self.seen_radius_deg) if self.exclude_seen
                    else list(range(len(det.members))))
@@ -93,6 +99,12 @@ class Scorer:
         scores = np.asarray(scores)
         row.update(score=float(scores.mean()), score_std=float(scores.std()), n_members=int(len(scores)), scored=True)
         return dict(row, flags=flags), preview
+
+    def _training_flags(self, radec) -> list:
+        if not len(self.seen_radec):
+            return []
+        near = separation_deg(radec, self.seen_radec) < self.training_radius_deg
+        return [f"training_source:{self.seen_names[i]}" for i in np.flatnonzero(near)]
 
     def _noise_flags(self, rms: np.ndarray) -> list:
         out = []
