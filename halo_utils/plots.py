@@ -415,7 +415,8 @@ def show_candidates(table, previews: dict, bands, pixel_arcmin: float, n: int = 
 
 
 def show_completeness(table, column: str, truth: str = "truth", bins: int = 5, label: str | None = None):
-    """Share of true halos that are candidates, in bins of ``column`` (equal counts), with binomial errors."""
+    """Share of true halos that are candidates, in bins of ``column`` (equal counts), with binomial errors; the
+    dashed line is the share of non-halos above the threshold (the false-positive rate)."""
     plt = _plt()
     halos = table[table[truth].astype(int) == 1].dropna(subset=[column])
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
@@ -430,8 +431,12 @@ def show_completeness(table, column: str, truth: str = "truth", bins: int = 5, l
                 centres.append(np.median(halos[column].to_numpy()[which == i]))
                 share.append(p)
                 error.append(np.sqrt(max(p * (1 - p), 1 / len(found)) / len(found)))
-        ax.errorbar(centres, share, yerr=error, marker="o", capsize=3)
+        ax.errorbar(centres, share, yerr=error, marker="o", capsize=3, label="halos")
         ax.set_xscale("log")
+    others = table[table[truth].astype(int) == 0]
+    if len(others):
+        ax.axhline(others.candidate.mean(), color="C3", ls="--", label="non-halos above the threshold")
+        ax.legend(fontsize=7)
     ax.set_ylim(-0.05, 1.05)
     ax.set_xlabel(label or column)
     ax.set_ylabel("completeness (candidates / halos)")

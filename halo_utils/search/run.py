@@ -89,9 +89,16 @@ def rediscovery(table, detector):
     out["label"] = out.name.map(labels)
     out["oof_score"] = out.name.map(oof)
     out["difference"] = out.score - out.oof_score
+    out["flags"] = [_drop(flags, f"training_source:{name}") for name, flags in zip(out.name, out["flags"])]
     columns = ["name", "label", "score", "score_std", "n_members", "oof_score", "difference", "candidate",
                "candidate_paper", "flags"]
     return out[columns].sort_values("score", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def _drop(flags: str, flag: str) -> str:
+    """``flags`` ('; '-joined) without ``flag`` (a cluster scored by the members that never saw it was trained on
+    by the others: true, and said by the method)."""
+    return "; ".join(f for f in flags.split("; ") if f and f != flag)
 
 
 def rediscovery_summary(table) -> dict:
