@@ -256,7 +256,7 @@ def test_broken_files_are_flagged_by_name_and_change_nothing_else(trained, tmp_p
     rows = second["table"].set_index("name").loc[list(broken)]
     assert not rows.scored.any() and all("unreadable" in f for f in rows["flags"])
     summary = json.loads((tmp_path / "second" / "summary.json").read_text())
-    for key in ("n_searched", "n_scored", "n_flagged", "n_candidates", "threshold", "completeness", "purity"):
+    for key in ("n_searched", "n_scored", "n_flagged", "n_candidates", "threshold", "completeness", "purity", "auc"):
         assert key in summary
     assert summary["n_searched"] == 40 and summary["n_scored"] == 36
     assert Table.read(tmp_path / "second" / "candidates.fits").colnames[:3] == ["name", "ra_deg", "dec_deg"]

@@ -133,7 +133,9 @@ def write_docs(summary: dict, name: str) -> Path:
             ("candidates at it", summary["n_candidates"]), ("candidates at 0.95", summary["n_candidates_paper"]),
             ("throughput, clusters per second (cached images)", f"{summary['clusters_per_second']:.2f}")]
     if "completeness" in summary:
-        rows += [("completeness", f"{summary['completeness']:.3f} ({summary['n_true_found']} of "
+        rows += [("per-cluster AUC of the scores against the truth [95 % CI]",
+                  f"{summary['auc']:.3f} [{summary['auc_ci'][0]:.3f}, {summary['auc_ci'][1]:.3f}]"),
+                 ("completeness", f"{summary['completeness']:.3f} ({summary['n_true_found']} of "
                                   f"{summary['n_true_halos']} halos)"), ("purity", f"{summary['purity']:.3f}")]
     if summary.get("corruption"):
         c = summary["corruption"]

@@ -184,11 +184,20 @@ def mark_candidates(table, detector, threshold="cv"):
 
 def completeness_purity(table, truth: str = "truth") -> dict:
     """Completeness (candidates among all true halos, unscored ones counted as missed) and purity (true halos
-    among candidates) against the 0/1 column ``truth``; with counts."""
+    among candidates) against the 0/1 column ``truth``, with counts, and the per-cluster AUC of the scores
+    (scored clusters) with a stratified bootstrap 95 % interval: how well the scores rank, whatever the threshold."""
+    from sklearn.metrics import roc_auc_score
+
+    from ..detect.oof import bootstrap_auc
+
     halo = table[truth].astype(int) == 1
     found = table.candidate
     n_candidates = int(found.sum())
-    return dict(completeness=float((found & halo).sum() / max(halo.sum(), 1)),
+    scored = table[table.scored].assign(source=lambda t: t.name, label=lambda t: t[truth].astype(int), repeat=0)
+    ranks = scored.label.nunique() == 2
+    return dict(auc=float(roc_auc_score(scored.label, scored.score)) if ranks else float("nan"),
+                auc_ci=list(bootstrap_auc(scored[["source", "label", "score", "repeat"]])) if ranks else [float("nan")] * 2,
+                completeness=float((found & halo).sum() / max(halo.sum(), 1)),
                 purity=float((found & halo).sum() / n_candidates) if n_candidates else float("nan"),
                 n_true_halos=int(halo.sum()), n_true_found=int((found & halo).sum()))
 
