@@ -302,3 +302,20 @@ def test_clusters_the_detector_trained_on_are_flagged(trained, mock_sky):
     one = manifest[manifest.source == manifest.source.iloc[0]]
     row, _ = score.Scorer(det)(next(fields.manifest_fields(one)))
     assert f"training_source:{one.source.iloc[0]}" in row["flags"]
+
+
+def test_a_catalogue_search_offline_keeps_every_cluster_with_its_columns(trained, tmp_path, psz2_dir):
+    det, _ = trained
+    table = catalogues.catalogue("psz2", psz2_dir).head(8)
+
+    def dead(*args):
+        raise ConnectionError("Failed to resolve 'skyview.gsfc.nasa.gov'")
+
+    manifest, failures = fields.download_fields(table, tmp_path / "cache", get_images=dead, progress=False,
+                                                sleep=lambda s: None)
+    out = run.run(det, manifest, tmp_path / "out", table, failures, progress=False)
+    got = out["table"].set_index("name").loc[table.name]
+    assert not got.scored.any() and got["flags"].str.startswith("download_failed").all()
+    np.testing.assert_allclose(got.ra_deg, table.ra_deg)
+    np.testing.assert_allclose(got.z, table.z)
+    assert np.isnan(out["summary"]["clusters_per_second"]) and out["summary"]["n_searched"] == 8

@@ -67,7 +67,7 @@ def run(detector, manifest, out, catalogue=None, failures=None, threshold="cv", 
     Returns dict(table, previews, summary, files)
     """
     table, previews, seconds = search(manifest_fields(manifest, catalogue), detector, failures, progress,
-                                      **flag_settings)
+                                      catalogue=catalogue, **flag_settings)
     table, used = mark_candidates(table, detector, threshold)
     result = summary(table, used, seconds)
     if truth is not None:

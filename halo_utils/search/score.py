@@ -125,7 +125,8 @@ class Scorer:
         return out
 
 
-def search(fields, detector, failures=None, progress: bool = True, keep_previews: int = 24, **flag_settings) -> tuple:
+def search(fields, detector, failures=None, progress: bool = True, keep_previews: int = 24, catalogue=None,
+           **flag_settings) -> tuple:
     """Score every field (an iterable, read lazily) and record failed downloads.
 
     Parameters
@@ -133,6 +134,7 @@ def search(fields, detector, failures=None, progress: bool = True, keep_previews
     fields : iterable of :class:`~halo_utils.search.fields.Field`
     detector : :class:`~halo_utils.detect.artefact.Detector`
     failures : optional name -> reason of clusters whose download failed (a row each, flagged)
+    catalogue : optional search table: its columns join the rows of clusters that have no field (failed downloads)
     keep_previews : clipped cut-outs kept for the gallery, highest scores first
     flag_settings : :class:`Scorer` settings (``bright_sigma``, ``noise_sigma``, ``min_coverage``, ``exclude_seen``, ...)
 
@@ -160,7 +162,8 @@ def search(fields, detector, failures=None, progress: bool = True, keep_previews
             if len(previews) > keep_previews:
                 previews.pop(min(previews, key=lambda k: previews[k][0]))
     seconds = time.perf_counter() - start
-    rows += [dict(name=name, score=np.nan, score_std=np.nan, n_members=0, scored=False,
+    known = {} if catalogue is None else {str(r["name"]): r for r in catalogue.to_dict("records")}
+    rows += [dict(known.get(name, {}), name=name, score=np.nan, score_std=np.nan, n_members=0, scored=False,
                   flags=[f"download_failed: {why}"]) for name, why in failures.items()]
     table = pd.DataFrame(rows)
     table["n_flags"] = table["flags"].map(len)  # table.flags is pandas' own attribute
@@ -203,8 +206,10 @@ def completeness_purity(table, truth: str = "truth") -> dict:
 
 
 def summary(table, threshold: float, seconds: float) -> dict:
-    """The counts of a search: searched, scored, flagged, candidates (at ``threshold`` and at 0.95), throughput."""
-    return dict(n_searched=int(len(table)), n_scored=int(table.scored.sum()), n_flagged=int((table.n_flags > 0).sum()),
+    """The counts of a search: searched, scored, flagged, candidates (at ``threshold`` and at 0.95), throughput
+    (scored clusters per second of scoring, reading included)."""
+    scored = int(table.scored.sum())
+    return dict(n_searched=int(len(table)), n_scored=scored, n_flagged=int((table.n_flags > 0).sum()),
                 n_candidates=int(table.candidate.sum()), n_candidates_paper=int(table.candidate_paper.sum()),
                 threshold=threshold, seconds=seconds,
-                clusters_per_second=float(len(table) / seconds) if seconds > 0 else float("nan"))
+                clusters_per_second=float(scored / seconds) if scored and seconds > 0 else float("nan"))
