@@ -27,7 +27,8 @@ class DataConfig:
     profile: str  # name of the profile this config belongs to
     cutout: int = 64  # side of the central cut-out, pixels
     pixel_arcmin: float | None = 0.733  # common sky grid of all bands (arcmin per px); None = stack native pixels
-    clip_sigma: float = 4.0  # pixels below clip_sigma * rms are set to zero (>= every published clip level)
+    clip_sigma: float | None = 4.0  # pixels below clip_sigma * rms are set to zero (>= every published clip level);
+    # None: no clipping (unclipped inputs: SkyView downloads, an unclipped mock sky)
     cap_sigma: float | None = None  # optional brightness cap: pixels above cap_sigma * rms are set to it
     n_rotations: int = 8  # rotations by multiples of 360/n_rotations degrees (8 -> 45 deg steps)
     flips: tuple = ("none", "horizontal")  # mirror states; vertical = horizontal + 180 deg rotation

@@ -414,31 +414,34 @@ def show_candidates(table, previews: dict, bands, pixel_arcmin: float, n: int = 
     return fig
 
 
-def show_completeness(table, column: str, truth: str = "truth", bins: int = 5, label: str | None = None):
-    """Share of true halos that are candidates, in bins of ``column`` (equal counts), with binomial errors; the
-    dashed line is the share of non-halos above the threshold (the false-positive rate)."""
+def show_completeness(table, columns: dict, truth: str = "truth", bins: int = 5):
+    """Share of true halos that are candidates in bins (equal counts) of each column of ``columns`` (column ->
+    axis label; one panel each), with binomial errors; the dashed line is the share of non-halos above the
+    threshold (the false-positive rate). ``table``: ``truth`` (0/1), ``candidate`` (bool) and the columns."""
     plt = _plt()
-    halos = table[table[truth].astype(int) == 1].dropna(subset=[column])
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    if len(halos):
-        edges = np.unique(np.quantile(halos[column], np.linspace(0, 1, bins + 1)))
-        which = np.clip(np.digitize(halos[column], edges[1:-1]), 0, len(edges) - 2)
-        centres, share, error = [], [], []
-        for i in range(len(edges) - 1):
-            found = halos.candidate.to_numpy()[which == i]
-            if len(found):
-                p = found.mean()
-                centres.append(np.median(halos[column].to_numpy()[which == i]))
-                share.append(p)
-                error.append(np.sqrt(max(p * (1 - p), 1 / len(found)) / len(found)))
-        ax.errorbar(centres, share, yerr=error, marker="o", capsize=3, label="halos")
-        ax.set_xscale("log")
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.2), squeeze=False)
     others = table[table[truth].astype(int) == 0]
-    if len(others):
-        ax.axhline(others.candidate.mean(), color="C3", ls="--", label="non-halos above the threshold")
-        ax.legend(fontsize=7)
-    ax.set_ylim(-0.05, 1.05)
-    ax.set_xlabel(label or column)
-    ax.set_ylabel("completeness (candidates / halos)")
+    for ax, (column, label) in zip(axes[0], columns.items()):
+        halos = table[table[truth].astype(int) == 1].dropna(subset=[column])
+        if len(halos):
+            edges = np.unique(np.quantile(halos[column], np.linspace(0, 1, bins + 1)))
+            which = np.clip(np.digitize(halos[column], edges[1:-1]), 0, len(edges) - 2)
+            centres, share, error = [], [], []
+            for i in range(len(edges) - 1):
+                found = halos.candidate.to_numpy()[which == i]
+                if len(found):
+                    p = found.mean()
+                    centres.append(np.median(halos[column].to_numpy()[which == i]))
+                    share.append(p)
+                    error.append(np.sqrt(max(p * (1 - p), 1 / len(found)) / len(found)))
+            ax.errorbar(centres, share, yerr=error, marker="o", capsize=3, label="halos")
+            if np.all(np.asarray(centres) > 0):
+                ax.set_xscale("log")
+        if len(others):
+            ax.axhline(others.candidate.mean(), color="C3", ls="--", label="non-halos above the threshold")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xlabel(label)
+        ax.set_ylabel("completeness (candidates / halos)")
+    axes[0][0].legend(fontsize=7)
     fig.tight_layout()
     return fig

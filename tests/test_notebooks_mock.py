@@ -50,6 +50,25 @@ def test_notebook_runs_on_the_mock_sky(notebook, workspace):
             assert fold["split"][row["source"]] == "test"
 
 
+@pytest.mark.parametrize("train_on", ["mock", "mock+gleam"])
+def test_classifier_notebook_learns_from_mock_fields(train_on, workspace):
+    """Each ``train_on`` value runs in the smoke profile; the mock-trained detector scores every cluster it never saw."""
+    notebook = next(p for p in NOTEBOOKS if p.stem == "05_classifier")
+    (workspace / "runs").mkdir(exist_ok=True)
+    papermill.execute_notebook(str(notebook), str(workspace / "runs" / f"train_on_{train_on}.ipynb"),
+                               cwd=str(notebook.parent), progress_bar=False, log_output=False,
+                               parameters=dict(profile="smoke", source="mock", seed=0, model="I", train_on=train_on))
+    tag = {"mock": "I_kfold_mock", "mock+gleam": "I_kfold_mockgleam"}[train_on]
+    summary = json.loads((workspace / "data" / "results" / "05_classifier" / f"{tag}_mock_smoke_seed0.json").read_text())
+    mock = summary["mock"]
+    assert summary["train_on"] == train_on and mock["sizes"] == {"train": 200, "val": 40, "test": 100}
+    assert mock["threshold"]["fpr"] <= 0.05 and sum(row["n"] for row in mock["completeness"]) == 50
+    if train_on == "mock":
+        assert summary["transfer"]["n_scored"] == 46 and len(summary["real_scores"]) == 46
+    else:  # fine-tuned under kfold: every cluster scored out of fold
+        assert len(summary["scores"]) == 46 and 0 <= summary["oof_source_auc"] <= 1
+
+
 def test_classifier_notebook_gives_the_same_json_twice(workspace):
     notebook = next(p for p in NOTEBOOKS if p.stem == "05_classifier")
     texts = []

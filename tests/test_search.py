@@ -159,8 +159,8 @@ def _train(sources, workdir, bands=(0, 1, 2, 3), model="D", seed=0):
     training = classify.train_config("smoke", bands=bands, baseline_permutations=0)
     config.deterministic(seed)
     cv = crossval.run(sources, model, settings, training, seed, workdir, progress=False)
-    folder = artefact.save(workdir / "detector", workdir, model, settings, training, sources, cv["scores"], seed,
-                           source="mock")
+    folder = artefact.save(workdir / "detector", workdir, model, settings, training, cv["scores"], seed,
+                           {s.name: s.label for s in sources}, artefact.sources_fingerprint(sources), source="mock")
     return artefact.load(folder), cv
 
 

@@ -5,7 +5,7 @@ weights (``best.weights.h5``) and ``member.json`` (its normaliser, the per-band 
 sources, the sources it saw). :func:`save` gathers the members of one run into a self-describing
 folder; :func:`load` gives a :class:`Detector` that refuses input it was not trained for::
 
-    save(folder, workdir, model="I", config=settings, training=training, sources=sources, scores=cv["scores"], seed=0)
+    save(folder, workdir, "I", settings, training, cv["scores"], 0, labels, sources_fingerprint(sources))
     detector = load(folder)
     detector.require(["139-170"])          # DetectorMismatch: this detector needs 72-103 ... 170-231 MHz
     prob = detector.predict(jy)            # (members, n) halo probability of cut-outs (n, 64, 64, B) in Jy/beam
@@ -97,9 +97,13 @@ def operating_threshold(scores, fpr: float = 0.05) -> dict:
                 n_halo=int(len(halo)), n_other=int(len(other)), target_fpr=fpr)
 
 
-def save(folder, workdir, model: str, config: DataConfig, training: TrainConfig, sources, scores, seed: int,
-         fpr: float = 0.05, source: str = "gleam") -> Path:
+def save(folder, workdir, model: str, config: DataConfig, training: TrainConfig, scores, seed: int, labels: dict,
+         fingerprint: str, fpr: float = 0.05, source: str = "gleam") -> Path:
     """Gather the fold models of one ``kfold`` run in ``workdir`` (``r<repeat>f<fold>/``) into a detector folder.
+
+    ``scores``: the out-of-fold (or validation) scores (source, label, score) that set the operating threshold;
+    ``labels``: source -> label of the training data; ``fingerprint``: of the training data
+    (:func:`sources_fingerprint` for published-layout sources).
 
     The folder is assembled beside its destination and moved into place at the end: an interrupted
     save leaves the previous detector (or none), never half of one.
@@ -120,8 +124,8 @@ def save(folder, workdir, model: str, config: DataConfig, training: TrainConfig,
         meta = dict(format=FORMAT, package_version=__version__, model=model, seed=seed, source=source,
                     bands=[BAND_KEYS[b] for b in training.bands], band_indices=list(training.bands),
                     cutout=config.cutout, pixel_arcmin=config.pixel_arcmin, data_config=config.to_dict(),
-                    train_config=training.to_dict(), fingerprint=sources_fingerprint(sources),
-                    sources={s.name: s.label for s in sources},
+                    train_config=training.to_dict(), fingerprint=fingerprint,
+                    sources={str(k): int(v) for k, v in labels.items()},
                     thresholds=dict(paper=PAPER_THRESHOLD, cv=operating_threshold(scores, fpr)),
                     oof_scores=scores.groupby("source").score.mean().to_dict(), members=members)
         (tmp / DETECTOR).write_text(json.dumps(meta, indent=1))

@@ -30,7 +30,7 @@ from ..paths import atomic_write
 from ..prep.splits import check_protocol
 from .oof import binomial_interval
 
-__all__ = ["TrainConfig", "train_config", "run_tag", "distribution", "model_inputs", "class_weights",
+__all__ = ["TrainConfig", "train_config", "TRAIN_ON", "run_tag", "distribution", "model_inputs", "class_weights",
            "deterministic", "source_loss", "train", "predict", "evaluate", "source_scores", "evaluate_run"]
 
 
@@ -56,6 +56,7 @@ class TrainConfig:
     folds: int = 5  # kfold protocol: folds per repeat
     repeats: int = 2  # kfold protocol: repeats of the k-fold split
     baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
+    mock_fields: int = 3000  # train_on 'mock' / 'mock+gleam': mock training fields (validation 1/5, test 1/2 of it)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -63,9 +64,11 @@ class TrainConfig:
 
 _SOURCE_LEVEL = dict(checkpoint_on="val_source_loss", stop_on="val_source_loss", fit_gate=0.95)
 _TRAIN_PROFILES = {
-    "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=3, repeats=1, baseline_permutations=3, **_SOURCE_LEVEL),
+    "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=3, repeats=1, baseline_permutations=3, mock_fields=200,
+                         **_SOURCE_LEVEL),
     "cpu": TrainConfig("cpu", epochs=20, patience=6, **_SOURCE_LEVEL),
-    "paper": TrainConfig("paper", epochs=25, patience=6, repeats=5, baseline_permutations=1000, **_SOURCE_LEVEL),
+    "paper": TrainConfig("paper", epochs=25, patience=6, repeats=5, baseline_permutations=1000, mock_fields=50000,
+                         **_SOURCE_LEVEL),
 }
 
 
@@ -74,10 +77,25 @@ def train_config(profile: str, **overrides) -> TrainConfig:
     return from_profile(_TRAIN_PROFILES, profile, overrides)
 
 
-def run_tag(model: str, protocol: str) -> str:
-    """The ``tag`` of a classifier run's name (:func:`halo_utils.config.run_name`): ``<model>_<protocol>``."""
+TRAIN_ON = ("gleam", "mock", "mock+gleam")
+"""What a classifier learns from: the labelled clusters of ``source`` (the published images or the mock sky of the
+seed), mock fields only (``halo_utils.detect.mocktrain``), or mock pre-training then the clusters' kfold folds."""
+
+
+def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: float | None = 4.0,
+            mock_clipped: bool = False) -> str:
+    """The ``tag`` of a classifier run's name (:func:`halo_utils.config.run_name`): ``<model>_<protocol>``, then
+    ``_mock`` or ``_mockgleam`` (``_mockclipped``, ``_mockclippedgleam`` for mock fields clipped like the published
+    images) for runs that learn from mock fields, and ``_noclip`` / ``_clip<k>`` for a clip other than 4 sigma."""
     check_protocol(protocol)
-    return f"{model}_{protocol}"
+    if train_on not in TRAIN_ON:
+        raise ValueError(f"train_on must be one of {TRAIN_ON}, not {train_on!r}")
+    tag = f"{model}_{protocol}"
+    if train_on != "gleam":
+        tag += "_mock" + ("clipped" if mock_clipped else "") + ("gleam" if train_on == "mock+gleam" else "")
+    if clip_sigma != 4.0:
+        tag += "_noclip" if clip_sigma is None else f"_clip{clip_sigma:g}"
+    return tag
 
 
 def model_inputs(ds, part: str, bands=(0, 1, 2, 3), scaling: str = "log") -> dict:

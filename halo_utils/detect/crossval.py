@@ -64,7 +64,7 @@ def fold_seed(seed: int, repeat: int, fold: int) -> int:
 
 
 def fit_kfold(sources, model: str, config, training, plan: list, seed: int, workdir, noise=None,
-              progress: bool = True, devices=None) -> tuple:
+              progress: bool = True, devices=None, init_weights=None) -> tuple:
     """Train one classifier per fold of ``plan`` and score its test sources.
 
     Parameters
@@ -76,6 +76,8 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
     workdir : folder; fold ``r<repeat>f<fold>`` trains (and resumes) in its own sub-folder and leaves
         there its kept weights and ``member.json`` (:mod:`halo_utils.detect.artefact`: what a saved detector needs)
     devices : where to train (:func:`halo_utils.detect.classify.distribution`; None: one device)
+    init_weights : weights to start every fold from (a pre-trained network of the same architecture, e.g. the
+        mock-sky detector's); None: Keras' initialisation
 
     Returns
     -------
@@ -98,6 +100,8 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
         keras.utils.set_random_seed(fold)
         with distribution(devices).scope():
             net = build_classifier(model, size=config.cutout, bands=len(training.bands))
+            if init_weights is not None:
+                net.load_weights(init_weights)
             fit = train(net, training, parts["train"], parts["val"], f"{workdir}/r{f['repeat']}f{f['fold']}", seed=fold)
         write_member(f"{workdir}/r{f['repeat']}f{f['fold']}", member_record(ds, f["split"], noise, radec))
         test = parts["test"]
@@ -208,7 +212,7 @@ def _shape(plan: list) -> tuple:
 
 
 def run(sources, model: str, config, training, seed: int, workdir, permutations: int = 0,
-        progress: bool = True, devices=None) -> dict:
+        progress: bool = True, devices=None, init_weights=None) -> dict:
     """One ``kfold`` run of ``05_classifier``: the network and the baseline on the same folds, pooled.
 
     Parameters
@@ -216,6 +220,7 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
     permutations : label-permuted reruns of the *network* through the same pipeline (each
         trains ``folds * repeats`` models); the baseline always gets
         ``training.baseline_permutations`` of its own
+    init_weights : the weights every fold (and permutation) starts from (:func:`fit_kfold`)
 
     Returns
     -------
@@ -225,14 +230,14 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
     """
     plan = kfold_plan(sources, config, training.folds, training.repeats, seed, training.val_fraction)
     noise = noise_table(sources)
-    scores, fits = fit_kfold(sources, model, config, training, plan, seed, workdir, noise, progress, devices)
+    scores, fits = fit_kfold(sources, model, config, training, plan, seed, workdir, noise, progress, devices, init_weights)
     network = pooled_metrics(scores, seed=seed)
     null = []
     for i in range(permutations):
         fake, fake_plan = permuted_plan(sources, config, training.folds, training.repeats, seed, i,
                                         training.val_fraction)
         table, _ = fit_kfold(fake, model, config, training, fake_plan, seed, f"{workdir}/permuted{i}", noise, progress,
-                             devices)
+                             devices, init_weights)
         null.append(float(repeat_metrics(table).auc.mean()))
     network.update(null_auc=null, p_value=permutation_pvalue(network["oof_source_auc"], null) if null else None)
     base_scores, base_null = _cached_baseline(sources, config, plan, seed, noise, training.baseline_permutations,

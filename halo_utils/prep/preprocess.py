@@ -31,20 +31,22 @@ def band_rms(noise_rows, split_of: dict) -> dict:
     return {band: float(np.nanmedian(train[train.band == band].rms)) for band in BAND_KEYS}
 
 
-def clip_cube(cube: np.ndarray, rms, clip_sigma: float = 3.0, cap_sigma: float | None = None) -> np.ndarray:
+def clip_cube(cube: np.ndarray, rms, clip_sigma: float | None = 3.0, cap_sigma: float | None = None) -> np.ndarray:
     """Set pixels below ``clip_sigma * rms`` to zero, band by band; optionally saturate above ``cap_sigma * rms``.
 
     Parameters
     ----------
     cube : (H, W, B) Jy/beam
     rms : (B,) noise per band, Jy/beam (finite, > 0)
+    clip_sigma : clip level in units of rms (None: no clipping; negative noise stays)
     cap_sigma : brightness cap in units of rms (None: no cap)
     """
     rms = np.asarray(rms, dtype=np.float32)
     if rms.shape != (cube.shape[-1],) or not np.all(np.isfinite(rms) & (rms > 0)):
         raise DataError(f"clip_cube needs one finite positive rms per band, got {rms}")
     out = cube.copy()
-    out[cube < clip_sigma * rms] = 0
+    if clip_sigma is not None:
+        out[cube < clip_sigma * rms] = 0
     if cap_sigma is not None:
         np.minimum(out, np.float32(cap_sigma) * rms, out=out)
     return out
@@ -83,6 +85,9 @@ def side_cutouts(image: np.ndarray, size: int = 64, margin: int = 8) -> np.ndarr
     dy, dx = (h - size) / 2.0 - margin, (w - size) / 2.0 - margin
     centres = [(cx - dx, cy), (cx + dx, cy), (cx, cy - dy), (cx, cy + dy)]
     return np.stack([_cutout(image, c, size, None)[0] for c in centres])
+
+
+_CHUNK = 256  # images per step of the normalisers: float64 temporaries of one chunk, not of the whole set
 
 
 def _span(low, high):
@@ -133,16 +138,25 @@ class LogNormaliser:
     high: np.ndarray = None
 
     def fit(self, x: np.ndarray, x0) -> "LogNormaliser":
+        """x: (n, H, W, B) Jy/beam of training sources, read in chunks (memory: one chunk in float64)."""
         self.x0 = np.asarray(x0, dtype=np.float64)
-        logged = self._log(x)
-        self.low, self.high = logged.min(axis=(0, 1, 2)), logged.max(axis=(0, 1, 2))
+        lows, highs = [], []
+        for i in range(0, len(x), _CHUNK):
+            logged = self._log(x[i:i + _CHUNK])
+            lows.append(logged.min(axis=(0, 1, 2)))
+            highs.append(logged.max(axis=(0, 1, 2)))
+        self.low, self.high = np.min(lows, axis=0), np.max(highs, axis=0)
         return self
 
     def _log(self, x):
         return np.log10(1.0 + np.maximum(np.asarray(x, np.float64), 0.0) / self.x0)
 
     def transform(self, x):
-        return (2.0 * (self._log(x) - self.low) / _span(self.low, self.high) - 1.0).astype(np.float32)
+        """To [-1, 1] (training range), float32, chunk by chunk along the first axis."""
+        out = np.empty(np.shape(x), np.float32)
+        for i in range(0, len(out), _CHUNK):
+            out[i:i + _CHUNK] = 2.0 * (self._log(x[i:i + _CHUNK]) - self.low) / _span(self.low, self.high) - 1.0
+        return out
 
     def inverse(self, y):
         """Back to Jy/beam (exact for inputs >= 0, i.e. clipped images)."""

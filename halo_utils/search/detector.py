@@ -33,7 +33,8 @@ def train_detector(profile: str, seed: int, source: str = "gleam", model: str = 
     sources = read_dataset(dataset_root(source, gleam_dir, seed))
     plan = crossval.kfold_plan(sources, settings, training.folds, training.repeats, seed, training.val_fraction)
     scores, _ = crossval.fit_kfold(sources, model, settings, training, plan, seed, folder.parent)
-    return artefact.save(folder, folder.parent, model, settings, training, sources, scores, seed, source=source)
+    return artefact.save(folder, folder.parent, model, settings, training, scores, seed, {s.name: s.label for s in sources},
+                         artefact.sources_fingerprint(sources), source=source)
 
 
 def ensure_detector(profile: str, seed: int, source: str = "gleam", model: str = "I", gleam_dir=None):

@@ -14,7 +14,7 @@ from .catalogues import catalogue as read_catalogue
 from .fields import download_fields, layout_manifest, manifest_fields, read_manifest
 from .score import completeness_purity, mark_candidates, search, summary
 
-__all__ = ["inputs", "run", "write_table", "rediscovery", "rediscovery_summary", "write_docs"]
+__all__ = ["inputs", "run", "write_table", "rediscovery", "rediscovery_summary", "labelled", "write_docs"]
 
 
 def inputs(catalogue: str | None = None, catalogue_file=None, folder=None, manifest=None, cache=None,
@@ -101,6 +101,21 @@ def _drop(flags: str, flag: str) -> str:
     return "; ".join(f for f in flags.split("; ") if f and f != flag)
 
 
+def labelled(detector, root, out, progress: bool = False, **flag_settings) -> tuple:
+    """Score every source of a labelled folder in the published layout (the 46 published clusters, a mock sky)
+    with ``detector`` (every member: none of them trained on these sources) and summarise as
+    :func:`rediscovery_summary` does. Returns (table with ``label``, summary)."""
+    from ..data.images import FOLDERS
+
+    manifest = layout_manifest(root)
+    label = {}
+    for folder, (_, y) in FOLDERS.items():
+        label.update({src: y for src in manifest[manifest.file.str.contains(f"/{folder}/", regex=False)].source})
+    table = run(detector, manifest, out, progress=progress, **flag_settings)["table"]
+    table = table.assign(label=table.name.map(label))
+    return table, rediscovery_summary(table)
+
+
 def rediscovery_summary(table) -> dict:
     """Per-source AUC of the rediscovery scores with a bootstrap 95 % interval over the clusters, the largest
     departure from the run's out-of-fold scores, and the candidates among halos and non-halos."""
@@ -115,7 +130,8 @@ def rediscovery_summary(table) -> dict:
     return dict(n_sources=int(len(table)), n_scored=int(len(scored)),
                 auc=float(roc_auc_score(scored.label, scored.score)) if both else float("nan"),
                 auc_ci=list(bootstrap_auc(long)) if both else [float("nan")] * 2,
-                max_abs_difference_from_oof=float(np.nanmax(np.abs(scored.difference))) if len(scored) else float("nan"),
+                max_abs_difference_from_oof=float(np.nanmax(np.abs(scored.difference)))
+                if "difference" in scored and scored.difference.notna().any() else float("nan"),
                 halos_found=int((scored.candidate & halo).sum()), n_halos=int(halo.sum()),
                 non_halos_above=int((scored.candidate & other).sum()), n_non_halos=int(other.sum()),
                 halos_found_paper=int((scored.candidate_paper & halo).sum()),

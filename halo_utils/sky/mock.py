@@ -79,6 +79,14 @@ class SkyConfig:
     radio_galaxy_size_kpc: tuple = (150.0, 1000.0)
     ring_flux_jy: tuple = (0.05, 0.5)
     ring_radius_arcmin: tuple = (1.5, 4.0)
+    population: str = "classic"  # 'classic': class-specific central content; 'balanced': see halo_utils.sky.population
+    m500_range: tuple = (3.0, 15.0)  # balanced: cluster mass M500, 1e14 Msun, log-uniform
+    p150_relation: tuple = (25.0, 3.5, 0.3)  # balanced: log10 P150 (W/Hz) at 6e14 Msun, slope, scatter (dex); assumed
+    halo_re_at_pivot_kpc: float = 200.0  # balanced: e-folding radius at 6e14 Msun, scaling as M500^(1/3)
+    bcg_fraction: float = 0.25  # balanced: fields (either class) with a bright central galaxy instead of a radio galaxy
+    group_members: tuple = (3, 6)  # balanced: compact sources blended in a non-halo decoy group
+    decoy_flux_scale: float = 0.55  # balanced: a decoy's flux density / a halo's drawn the same way (measured to
+    # equalise the central S/N and the clipped flux within 15' of the two classes; tests/test_population.py)
 
     @property
     def field_deg2(self) -> float:
@@ -175,15 +183,51 @@ def _radio_galaxy(rng, name: str, centre: float, z: float, config: SkyConfig) ->
     return parts
 
 
-def _ring(rng, name: str, centre: float, config: SkyConfig) -> list:
+def _ring(rng, name: str, centre: float, config: SkyConfig, flux: float | None = None) -> list:
     radius = rng.uniform(*config.ring_radius_arcmin) / (config.pixel_deg * 60)
-    return [Component(name, "ring", centre, centre, _log_uniform(rng, config.ring_flux_jy),
+    flux = _log_uniform(rng, config.ring_flux_jy) if flux is None else flux
+    return [Component(name, "ring", centre, centre, flux,
                       float(rng.normal(-1.4, 0.2)), float(radius), float(rng.uniform(0.8, 1.0)),
                       float(rng.uniform(0, 180)), width=float(0.15 * radius))]
 
 
+def _giant_halo(name, centre, z, flux, alpha, re_kpc, rng, config) -> Component:
+    x, y = centre + rng.normal(0, config.halo_offset_px, 2)
+    return Component(name, "halo", float(x), float(y), flux, alpha, _kpc_to_px(re_kpc, z, config.pixel_deg),
+                     float(rng.uniform(*config.halo_axis_ratio)), float(rng.uniform(0, 180)), z=z)
+
+
+def _bcg(rng, name, centre, z, config) -> Component:
+    return Component(name, "bcg", centre, centre, _log_uniform(rng, config.bcg_flux_jy), float(rng.normal(-0.7, 0.2)), z=z)
+
+
+def _group(rng, name, centre, z, flux, re_kpc, config) -> list:
+    """A blended group of compact sources within about one halo radius of the centre, ``flux`` Jy in total."""
+    n = int(rng.integers(config.group_members[0], config.group_members[1] + 1))
+    spread = _kpc_to_px(re_kpc, z, config.pixel_deg)
+    shares = rng.dirichlet(np.ones(n))
+    xy = centre + rng.normal(0, spread, (n, 2))
+    return [Component(name, "group", float(x), float(y), float(flux * s), float(rng.normal(-0.7, 0.2)), z=z)
+            for (x, y), s in zip(xy, shares)]
+
+
+_PARTS = dict(radio_galaxy=lambda *a: _radio_galaxy(*a), bcg=_bcg, halo=_giant_halo, group=_group,
+              ring=lambda rng, name, centre, config, flux=None: _ring(rng, name, centre, config, flux))
+
+
 def draw_components(rng, name: str, label: int, config: SkyConfig) -> tuple:
-    """The components of one field and its redshift: a halo (label 1) or maybe a radio galaxy / ring (label 0)."""
+    """The components of one field, its redshift and cluster values (M500 etc., balanced population only).
+
+    Classic population: a halo (label 1), or maybe a radio galaxy / ring (label 0). Balanced: see
+    :mod:`halo_utils.sky.population`.
+    """
+    if config.population == "balanced":
+        from .population import draw_balanced
+
+        central, z, cluster = draw_balanced(rng, name, label, config, _PARTS)
+        return central + _compact_sources(rng, name, config), z, cluster
+    if config.population != "classic":
+        raise ValueError(f"unknown mock population {config.population!r}; choose 'classic' or 'balanced'")
     centre = (config.size - 1) / 2
     z = float(rng.uniform(*config.z))
     if label == 1:
@@ -196,14 +240,14 @@ def draw_components(rng, name: str, label: int, config: SkyConfig) -> tuple:
             central = _ring(rng, name, centre, config)
         else:
             central = []
-    return central + _compact_sources(rng, name, config), z
+    return central + _compact_sources(rng, name, config), z, {}
 
 
 # ----------------------------------------------------------------------------- fields and files
 
 def _field_kind(components) -> str:
     kinds = {c.kind for c in components}
-    for kind in ("halo", "mini-halo", "lobe", "ring"):
+    for kind in ("halo", "mini-halo", "ring", "group", "lobe"):
         if kind in kinds:
             return "radio-galaxy" if kind == "lobe" else kind
     return "none"
@@ -219,13 +263,13 @@ def simulate_field(seed: int, index: int, name: str, label: int, config: SkyConf
     """
     rng = np.random.default_rng([seed, index])
     ra, dec = float(rng.uniform(0, 360)), float(np.degrees(np.arcsin(rng.uniform(*np.sin(np.radians(config.dec_range))))))
-    components, z = draw_components(rng, name, label, config)
+    components, z, cluster = draw_components(rng, name, label, config)
     beams = [beam(b, dec, config) for b in range(len(BANDS_MHZ))]
     shape = (config.size, config.size)
     cube = render(components, beams, shape, config.pixel_deg)
     factor = _log_uniform(rng, config.rms_factor)
     field = dict(field=name, label=label, kind=_field_kind(components), ra=ra, dec=dec, z=z,
-                 n_compact=sum(c.kind == "compact" for c in components))
+                 n_compact=sum(c.kind == "compact" for c in components), **cluster)
     px_arcmin = config.pixel_deg * 60
     for b, (lo, hi) in enumerate(BANDS_MHZ):
         rms = config.rms_median_jy[b] * factor * float(np.exp(rng.normal(0, config.rms_band_jitter)))

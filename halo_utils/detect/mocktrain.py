@@ -1,0 +1,169 @@
+"""A halo detector trained on the mock sky, and its completeness: where it finds halos and where it does not.
+
+Thousands of labelled mock fields (:mod:`halo_utils.prep.mockset`, the balanced population of
+:mod:`halo_utils.sky.population`) train one network; separate validation fields choose its
+checkpoint and set the operating threshold at a stated false-positive rate; held-out test fields
+measure completeness (share of halos scoring at or above the threshold) against the halo's peak
+S/N per beam, flux density, size and redshift, and the false-positive rate per kind of non-halo
+field. The model is saved as a one-member detector (:mod:`halo_utils.detect.artefact`), so
+``halo_utils.search`` can score the real clusters with it.
+
+    result = train_on_mock("I", settings, training, n_fields=3000, seed=0, workdir=..., clipped=False)
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from ..constants import BAND_KEYS
+from ..models.classifiers import build_classifier
+from ..prep.mockset import build, mock_sky_config, views
+from ..prep.preprocess import LogNormaliser, MinMaxNormaliser
+from . import artefact
+from .classify import predict, train
+from .oof import bootstrap_auc
+
+__all__ = ["SNR_BINS", "COMPLETENESS_AXES", "run_tag", "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
+
+SNR_BINS = (0, 2, 5, 10, 20, np.inf)  # peak S/N per beam of the halo at 139-170 MHz (noise-free rendering)
+COMPLETENESS_AXES = {"peak_snr": "halo peak S/N per beam, 139-170 MHz", "halo_flux_150": "halo flux density, 150 MHz (Jy)",
+                     "halo_re_arcmin": "halo e-folding radius (arcmin)", "halo_re_kpc": "halo e-folding radius (kpc)",
+                     "z": "redshift"}
+
+
+def _inputs(x: np.ndarray, log: LogNormaliser) -> np.ndarray:
+    """Jy/beam cut-outs -> network inputs in [0, 1] (float32), as ``Detector.inputs`` scales them."""
+    out = log.transform(x)
+    out += 1
+    out /= 2
+    return out
+
+
+def run_tag(model: str, clipped: bool, clip_sigma) -> str:
+    """Name of a mock training: model, whether the mock images were clipped like the published ones, and the
+    pipeline's clip (``clip4``, or ``noclip`` for none)."""
+    return f"{model}_{'clipped' if clipped else 'unclipped'}_" + ("noclip" if clip_sigma is None else f"clip{clip_sigma:g}")
+
+
+def field_scores(net, mocks, log: LogNormaliser, per_field: int, seed: int):
+    """The mean halo probability of each field over ``per_field`` views: ``mocks.table`` with a ``score`` column."""
+    x, index = views(mocks, per_field, seed)
+    prob = predict(net, _inputs(x, log))
+    return mocks.table.assign(score=np.bincount(index, prob, len(mocks.table)) / np.bincount(index, None, len(mocks.table)))
+
+
+def completeness(table, threshold: float, column: str = "peak_snr", bins=SNR_BINS):
+    """Share of halo fields at or above ``threshold`` in bins of ``column``, with counts (pandas)."""
+    import pandas as pd
+
+    halos = table[table.label == 1]
+    cut = pd.cut(halos[column], list(bins), right=False)
+    out = halos.groupby(cut, observed=False).agg(n=("score", "size"), found=("score", lambda s: int((s >= threshold).sum())))
+    out["completeness"] = out.found / out.n.where(out.n > 0)
+    return out.reset_index().rename(columns={column: f"{column}_bin"}).astype({f"{column}_bin": str})
+
+
+def false_positives(table, threshold: float):
+    """False-positive rate per kind of non-halo field (decoy kind x central content), with counts."""
+    others = table[table.label == 0]
+    out = others.groupby(["kind", "central"]).agg(n=("score", "size"), above=("score", lambda s: int((s >= threshold).sum())))
+    out["fpr"] = out.above / out.n
+    return out.reset_index()
+
+
+def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdir, clipped: bool = False,
+                  fpr: float = 0.05, per_field: int = 2, progress: bool = True) -> dict:
+    """Train ``model`` on ``n_fields`` mock fields, choose the checkpoint and threshold on ``n_fields // 5``
+    validation fields, measure on ``n_fields // 2`` test fields; save the detector in ``workdir/detector``.
+
+    Parameters
+    ----------
+    clipped : mock images clipped as the published ones were before the pipeline's own clip
+    fpr : false-positive rate of the operating threshold, on the validation fields
+    per_field : random views (90 deg rotations, mirror) of each field
+
+    Returns
+    -------
+    dict with ``val`` and ``test`` (per-field tables with ``score``; ``test`` also ``truth`` and ``candidate``: at
+    or above the threshold), ``threshold`` (artefact.operating_threshold on
+    the validation fields), ``test_auc`` and interval, ``completeness`` (by peak S/N), ``false_positives``,
+    ``fit`` (training history), ``detector`` (folder), ``member_weights`` (the network's weights, to start
+    fine-tuning from), ``sizes``, ``memory_mb`` (the fields and training inputs held in memory)
+    """
+    import dataclasses
+
+    import keras
+    from sklearn.metrics import roc_auc_score
+
+    # halos too faint to see are labels no network can learn: the fit gate (training accuracy >= 0.95) would only
+    # admit epochs that memorise them
+    training = dataclasses.replace(training, fit_gate=0.0)
+    sky = mock_sky_config(config, clipped=clipped)
+    parts = {name: build(n, s, config, sky, progress=progress) for name, n, s in
+             (("train", n_fields, 3 * seed), ("val", max(n_fields // 5, 20), 3 * seed + 1),
+              ("test", max(n_fields // 2, 20), 3 * seed + 2))}
+    x, index = views(parts["train"], per_field, seed)
+    x0 = config.log_reference_sigma * np.median(parts["train"].rms, axis=0)
+    log = LogNormaliser().fit(x, x0)
+    label = parts["train"].table.label.to_numpy()[index]
+    train_data = dict(x=_inputs(x, log), y=np.eye(2, dtype=np.float32)[label], label=label)
+    n_images = len(x)
+    del x  # the Jy/beam views are not needed once normalised (memory)
+    xv, iv = views(parts["val"], per_field, seed + 1)
+    lv = parts["val"].table.label.to_numpy()[iv]
+    val_data = dict(x=_inputs(xv, log), y=np.eye(2, dtype=np.float32)[lv], label=lv,
+                    source=parts["val"].table.name.to_numpy()[iv])
+    del xv
+    keras.utils.set_random_seed(seed)
+    net = build_classifier(model, size=config.cutout, bands=len(BAND_KEYS))
+    member = Path(workdir) / "r0f0"
+    fit = train(net, training, train_data, val_data, member, seed=seed)
+    val = field_scores(net, parts["val"], log, per_field, seed + 1)
+    test = field_scores(net, parts["test"], log, per_field, seed + 2)
+    scores = val.rename(columns={"name": "source"})[["source", "label", "score"]]
+    threshold = artefact.operating_threshold(scores, fpr)
+    artefact.write_member(member, _member_record(log, parts["train"]))
+    detector = artefact.save(Path(workdir) / "detector", workdir, model, config, training, scores, seed,
+                             dict(zip(parts["train"].table.name, parts["train"].table.label)),
+                             _fingerprint(parts["train"]), fpr, source="mock-fields")
+    long = test.rename(columns={"name": "source"}).assign(repeat=0)[["source", "label", "score", "repeat"]]
+    test = test.assign(truth=test.label, candidate=test.score >= threshold["threshold"])
+    return dict(val=val, test=test, threshold=threshold, fit=fit, detector=detector, member_weights=member / "best.weights.h5",
+                test_auc=float(roc_auc_score(test.label, test.score)), test_auc_ci=list(bootstrap_auc(long)),
+                completeness=completeness(test, threshold["threshold"]),
+                false_positives=false_positives(test, threshold["threshold"]),
+                test_fpr=float((test[test.label == 0].score >= threshold["threshold"]).mean()),
+                sizes={k: int(len(v.table)) for k, v in parts.items()}, train_images=int(n_images),
+                memory_mb=float(sum(v.fields.nbytes for v in parts.values()) / 2**20 + train_data["x"].nbytes / 2**20))
+
+
+def _member_record(log: LogNormaliser, mocks) -> dict:
+    """What the saved detector needs of its one member: the normaliser and the training fields' noise."""
+    rms = mocks.rms
+    log_rms = {b: [float(np.median(np.log10(rms[:, i]))),
+                   float(1.4826 * np.median(np.abs(np.log10(rms[:, i]) - np.median(np.log10(rms[:, i])))))]
+               for i, b in enumerate(BAND_KEYS)}
+    unit = MinMaxNormaliser(np.zeros(len(BAND_KEYS)), np.ones(len(BAND_KEYS)))  # unused: the detector scales by log
+    return dict(log=log.to_dict(), minmax=unit.to_dict(), rms_fallback=np.median(rms, axis=0).tolist(),
+                log_rms=log_rms, seen=[], seen_radec=[])
+
+
+def _fingerprint(mocks) -> str:
+    digest = hashlib.sha1(np.ascontiguousarray(mocks.fields).tobytes())
+    digest.update(mocks.table.label.to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def summary(result: dict) -> dict:
+    """The JSON-able part of a :func:`train_on_mock` result (for a notebook's summary)."""
+    keys = ("threshold", "test_auc", "test_auc_ci", "test_fpr", "sizes", "train_images", "memory_mb")
+    snr5 = result["test"][(result["test"].label == 1) & (result["test"].peak_snr >= 5)]
+    return dict({k: result[k] for k in keys}, detector=str(result["detector"]),
+                completeness_snr5=float(snr5.candidate.mean()) if len(snr5) else float("nan"), n_halos_snr5=int(len(snr5)),
+                completeness=result["completeness"].to_dict("records"),
+                false_positives=result["false_positives"].to_dict("records"),
+                best_epoch=result["fit"]["best_epoch"], epochs_run=result["fit"]["epochs_run"],
+                train_seconds=result["fit"]["train_seconds"], history=result["fit"]["history"])

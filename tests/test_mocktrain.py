@@ -1,0 +1,47 @@
+"""A detector trained on mock fields: saved so that the search scores as training scored, completeness tables."""
+
+import numpy as np
+import pytest
+
+from halo_utils import config
+from halo_utils.detect import artefact, classify, mocktrain
+from halo_utils.prep import mockset
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import os
+
+    root = tmp_path_factory.mktemp("root")
+    os.environ["HALO_ROOT"] = str(root)
+    settings, training = config.data_config("smoke"), classify.train_config("smoke")
+    config.deterministic(0)
+    result = mocktrain.train_on_mock("D", settings, training, 60, 0, root / "mock", progress=False)
+    del os.environ["HALO_ROOT"]
+    return result, settings
+
+
+def test_the_saved_mock_detector_scores_as_the_trained_network(trained, tmp_path, monkeypatch):
+    result, settings = trained
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))  # the test fields are drawn again, not read from the cache
+    det = artefact.load(result["detector"])
+    assert len(det.members) == 1 and det.meta["source"] == "mock-fields" and len(det.meta["sources"]) == 60
+    assert det.meta["thresholds"]["cv"]["fpr"] <= 0.05
+    test = result["test"]
+    # the test fields' views through the saved detector (its normaliser, its weights) give the same scores
+    mocks = mockset.build(len(test), 2, settings, mockset.mock_sky_config(settings), progress=False)
+    x, index = mockset.views(mocks, 2, 2)
+    prob = det.predict(x)[0]
+    again = np.bincount(index, prob) / np.bincount(index)
+    np.testing.assert_allclose(again, test.score, atol=1e-5)
+
+
+def test_completeness_and_false_positive_tables(trained):
+    result, _ = trained
+    table = result["completeness"]
+    assert list(table.columns) == ["peak_snr_bin", "n", "found", "completeness"]
+    assert table.n.sum() == (result["test"].label == 1).sum() and (table.found <= table.n).all()
+    fp = result["false_positives"]
+    assert fp.n.sum() == (result["test"].label == 0).sum() and set(fp.kind) <= {"group", "ring"}
+    summary = mocktrain.summary(result)
+    assert 0 <= summary["test_auc"] <= 1 and summary["sizes"] == {"train": 60, "val": 20, "test": 30}
