@@ -247,3 +247,20 @@ def test_a_second_run_waits_for_the_baseline_the_first_is_computing(tmp_path, mo
         t.join()
     assert len(calls) == 1 and len(results) == 2 and all(r[1] == [0.5] for r in results)
     assert not list(tmp_path.glob("*.lock")) and len(list(tmp_path.glob("*.json"))) == 1
+
+
+def test_paired_auc_difference_sees_a_real_gain_and_not_a_relabelled_copy():
+    rng = np.random.default_rng(3)
+    label = np.repeat([0, 1], 23)
+
+    def table(score):
+        return pd.DataFrame(dict(source=[f"s{i}" for i in range(46)] * 2, label=np.tile(label, 2), repeat=np.repeat([0, 1], 46),
+                                 score=score))
+
+    noise = rng.normal(size=(3, 92))
+    weak = [table(np.tile(label, 2) * 0.5 + n) for n in noise]
+    strong = [table(np.tile(label, 2) * 2.0 + n) for n in noise]
+    gain = oof.paired_auc_difference(list(zip(strong, weak)), n_boot=300)
+    assert gain["mean"] > 0.1 and gain["ci"][0] > 0 and len(gain["per_seed"]) == 3
+    same = oof.paired_auc_difference(list(zip(weak, weak)), n_boot=300)
+    assert same["mean"] == 0 and same["ci"] == [0.0, 0.0]
