@@ -110,8 +110,10 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     log = LogNormaliser().fit(x, x0)
     label = parts["train"].table.label.to_numpy()[index]
     train_data = dict(x=_inputs(x, log), y=np.eye(2, dtype=np.float32)[label], label=label)
-    n_images = len(x)
-    del x  # the Jy/beam views are not needed once normalised (memory)
+    n_images, fingerprint = len(x), _fingerprint(parts["train"])
+    held_mb = (sum(v.fields.nbytes for v in parts.values()) + x.nbytes + train_data["x"].nbytes) / 2**20
+    del x  # memory: the Jy/beam views and the training fields are not needed once normalised
+    parts["train"].fields = np.empty((0, *parts["train"].fields.shape[1:]), np.float32)  # (a slice would keep it)
     xv, iv = views(parts["val"], per_field, seed + 1)
     lv = parts["val"].table.label.to_numpy()[iv]
     val_data = dict(x=_inputs(xv, log), y=np.eye(2, dtype=np.float32)[lv], label=lv,
@@ -128,7 +130,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     artefact.write_member(member, _member_record(log, parts["train"]))
     detector = artefact.save(Path(workdir) / "detector", workdir, model, config, training, scores, seed,
                              dict(zip(parts["train"].table.name, parts["train"].table.label)),
-                             _fingerprint(parts["train"]), fpr, source="mock-fields")
+                             fingerprint, fpr, source="mock-fields")
     long = test.rename(columns={"name": "source"}).assign(repeat=0)[["source", "label", "score", "repeat"]]
     test = test.assign(truth=test.label, candidate=test.score >= threshold["threshold"])
     return dict(val=val, test=test, threshold=threshold, fit=fit, detector=detector, member_weights=member / "best.weights.h5",
@@ -137,7 +139,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
                 false_positives=false_positives(test, threshold["threshold"]),
                 test_fpr=float((test[test.label == 0].score >= threshold["threshold"]).mean()),
                 sizes={k: int(len(v.table)) for k, v in parts.items()}, train_images=int(n_images),
-                memory_mb=float(sum(v.fields.nbytes for v in parts.values()) / 2**20 + train_data["x"].nbytes / 2**20))
+                memory_mb=float(held_mb))
 
 
 def _member_record(log: LogNormaliser, mocks) -> dict:
