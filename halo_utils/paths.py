@@ -5,8 +5,10 @@ Nothing here creates folders at import time.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -14,7 +16,7 @@ import numpy as np
 
 __all__ = [
     "project_root", "data_dir", "results_dir", "figures_dir", "gleam_dir", "frdeep_dir",
-    "atomic_write", "write_json", "write_summary", "MissingDataError",
+    "atomic_write", "atomic_folder", "write_json", "write_summary", "MissingDataError",
 ]
 
 
@@ -97,6 +99,22 @@ def atomic_write(path: str | os.PathLike, write) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+@contextlib.contextmanager
+def atomic_folder(folder: str | os.PathLike):
+    """Fill a folder atomically: ``with atomic_folder(path) as tmp:`` writes into ``tmp`` (beside ``path``), which
+    replaces ``path`` when the block ends without error; on an error or a kill ``path`` is left as it was."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        yield tmp
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _jsonable(value):

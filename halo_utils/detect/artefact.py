@@ -18,9 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +26,7 @@ import numpy as np
 from .. import __version__
 from ..config import DataConfig
 from ..constants import BAND_KEYS
-from ..paths import atomic_write
+from ..paths import atomic_folder, atomic_write
 from ..prep.preprocess import LogNormaliser, MinMaxNormaliser, band_rms
 from .classify import TrainConfig
 
@@ -114,9 +112,7 @@ def save(folder, workdir, model: str, config: DataConfig, training: TrainConfig,
     if config.pixel_arcmin is None:
         raise DetectorMismatch("a detector needs a common sky grid (pixel_arcmin); this run stacked native pixels")
     folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with atomic_folder(folder) as tmp:
         members = []
         for i, fold in enumerate(folds):
             shutil.copyfile(fold / "best.weights.h5", tmp / f"member{i}.weights.h5")
@@ -129,11 +125,6 @@ def save(folder, workdir, model: str, config: DataConfig, training: TrainConfig,
                     thresholds=dict(paper=PAPER_THRESHOLD, cv=operating_threshold(scores, fpr)),
                     oof_scores=scores.groupby("source").score.mean().to_dict(), members=members)
         (tmp / DETECTOR).write_text(json.dumps(meta, indent=1))
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

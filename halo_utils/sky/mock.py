@@ -25,9 +25,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -336,11 +333,9 @@ def write_sky(out, seed: int = 0, config: SkyConfig | None = None, overwrite: bo
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} exists; pass overwrite=True (--overwrite) to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
     folder_of = {v: k for k, v in FOLDERS.items()}
     truth, fields = [], []
-    try:
+    with paths.atomic_folder(out) as tmp:
         for index, (name, split, label) in enumerate(tqdm(_field_names(config, seed), desc="mock fields")):
             sim = simulate_field(seed, index, name, label, config)
             folder = tmp / folder_of[(split, label)]
@@ -357,11 +352,6 @@ def write_sky(out, seed: int = 0, config: SkyConfig | None = None, overwrite: bo
         pd.DataFrame(fields).to_csv(tmp / "fields.csv", index=False, float_format="%.6g")
         _write_source_table(tmp)
         (tmp / "config.json").write_text(_config_json(config, seed))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out
 
 
