@@ -30,7 +30,7 @@ from ..paths import atomic_folder, atomic_write
 from ..prep.preprocess import LogNormaliser, MinMaxNormaliser, band_rms
 from .classify import TrainConfig
 
-__all__ = ["MEMBER", "DETECTOR", "DetectorMismatch", "member_record", "write_member", "sources_fingerprint",
+__all__ = ["MEMBER", "DETECTOR", "DetectorMismatch", "member_record", "log_spread", "write_member", "sources_fingerprint",
            "operating_threshold", "save", "load", "Detector", "separation_deg"]
 
 MEMBER = "member.json"  # in a fold's folder, beside best.weights.h5
@@ -55,14 +55,17 @@ def member_record(ds, split: dict, noise, radec: dict) -> dict:
     """
     seen = sorted(name for name, part in split.items() if part in ("train", "val"))
     train = noise[noise.source.map(split) == "train"]
-    log_rms = {}
-    for band in BAND_KEYS:
-        values = np.log10(train[(train.band == band) & (train.rms > 0)].rms.to_numpy(dtype=np.float64))
-        centre = float(np.median(values))
-        log_rms[band] = [centre, float(1.4826 * np.median(np.abs(values - centre)))]
+    log_rms = {band: log_spread(train[(train.band == band) & (train.rms > 0)].rms) for band in BAND_KEYS}
     return dict(log=ds.log.to_dict(), minmax=ds.minmax.to_dict(),
                 rms_fallback=[band_rms(noise, split)[b] for b in BAND_KEYS], log_rms=log_rms,
                 seen=seen, seen_radec=[list(map(float, radec[n])) for n in seen])
+
+
+def log_spread(rms) -> list:
+    """[median, robust sigma (1.4826 MAD)] of log10 of positive noise values: what ``noise_outlier`` compares with."""
+    values = np.log10(np.asarray(rms, dtype=np.float64))
+    centre = float(np.median(values))
+    return [centre, float(1.4826 * np.median(np.abs(values - centre)))]
 
 
 def write_member(folder, record: dict) -> Path:

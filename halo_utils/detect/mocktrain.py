@@ -101,6 +101,9 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     # halos too faint to see are labels no network can learn: the fit gate (training accuracy >= 0.95) would only
     # admit epochs that memorise them
     training = dataclasses.replace(training, fit_gate=0.0)
+    if training.scaling != "log" or tuple(training.bands) != tuple(range(len(BAND_KEYS))):
+        raise ValueError("the mock-sky detector is trained on all four bands with the log scaling "
+                         f"(got bands {training.bands}, scaling {training.scaling!r})")
     sky = mock_sky_config(config, clipped=clipped)
     parts = {name: build(n, s, config, sky, progress=progress) for name, n, s in
              (("train", n_fields, 3 * seed), ("val", max(n_fields // 5, 20), 3 * seed + 1),
@@ -145,9 +148,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
 def _member_record(log: LogNormaliser, mocks) -> dict:
     """What the saved detector needs of its one member: the normaliser and the training fields' noise."""
     rms = mocks.rms
-    log_rms = {b: [float(np.median(np.log10(rms[:, i]))),
-                   float(1.4826 * np.median(np.abs(np.log10(rms[:, i]) - np.median(np.log10(rms[:, i])))))]
-               for i, b in enumerate(BAND_KEYS)}
+    log_rms = {b: artefact.log_spread(rms[:, i]) for i, b in enumerate(BAND_KEYS)}
     unit = MinMaxNormaliser(np.zeros(len(BAND_KEYS)), np.ones(len(BAND_KEYS)))  # unused: the detector scales by log
     return dict(log=log.to_dict(), minmax=unit.to_dict(), rms_fallback=np.median(rms, axis=0).tolist(),
                 log_rms=log_rms, seen=[], seen_radec=[])
