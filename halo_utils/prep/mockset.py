@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def build(n: int, seed: int, config, sky: SkyConfig, shard: int = 500, progress:
         with np.load(path, allow_pickle=False) as saved:
             take = min(shard, n - k * shard)
             cubes.append(saved["fields"][:take])
-            rows.append(pd.read_json(__import__("io").StringIO(str(saved["table"])), orient="records").iloc[:take])
+            rows.append(pd.read_json(io.StringIO(str(saved["table"])), orient="records").iloc[:take])
         bar.update(take)
     bar.close()
     return MockSet(np.concatenate(cubes), pd.concat(rows, ignore_index=True))
