@@ -48,6 +48,26 @@ def test_samplers_draw_the_data_distribution(sampler, steps, rel):
     assert x.std() == pytest.approx(s, rel=rel)
 
 
+def test_ddim_with_eta_one_over_every_step_is_the_ancestral_sampler():
+    """η = 1 over all T steps is Ho et al.'s sampler (σ² = β̃): it keeps the data spread. Over 50 steps it
+    under-disperses more than η = 0 (the x̂_0 of a long step is a mean, and its spread is not added back)."""
+    mu, s = 0.1, 0.3
+    oracle = gaussian_oracle(mu, s)
+    x = DIFF.sample(oracle, (8, 16, 16, 1), seed=0, sampler="ddim", steps=1000, progress=False, eta=1.0)
+    assert x.mean() == pytest.approx(mu, abs=0.015) and x.std() == pytest.approx(s, rel=0.05)
+    short = [DIFF.sample(oracle, (8, 16, 16, 1), seed=0, sampler="ddim", steps=50, progress=False, eta=eta).std()
+             for eta in (0.0, 1.0, 1.0)]
+    assert short[1] == short[2] and short[1] < short[0] < s
+
+
+def test_x0_estimates_are_clipped_to_the_given_data_range():
+    """A data range of [0, 1] (the DDPM's z scale) keeps every sample inside it, even from a wrong predictor."""
+    diff = GaussianDiffusion(linear_betas(100), clip=(0.0, 1.0))
+    x = diff.sample(lambda x_t, t: -x_t, (2, 8, 8, 1), seed=0, sampler="ddim", steps=10, progress=False)
+    assert x.min() >= 0.0 and x.max() <= 1.0
+    assert diff.predict_x0(tf.fill((1, 2, 2, 1), -3.0), 50, tf.zeros((1, 2, 2, 1))).numpy().max() == 0.0
+
+
 def test_same_seed_same_samples_and_ddim_is_deterministic_given_the_noise():
     oracle = gaussian_oracle(0.0, 0.3)
     a = DIFF.sample(oracle, (2, 8, 8, 2), seed=5, sampler="ancestral", progress=False)

@@ -55,6 +55,7 @@ class TrainConfig:
     jit_compile: bool = False  # XLA; measured slower than plain TF on this 2-core CPU (see the benchmark)
     folds: int = 5  # kfold protocol: folds per repeat
     repeats: int = 2  # kfold protocol: repeats of the k-fold split
+    plan_seed: int | None = None  # kfold protocol: the seed of the folds (None: the run's; set: all seeds share them)
     baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
     mock_fields: int = 3000  # train_on 'mock' / 'mock+gleam': mock training fields (validation 1/5, test 1/2 of it)
 
@@ -83,10 +84,13 @@ seed), mock fields only (``halo_utils.detect.mocktrain``), or mock pre-training 
 
 
 def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: float | None = 4.0,
-            mock_clipped: bool = False) -> str:
+            mock_clipped: bool = False, augment_with: str = "none", generated_per_real: float = 1.0,
+            overrides: dict | None = None) -> str:
     """The ``tag`` of a classifier run's name (:func:`halo_utils.config.run_name`): ``<model>_<protocol>``, then
     ``_mock`` or ``_mockgleam`` (``_mockclipped``, ``_mockclippedgleam`` for mock fields clipped like the published
-    images) for runs that learn from mock fields, and ``_noclip`` / ``_clip<k>`` for a clip other than 4 sigma."""
+    images) for runs that learn from mock fields, ``_noclip`` / ``_clip<k>`` for a clip other than 4 sigma,
+    ``_<generator><ratio>x`` for runs with generated halos (e.g. ``_ddpm1x``) and ``_<key><value>`` per
+    :class:`TrainConfig` override (e.g. ``_planseed0_repeats1``)."""
     check_protocol(protocol)
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on must be one of {TRAIN_ON}, not {train_on!r}")
@@ -95,6 +99,10 @@ def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: floa
         tag += "_mock" + ("clipped" if mock_clipped else "") + ("gleam" if train_on == "mock+gleam" else "")
     if clip_sigma != 4.0:
         tag += "_noclip" if clip_sigma is None else f"_clip{clip_sigma:g}"
+    if augment_with != "none":
+        tag += f"_{augment_with}{generated_per_real:g}x"
+    for key, value in sorted((overrides or {}).items()):
+        tag += f"_{key.replace('_', '')}{value}"
     return tag
 
 

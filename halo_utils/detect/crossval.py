@@ -32,7 +32,8 @@ from .artefact import member_record, write_member
 from .classify import TrainConfig, distribution, model_inputs, predict, source_scores, train, train_config
 from .oof import permutation_pvalue, pooled_metrics, repeat_metrics
 
-__all__ = ["group_distance_deg", "kfold_plan", "fit_kfold", "fold_seed", "permuted", "permuted_plan", "baseline_scores",
+__all__ = ["group_distance_deg", "kfold_plan", "fit_kfold", "plan_seed", "fold_seed", "permuted", "permuted_plan",
+           "baseline_scores",
            "run", "compare", "main"]
 
 
@@ -58,13 +59,18 @@ def kfold_plan(sources, config, k: int = 5, repeats: int = 2, seed: int = 0, val
     return [dict(f, groups=groups) for f in grouped_kfold(labels, groups, k, repeats, seed, val_fraction)]
 
 
+def plan_seed(training, seed: int) -> int:
+    """The seed of a run's folds: ``training.plan_seed`` if set (every seed then shares the folds), else ``seed``."""
+    return seed if training.plan_seed is None else training.plan_seed
+
+
 def fold_seed(seed: int, repeat: int, fold: int) -> int:
     """The seed of one fold's network and shuffling, independent of which folds ran before (resumable)."""
     return int(np.random.default_rng([seed, repeat, fold]).integers(2**31))
 
 
 def fit_kfold(sources, model: str, config, training, plan: list, seed: int, workdir, noise=None,
-              progress: bool = True, devices=None, init_weights=None) -> tuple:
+              progress: bool = True, devices=None, init_weights=None, extend=None) -> tuple:
     """Train one classifier per fold of ``plan`` and score its test sources.
 
     Parameters
@@ -78,6 +84,9 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
     devices : where to train (:func:`halo_utils.detect.classify.distribution`; None: one device)
     init_weights : weights to start every fold from (a pre-trained network of the same architecture, e.g. the
         mock-sky detector's); None: Keras' initialisation
+    extend : ``extend(ds, fold, train) -> (train, info)``, called per fold on its training part (the dict of
+        :func:`~halo_utils.detect.classify.model_inputs`) before training, e.g. to add generated halos
+        (:mod:`halo_utils.judge.augmentation`); ``info`` is kept in the fold's ``fits`` entry as ``extended``
 
     Returns
     -------
@@ -96,6 +105,9 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
     for f in tqdm(plan, desc=f"{model} folds", disable=not progress):
         ds = build_dataset(sources, config, seed=seed, split=f["split"], noise=noise)
         parts = {p: model_inputs(ds, p, training.bands, training.scaling) for p in ("train", "val", "test")}
+        extended = None
+        if extend is not None:
+            parts["train"], extended = extend(ds, f, parts["train"])
         fold = fold_seed(seed, f["repeat"], f["fold"])
         keras.utils.set_random_seed(fold)
         with distribution(devices).scope():
@@ -114,7 +126,7 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
                          epochs_run=fit["epochs_run"], train_seconds=fit["train_seconds"],
                          train_accuracy=float(np.mean((seen >= 0.5) == parts["train"]["label"])),
                          val_source_loss=float(fit["history"]["val_source_loss"][best]),
-                         history=fit["history"]))
+                         history=fit["history"], extended=extended))
     return pd.DataFrame(rows), fits
 
 
@@ -212,7 +224,7 @@ def _shape(plan: list) -> tuple:
 
 
 def run(sources, model: str, config, training, seed: int, workdir, permutations: int = 0,
-        progress: bool = True, devices=None, init_weights=None) -> dict:
+        progress: bool = True, devices=None, init_weights=None, extend=None) -> dict:
     """One ``kfold`` run of ``05_classifier``: the network and the baseline on the same folds, pooled.
 
     Parameters
@@ -221,6 +233,7 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
         trains ``folds * repeats`` models); the baseline always gets
         ``training.baseline_permutations`` of its own
     init_weights : the weights every fold (and permutation) starts from (:func:`fit_kfold`)
+    extend : the per-fold hook of :func:`fit_kfold` (the network's folds and permutations; not the baseline)
 
     Returns
     -------
@@ -228,16 +241,18 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
     ``network`` and ``baseline`` (:func:`halo_utils.detect.oof.pooled_metrics`, plus the
     permutation null AUCs and p-value)
     """
-    plan = kfold_plan(sources, config, training.folds, training.repeats, seed, training.val_fraction)
+    plan = kfold_plan(sources, config, training.folds, training.repeats, plan_seed(training, seed),
+                      training.val_fraction)
     noise = noise_table(sources)
-    scores, fits = fit_kfold(sources, model, config, training, plan, seed, workdir, noise, progress, devices, init_weights)
+    scores, fits = fit_kfold(sources, model, config, training, plan, seed, workdir, noise, progress, devices,
+                             init_weights, extend)
     network = pooled_metrics(scores, seed=seed)
     null = []
     for i in range(permutations):
         fake, fake_plan = permuted_plan(sources, config, training.folds, training.repeats, seed, i,
                                         training.val_fraction)
         table, _ = fit_kfold(fake, model, config, training, fake_plan, seed, f"{workdir}/permuted{i}", noise, progress,
-                             devices, init_weights)
+                             devices, init_weights, extend)
         null.append(float(repeat_metrics(table).auc.mean()))
     network.update(null_auc=null, p_value=permutation_pvalue(network["oof_source_auc"], null) if null else None)
     base_scores, base_null = _cached_baseline(sources, config, plan, seed, noise, training.baseline_permutations,

@@ -60,7 +60,7 @@ def run_notebook(parameters: dict, out: Path, threads: int | None = None, stage:
     out.parent.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "papermill", "--log-output", "--no-progress-bar", str(notebook), str(out)]
     for key, value in parameters.items():
-        args += ["-p", key, str(value)]
+        args += ["-y", json.dumps({key: value})] if isinstance(value, (dict, list)) else ["-p", key, str(value)]
     env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
     if threads:
         env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
@@ -71,7 +71,8 @@ def run_notebook(parameters: dict, out: Path, threads: int | None = None, stage:
 def _execute(params: dict, threads: int | None) -> int:
     """Run one planned sweep run; say where its log is if it fails."""
     out = paths.data_dir() / "runs" / STAGE / f"{params['run']}.ipynb"
-    code = run_notebook({k: params[k] for k in ("model", "protocol", "seed", "profile", "source")}, out, threads)
+    keys = params.get("parameters", ("model", "protocol", "seed", "profile", "source"))
+    code = run_notebook({k: params[k] for k in keys}, out, threads)
     if code:
         print(f"run {params['run']} failed (exit {code}); see {out.with_suffix('.log')}")
     return code

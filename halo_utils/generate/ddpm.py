@@ -51,6 +51,8 @@ class DDPMConfig:
     checkpoint_every: int = 500
     n_samples: int = 64  # images generated at the end
     ddim_steps: int = 50
+    ddim_eta: float = 0.0  # DDIM noise scale (0: deterministic)
+    clip_x0: tuple = (0.0, 1.0)  # range x̂_0 is clipped to when sampling: the data's z range (was (-1, 1))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -78,7 +80,7 @@ class DDPM:
         import tensorflow as tf
 
         self.config = config
-        self.diffusion = GaussianDiffusion(linear_betas(config.diffusion_steps, *config.beta_range))
+        self.diffusion = GaussianDiffusion(linear_betas(config.diffusion_steps, *config.beta_range), clip=config.clip_x0)
         self.image_shape = images.shape[1:]
         data = to_model(images, config.size)
         size, bands = data.shape[1], data.shape[-1]
@@ -127,10 +129,12 @@ class DDPM:
                          every=self.config.checkpoint_every, desc="DDPM training",
                          settings=dict(self.config.to_dict(), data_shape=list(self.data.shape)))
 
-    def sample(self, n: int, seed: int, sampler: str = "ddim", steps: int | None = None, progress: bool = True):
-        """``n`` images (n, H, W, B) in [-1, 1], at the cut-out size, from the EMA network."""
-        z = self.diffusion.sample(self._eps, (n, *self.data.shape[1:]), seed, sampler,
-                                  steps or self.config.ddim_steps, progress)
+    def sample(self, n: int, seed: int, sampler: str = "ddim", steps: int | None = None, progress: bool = True,
+               eta: float | None = None):
+        """``n`` images (n, H, W, B) in [-1, 1], at the cut-out size, from the EMA network (DDIM: ``steps`` and
+        ``eta`` default to the config's)."""
+        z = self.diffusion.sample(self._eps, (n, *self.data.shape[1:]), seed, sampler, steps or self.config.ddim_steps,
+                                  progress, self.config.ddim_eta if eta is None else eta)
         return from_model(z, self.image_shape[0])
 
 

@@ -3,7 +3,7 @@
 :class:`GaussianDiffusion` holds the noise schedule (arrays precomputed once) and the
 three operations a DDPM needs: the forward process ``q_sample`` (Ho et al. eq. 4), one
 ancestral reverse step ``p_step`` (eq. 11, σ_t² = β_t) and one deterministic DDIM step
-``ddim_step`` (Song et al. 2021 eq. 12 with η = 0). The samplers take any
+``ddim_step`` (Song et al. 2021 eq. 12; η = 0 deterministic, η = 1 as noisy as ancestral). The samplers take any
 ``eps_fn(x_t, t) -> ε̂`` so they can be tested with a closed-form predictor.
 
 Arrays are NumPy float64 on the way in; the sampler loops run in NumPy-compatible
@@ -25,13 +25,13 @@ def linear_betas(steps: int = 1000, start: float = 1e-4, end: float = 0.02) -> n
 class GaussianDiffusion:
     """The forward and reverse processes of a DDPM with schedule ``betas`` (T,)."""
 
-    def __init__(self, betas: np.ndarray, clip: float = 1.0):
+    def __init__(self, betas: np.ndarray, clip=(-1.0, 1.0)):
         self.betas = np.asarray(betas, dtype=np.float64)
         self.steps = len(self.betas)
         self.alphas = 1.0 - self.betas
         self.alpha_bars = np.cumprod(self.alphas)
         self.alpha_bars_prev = np.append(1.0, self.alpha_bars[:-1])
-        self.clip = clip  # predicted x_0 is clipped to [-clip, clip] (images live in [-1, 1])
+        self.clip = (-clip, clip) if np.isscalar(clip) else tuple(clip)  # the data range x̂_0 is clipped to
 
     def q_sample(self, x0, t, noise):
         """x_t = sqrt(ᾱ_t) x_0 + sqrt(1 - ᾱ_t) ε (eq. 4); ``t`` (n,) integer steps, 0-based."""
@@ -41,12 +41,12 @@ class GaussianDiffusion:
         return tf.sqrt(a) * x0 + tf.sqrt(1.0 - a) * noise
 
     def predict_x0(self, x_t, t: int, eps):
-        """x̂_0 = (x_t - sqrt(1 - ᾱ_t) ε̂) / sqrt(ᾱ_t), clipped to the image range."""
+        """x̂_0 = (x_t - sqrt(1 - ᾱ_t) ε̂) / sqrt(ᾱ_t), clipped to the data range ``clip``."""
         import tensorflow as tf
 
         a = float(self.alpha_bars[t])
         x0 = (x_t - float(np.sqrt(1.0 - a)) * eps) / float(np.sqrt(a))
-        return tf.clip_by_value(x0, -self.clip, self.clip)
+        return tf.clip_by_value(x0, *self.clip)
 
     def p_step(self, x_t, t: int, eps, noise):
         """One ancestral step x_t -> x_{t-1} (the posterior mean of eq. 7 from x̂_0, σ_t² = β̃_t; no noise at t = 0)."""
@@ -59,14 +59,20 @@ class GaussianDiffusion:
             return mean
         return mean + float(np.sqrt(beta * (1 - a_bar_prev) / (1 - a_bar))) * noise
 
-    def ddim_step(self, x_t, t: int, t_prev: int, eps):
-        """One deterministic DDIM step x_t -> x_{t_prev} (eq. 12, η = 0); ``t_prev`` = -1 means x_0."""
+    def ddim_step(self, x_t, t: int, t_prev: int, eps, eta: float = 0.0, noise=None):
+        """One DDIM step x_t -> x_{t_prev} (Song et al. eq. 12); ``t_prev`` = -1 means x_0.
+
+        ``eta`` scales the step's noise: 0 is deterministic, 1 matches the ancestral variance
+        (then ``noise``, shaped like ``x_t``, is required).
+        """
         x0 = self.predict_x0(x_t, t, eps)
         if t_prev < 0:
             return x0
-        a, a_prev = self.alpha_bars[t], self.alpha_bars_prev[t] if t_prev == t - 1 else self.alpha_bars[t_prev]
+        a, a_prev = self.alpha_bars[t], self.alpha_bars[t_prev]
         eps = (x_t - float(np.sqrt(a)) * x0) / float(np.sqrt(1 - a))  # consistent with the clipped x̂_0
-        return float(np.sqrt(a_prev)) * x0 + float(np.sqrt(1 - a_prev)) * eps
+        sigma = eta * np.sqrt((1 - a_prev) / (1 - a) * (1 - a / a_prev))
+        x = float(np.sqrt(a_prev)) * x0 + float(np.sqrt(1 - a_prev - sigma**2)) * eps
+        return x + float(sigma) * noise if sigma > 0 else x
 
     def ddim_timesteps(self, n: int) -> np.ndarray:
         """``n`` evenly spaced steps from T-1 down to 0."""
@@ -74,7 +80,8 @@ class GaussianDiffusion:
             raise ValueError(f"DDIM needs 1 ... {self.steps} steps, not {n}")
         return np.unique(np.linspace(0, self.steps - 1, n).round().astype(int))[::-1]
 
-    def sample(self, eps_fn, shape: tuple, seed: int, sampler: str = "ddim", steps: int = 50, progress: bool = True):
+    def sample(self, eps_fn, shape: tuple, seed: int, sampler: str = "ddim", steps: int = 50, progress: bool = True,
+               eta: float = 0.0):
         """Draw images (n, H, W, bands) in [-1, 1].
 
         Parameters
@@ -82,7 +89,8 @@ class GaussianDiffusion:
         eps_fn : callable (x_t float32 tensor, t int32 tensor (n,)) -> ε̂ tensor
         shape : (n, H, W, bands)
         seed : seeds the initial noise and the ancestral noise (same seed -> same images)
-        sampler : 'ancestral' (T steps, the paper's) or 'ddim' (``steps`` deterministic steps)
+        sampler : 'ancestral' (T steps, the paper's) or 'ddim' (``steps`` steps)
+        eta : DDIM noise scale (0: deterministic)
         """
         import tensorflow as tf
         from tqdm.auto import tqdm
@@ -100,5 +108,6 @@ class GaussianDiffusion:
             if sampler == "ancestral":
                 x = self.p_step(x, t, eps, rng.normal(shape))
             else:
-                x = self.ddim_step(x, t, schedule[i + 1] if i + 1 < len(schedule) else -1, eps)
-        return tf.clip_by_value(x, -1.0, 1.0).numpy()
+                x = self.ddim_step(x, t, schedule[i + 1] if i + 1 < len(schedule) else -1, eps, eta,
+                                   rng.normal(shape) if eta else None)
+        return tf.clip_by_value(x, *self.clip).numpy()

@@ -20,7 +20,7 @@ from ..prep.dataset import build_dataset, dataset_root, training_halos
 from ..prep.preprocess import LogNormaliser
 from ..prep.splits import protocol_split
 
-__all__ = ["run_tag", "training_set", "samples_dir", "save_samples", "load_samples"]
+__all__ = ["run_tag", "training_set", "samples_dir", "save_samples", "band_normaliser", "load_samples"]
 
 
 def run_tag(bands) -> str:
@@ -59,7 +59,7 @@ def save_samples(path, images: np.ndarray, normaliser, bands, labels=None, **met
     bands = list(bands)
     if images.ndim != 4 or images.shape[-1] != len(bands):
         raise ValueError(f"images must be (n, H, W, {len(bands)}) for bands {bands}, not {images.shape}")
-    scaled = _band_normaliser(normaliser, bands)
+    scaled = band_normaliser(normaliser, bands)
     jy = scaled.inverse(images)
     labels = np.full(len(images), -1) if labels is None else np.asarray(labels)
     header = json.dumps(dict(bands=bands, normaliser=scaled.to_dict(), **meta), default=str)
@@ -67,10 +67,10 @@ def save_samples(path, images: np.ndarray, normaliser, bands, labels=None, **met
                                                    meta=np.array(header)))
 
 
-def _band_normaliser(normaliser, bands):
-
+def band_normaliser(normaliser, bands):
+    """The :class:`LogNormaliser` of ``bands`` (indices into the 4 bands) of a 4-band normaliser."""
     out = LogNormaliser()
-    out.x0, out.low, out.high = (np.asarray(getattr(normaliser, k))[bands] for k in ("x0", "low", "high"))
+    out.x0, out.low, out.high = (np.asarray(getattr(normaliser, k))[list(bands)] for k in ("x0", "low", "high"))
     return out
 
 

@@ -1,0 +1,223 @@
+"""Do generated halos help a detector? Augmentation, train-on-synthetic, and their paired comparison (issue 16).
+
+Each fold's generator learns that fold's training halos only (:mod:`halo_utils.generate.folds`). Its
+samples then either *join* class 1 of the fold's training images (augmentation: the paper's I', A', D')
+or *replace* the real halos there (TSTR, train on synthetic, test on real: a generator is as good as the
+detector it teaches). Validation and test images stay real. Generated images go through the fold's
+normalisation, as real ones do; class weights stay balanced.
+
+    extend = extender("ddpm", 1.0, sources, settings, training, profile, generator_seed=0)
+    cv = crossval.run(sources, "I", settings, training, seed, workdir, extend=extend)
+
+Command line (a resumable sweep of 05_classifier with and without generated halos, then the table)::
+
+    python -m halo_utils.judge.augmentation --seeds 10 --models I D --augment-with ddpm --profile cpu
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .. import paths
+from ..config import run_name
+from ..detect import crossval
+from ..detect.classify import run_tag
+from ..detect.oof import paired_auc_difference, pooled_metrics
+from ..generate.folds import GENERATORS, draw, fold_pool
+from ..generate.generated import band_normaliser
+
+__all__ = ["AUGMENT_WITH", "PAPER_PRIMED", "generator_root", "extender", "tstr", "sweep_runs", "paired_table", "main"]
+
+AUGMENT_WITH = ("none",) + GENERATORS
+PAPER_PRIMED = {"I": (92.05, 2.94), "A": (95.93, 1.57), "D": (90.45, 0.84)}
+"""The paper's Table 5 accuracies (%) of I', A', D' (trained with DDPM halos; its protocol)."""
+
+
+def generator_root(profile: str) -> Path:
+    """``data/models/generators/<profile>``: the cached per-fold generators and their sample pools."""
+    return paths.data_dir() / "models" / "generators" / profile
+
+
+def extender(kind: str, per_real: float, sources, config, training, profile: str, generator_seed: int,
+             draw_seed: int = 0, replace: bool = False, root=None, progress: bool = True):
+    """The ``extend`` hook of :func:`halo_utils.detect.crossval.fit_kfold` that adds (or swaps in) generated halos.
+
+    Parameters
+    ----------
+    kind : a generator of :data:`halo_utils.generate.folds.GENERATORS`
+    per_real : generated images per real training-halo image of the fold (the paper's ratio is about 1)
+    generator_seed : seed of the per-fold generators (shared by every classifier seed on the same folds)
+    draw_seed : which pool images and turns a classifier gets (its own seed)
+    replace : drop the real training halos (TSTR) instead of adding to them
+    """
+    if training.scaling != "log":
+        raise ValueError(f"generated halos join log-scaled classifier inputs only, not scaling={training.scaling!r}")
+    root = generator_root(profile) if root is None else root
+
+    def extend(ds, fold, train):
+        pool = fold_pool(kind, sources, fold["split"], config, training.bands, profile, generator_seed, root, progress)
+        real = train["label"] == 1
+        n = int(round(per_real * real.sum()))
+        jy = draw(pool, n, [draw_seed, fold["repeat"], fold["fold"]])
+        x = (band_normaliser(ds.log, training.bands).transform(jy) + 1) / 2
+        keep = ~real if replace else np.ones(len(real), bool)
+        out = dict(x=np.concatenate([train["x"][keep], x]),
+                   y=np.concatenate([train["y"][keep], np.tile(np.float32([0, 1]), (n, 1))]),
+                   label=np.concatenate([train["label"][keep], np.ones(n, int)]),
+                   source=np.concatenate([train["source"][keep], np.full(n, f"generated:{kind}")]),
+                   empty=np.concatenate([train["empty"][keep], np.zeros(n, bool)]))
+        info = dict(generator=kind, key=pool["meta"]["key"], pool_size=len(pool["jy"]), n_generated=n,
+                    n_real_halo_images=int(real.sum()), replaced=replace, generator_seed=generator_seed,
+                    generator_seconds=pool["meta"]["seconds"])
+        return out, info
+
+    return extend
+
+
+def tstr(sources, model: str, config, training, kind: str, profile: str, seed: int, workdir, generator_seed: int = 0,
+         progress: bool = True) -> dict:
+    """Train on synthetic, test on real: the classifier learns generated halos + real non-halos, per fold.
+
+    The same folds (``training.plan_seed``, else ``seed``) also train the real-only twin (TRTR), so the
+    two out-of-fold AUCs are paired.
+
+    Returns
+    -------
+    dict with ``tstr`` and ``trtr`` (:func:`halo_utils.detect.oof.pooled_metrics`), ``difference``
+    (:func:`halo_utils.detect.oof.paired_auc_difference`, TSTR minus TRTR) and ``generated`` (per-fold counts)
+    """
+    plan = crossval.kfold_plan(sources, config, training.folds, training.repeats, crossval.plan_seed(training, seed),
+                               training.val_fraction)
+    hook = extender(kind, 1.0, sources, config, training, profile, generator_seed, seed, replace=True,
+                    progress=progress)
+    synthetic, fits = crossval.fit_kfold(sources, model, config, training, plan, seed, f"{workdir}/tstr_{kind}",
+                                         progress=progress, extend=hook)
+    real, _ = crossval.fit_kfold(sources, model, config, training, plan, seed, f"{workdir}/trtr", progress=progress)
+    return dict(tstr=pooled_metrics(synthetic, seed=seed), trtr=pooled_metrics(real, seed=seed),
+                difference=paired_auc_difference([(synthetic, real)]), generated=[f["extended"] for f in fits])
+
+
+def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, overrides: dict) -> list:
+    """The 05_classifier runs of an augmentation sweep: per (seed, model) the real-only and the augmented twin.
+
+    Seed-major; each run a dict of notebook parameters plus ``run``, ``done`` and ``parameters`` (for
+    :func:`halo_utils.detect.sweep.run`).
+    """
+    runs = []
+    for seed in seeds:
+        for model in models:
+            for augment in ("none", kind):
+                name = run_name(profile, seed, "gleam", run_tag(model, "kfold", augment_with=augment,
+                                                                generated_per_real=per_real, overrides=overrides))
+                params = dict(model=model, protocol="kfold", seed=int(seed), profile=profile, source="gleam",
+                              augment_with=augment, generated_per_real=per_real, training_overrides=overrides)
+                runs.append(dict(params, run=name, parameters=tuple(params),
+                                 done=(paths.results_dir("05_classifier") / f"{name}.json").exists()))
+    return runs
+
+
+def paired_table(runs: list) -> tuple:
+    """Per (model, seed) the two AUCs, and per model the paired difference, from the sweep's result JSONs found.
+
+    Returns (per-seed rows, per-model rows); a pair counts only when both runs finished.
+    """
+    import pandas as pd
+
+    found = {}
+    for r in runs:
+        path = paths.results_dir("05_classifier") / f"{r['run']}.json"
+        if path.exists():
+            found[(r["model"], r["seed"], r["augment_with"])] = json.loads(path.read_text())
+    rows, models = [], []
+    kinds = sorted({r["augment_with"] for r in runs} - {"none"})
+    for model in dict.fromkeys(r["model"] for r in runs):
+        for kind in kinds:
+            pairs, seconds = [], []
+            for seed in sorted({r["seed"] for r in runs}):
+                real, aug = found.get((model, seed, "none")), found.get((model, seed, kind))
+                if real is None or aug is None:
+                    continue
+                pairs.append((pd.DataFrame(aug["scores"]), pd.DataFrame(real["scores"])))
+                n_gen = int(np.mean([f["extended"]["n_generated"] for f in aug["fits"]]))
+                rows.append(dict(model=model, generator=kind, seed=seed, real_only=round(real["oof_source_auc"], 3),
+                                 augmented=round(aug["oof_source_auc"], 3),
+                                 difference=round(aug["oof_source_auc"] - real["oof_source_auc"], 3),
+                                 generated_per_fold=n_gen, train_s_real=round(real["train_seconds"]),
+                                 train_s_augmented=round(aug["train_seconds"])))
+                seconds.append(aug["train_seconds"] + real["train_seconds"])
+            if not pairs:
+                continue
+            paired = paired_auc_difference(pairs)
+            joined = {k: pd.concat([p[i].assign(repeat=1000 * j + p[i].repeat) for j, p in enumerate(pairs)])
+                      for i, k in ((1, "real"), (0, "augmented"))}
+            auc = {k: pooled_metrics(table) for k, table in joined.items()}
+            paper = PAPER_PRIMED.get(model)
+            models.append(dict(model=f"{model}′", generator=kind, seeds=len(pairs),
+                               real_only=_interval(auc["real"]["oof_source_auc"], auc["real"]["oof_source_auc_ci"]),
+                               augmented=_interval(auc["augmented"]["oof_source_auc"],
+                                                   auc["augmented"]["oof_source_auc_ci"]),
+                               difference=f"{paired['mean']:+.3f} [{paired['ci'][0]:+.3f}, {paired['ci'][1]:+.3f}]",
+                               seeds_better=f"{sum(d > 0 for d in paired['per_seed'])}/{len(pairs)}",
+                               paper_accuracy="—" if paper is None else "%.2f ± %.2f" % paper))
+    return rows, models
+
+
+def _interval(value: float, ci) -> str:
+    return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _markdown(rows: list) -> str:
+    if not rows:
+        return "(no finished pair)\n"
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    return "\n".join(lines + ["| " + " | ".join(str(r[k]) for k in keys) + " |" for r in rows]) + "\n"
+
+
+def main(argv=None):
+    """Run (resumably) and tabulate the augmentation sweep; write ``docs/results/table5_augmented_<profile>.md``."""
+    import argparse
+    import sys
+
+    from ..detect import sweep
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seeds", nargs="+", default=["10"], help="a count N (seeds 0..N-1) or a list of seeds")
+    parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
+    parser.add_argument("--augment-with", default="ddpm", choices=GENERATORS)
+    parser.add_argument("--per-real", type=float, default=1.0, help="generated images per real training-halo image")
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    parser.add_argument("--plan-seed", type=int, default=0,
+                        help="the folds of every seed (so each fold's generator trains once); -1: each seed's own")
+    parser.add_argument("--repeats", type=int, default=None, help="k-fold repeats (default: the profile's)")
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--aggregate-only", action="store_true")
+    args = parser.parse_args(argv)
+    seeds = list(range(int(args.seeds[0]))) if len(args.seeds) == 1 else [int(s) for s in args.seeds]
+    overrides = {} if args.plan_seed < 0 else dict(plan_seed=args.plan_seed)
+    if args.repeats is not None:
+        overrides["repeats"] = args.repeats
+    runs = sweep_runs(seeds, args.models, args.augment_with, args.per_real, args.profile, overrides)
+    if not args.aggregate_only:
+        failed = sweep.run(runs, args.jobs)
+        if failed:
+            print("failed runs:", failed)
+    command = "python -m halo_utils.judge.augmentation " + " ".join(argv if argv is not None else sys.argv[1:])
+    rows, models = paired_table(runs)
+    text = (f"Made by `{command}`: 05_classifier under `kfold` with and without halos from per-fold generators "
+            f"(each learnt only its fold's training halos), same folds and seeds; per-source out-of-fold AUC "
+            f"[95 % bootstrap interval over the clusters]; TrainConfig overrides {overrides}.\n\n"
+            + _markdown(models) + "\nPer seed:\n\n" + _markdown(rows)
+            + "\nThe difference is augmented minus real-only: the mean over seeds of the paired AUC differences, with "
+              "an interval from resampling the clusters (stratified, the same draw for both runs of a seed). The "
+              "paper's column is its accuracy of the primed model (its protocol), not an AUC.\n")
+    out = paths.project_root() / "docs" / "results" / f"table5_augmented_{args.profile}.md"
+    paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
