@@ -69,6 +69,30 @@ def test_classifier_notebook_learns_from_mock_fields(train_on, workspace):
         assert len(summary["scores"]) == 46 and 0 <= summary["oof_source_auc"] <= 1
 
 
+def test_classifier_notebook_trains_with_generated_halos_and_pairs_with_its_real_only_twin(workspace):
+    """``augment_with='ddpm'``: every fold adds halos from a generator of its own training halos; the sweep's table
+    pairs the run with the real-only run of the same folds and seed."""
+    from halo_utils.judge import augmentation
+
+    notebook = next(p for p in NOTEBOOKS if p.stem == "05_classifier")
+    (workspace / "runs").mkdir(exist_ok=True)
+    runs = augmentation.sweep_runs([0], ["I"], "ddpm", 1.0, "smoke", {}, source="mock")
+    for run in runs:
+        papermill.execute_notebook(str(notebook), str(workspace / "runs" / f"{run['run']}.ipynb"),
+                                   cwd=str(notebook.parent), progress_bar=False, log_output=False,
+                                   parameters={k: run[k] for k in run["parameters"]})
+    real, augmented = (json.loads((workspace / "data" / "results" / "05_classifier" / f"{r['run']}.json").read_text())
+                       for r in runs)
+    assert real["folds"] == augmented["folds"] and augmented["augment_with"] == "ddpm"
+    for fit in augmented["fits"]:
+        info = fit["extended"]
+        assert info["generator"] == "ddpm" and info["n_generated"] == info["n_real_halo_images"] > 0
+    assert all(fit["extended"] is None for fit in real["fits"])
+    rows, models = augmentation.paired_table(runs)
+    assert [r["difference"] for r in rows] == [round(augmented["oof_source_auc"] - real["oof_source_auc"], 3)]
+    assert models[0]["seeds"] == 1 and models[0]["model"] == "I′"
+
+
 def test_classifier_notebook_gives_the_same_json_twice(workspace):
     notebook = next(p for p in NOTEBOOKS if p.stem == "05_classifier")
     texts = []

@@ -29,7 +29,7 @@ from ..models.unet import build_unet
 from .diffusion import GaussianDiffusion, linear_betas
 from .training import run_steps
 
-__all__ = ["DDPMConfig", "ddpm_config", "DDPM", "to_model", "from_model"]
+__all__ = ["DDPMConfig", "SAMPLING", "ddpm_config", "DDPM", "to_model", "from_model"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,6 +57,13 @@ class DDPMConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def network_settings(self) -> dict:
+        """The settings that define the trained network (all but the sampler's: a run resumes across those)."""
+        return {k: v for k, v in self.to_dict().items() if k not in SAMPLING}
+
+
+SAMPLING = ("n_samples", "ddim_steps", "ddim_eta", "clip_x0")
+"""DDPMConfig fields that change the samples but not the network."""
 
 _PROFILES = {
     "smoke": DDPMConfig("smoke", widths=(8, 16), attention=(False, True), n_res=1, groups=4, diffusion_steps=50, train_steps=4,
@@ -127,7 +134,7 @@ class DDPM:
         """Train to ``config.train_steps`` (resuming from ``workdir``); see :func:`halo_utils.generate.training.run_steps`."""
         return run_steps(self._step, self.trackables(), self.config.train_steps, workdir,
                          every=self.config.checkpoint_every, desc="DDPM training",
-                         settings=dict(self.config.to_dict(), data_shape=list(self.data.shape)))
+                         settings=dict(self.config.network_settings(), data_shape=list(self.data.shape)))
 
     def sample(self, n: int, seed: int, sampler: str = "ddim", steps: int | None = None, progress: bool = True,
                eta: float | None = None):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..prep.dataset import build_dataset, training_halos
-from .ddpm import DDPM, ddpm_config
+from .ddpm import DDPM, SAMPLING, ddpm_config
 from .generated import load_samples, save_samples
 
 __all__ = ["GENERATORS", "fold_settings", "fold_key", "fold_pool", "draw"]
@@ -47,11 +47,15 @@ def fold_settings(kind: str, profile: str):
     return ddpm_config(profile, **_FOLD_DDPM[profile])
 
 
-def fold_key(kind: str, settings, halos, data_config, bands, seed: int) -> str:
-    """A 16-hex-digit name of one per-fold generator: what it is, what it learns from, and its seed."""
-    text = json.dumps(dict(kind=kind, settings=settings.to_dict(), halos=sorted(halos), data=data_config.to_dict(),
-                           bands=list(bands), seed=seed), sort_keys=True, default=str)
-    return hashlib.sha1(text.encode()).hexdigest()[:16]
+def fold_key(kind: str, settings, halos, data_config, bands, seed: int) -> tuple:
+    """Two 16-hex-digit names of one per-fold generator: of its network (what it is, what it learns from, its seed)
+    and of its samples (the network's name and the sampler's settings)."""
+    def digest(value) -> str:
+        return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    train = digest(dict(kind=kind, settings=settings.network_settings(), halos=sorted(halos),
+                        data=data_config.to_dict(), bands=list(bands), seed=seed))
+    return train, digest(dict(train=train, **{k: settings.to_dict()[k] for k in SAMPLING}))
 
 
 def fold_pool(kind: str, sources, split: dict, config, bands, profile: str, seed: int, root,
@@ -68,14 +72,15 @@ def fold_pool(kind: str, sources, split: dict, config, bands, profile: str, seed
 
     Returns
     -------
-    :func:`~halo_utils.generate.generated.load_samples` of ``<root>/<kind>_<key>/pool.npz``: ``images`` in [-1, 1],
+    :func:`~halo_utils.generate.generated.load_samples` of ``<root>/<kind>_<key>/pool_<sampling key>.npz``: ``images``
+    in [-1, 1],
     ``jy`` (n, 64, 64, B) Jy/beam, ``meta`` (generator, key, halos, n_real, settings, seconds)
     """
     settings = fold_settings(kind, profile)
     halos = [s.name for s in sources if s.label == 1 and split[s.name] == "train"]
-    key = fold_key(kind, settings, halos, config, bands, seed)
+    key, sampling = fold_key(kind, settings, halos, config, bands, seed)
     folder = Path(root) / f"{kind}_{key}"
-    pool = folder / "pool.npz"
+    pool = folder / f"pool_{sampling}.npz"
     if pool.exists():
         return load_samples(pool)
     start = time.perf_counter()

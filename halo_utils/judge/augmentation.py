@@ -100,7 +100,7 @@ def tstr(sources, model: str, config, training, kind: str, profile: str, seed: i
                 difference=paired_auc_difference([(synthetic, real)]), generated=[f["extended"] for f in fits])
 
 
-def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, overrides: dict) -> list:
+def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, overrides: dict, source: str = "gleam") -> list:
     """The 05_classifier runs of an augmentation sweep: per (seed, model) the real-only and the augmented twin.
 
     Seed-major; each run a dict of notebook parameters plus ``run``, ``done`` and ``parameters`` (for
@@ -110,9 +110,9 @@ def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, override
     for seed in seeds:
         for model in models:
             for augment in ("none", kind):
-                name = run_name(profile, seed, "gleam", run_tag(model, "kfold", augment_with=augment,
+                name = run_name(profile, seed, source, run_tag(model, "kfold", augment_with=augment,
                                                                 generated_per_real=per_real, overrides=overrides))
-                params = dict(model=model, protocol="kfold", seed=int(seed), profile=profile, source="gleam",
+                params = dict(model=model, protocol="kfold", seed=int(seed), profile=profile, source=source,
                               augment_with=augment, generated_per_real=per_real, training_overrides=overrides)
                 runs.append(dict(params, run=name, parameters=tuple(params),
                                  done=(paths.results_dir("05_classifier") / f"{name}.json").exists()))

@@ -1,0 +1,81 @@
+"""Generated halos in the training folds: per-fold generators learn only their fold's training halos, are cached,
+and join (or replace) class 1 of that fold's training images only."""
+
+import numpy as np
+import pytest
+
+from halo_utils.config import data_config
+from halo_utils.detect import classify, crossval
+from halo_utils.generate import folds
+from halo_utils.prep.dataset import build_dataset
+
+
+def test_draw_turns_pool_images_and_uses_each_once_while_the_pool_lasts():
+    rng = np.random.default_rng(0)
+    pool = dict(jy=rng.uniform(0, 1, (6, 8, 8, 2)).astype(np.float32))
+    images = folds.draw(pool, 6, seed=3)
+    turned = [[np.rot90(p, k) for k in range(4)] for p in pool["jy"]]
+    turned = [[t, t[:, ::-1]] for ts in turned for t in ts]
+    origin = [next(i for i, p in enumerate(pool["jy"]) if any(np.array_equal(img, t) for t in
+                                                                  sum((turned[4 * i + k] for k in range(4)), [])))
+              for img in images]
+    assert sorted(origin) == list(range(6))  # every pool image once, each turned or mirrored
+    assert np.array_equal(images, folds.draw(pool, 6, seed=3)) and not np.array_equal(images, folds.draw(pool, 6, 4))
+    assert folds.draw(pool, 15, seed=0).shape == (15, 8, 8, 2)  # beyond the pool: with replacement
+
+
+def test_run_names_say_which_generator_and_overrides():
+    assert classify.run_tag("I", "kfold", augment_with="ddpm", generated_per_real=0.5) == "I_kfold_ddpm0.5x"
+    assert classify.run_tag("I", "kfold", overrides={"repeats": 1, "plan_seed": 0}) == "I_kfold_planseed0_repeats1"
+    assert classify.run_tag("I", "kfold") == "I_kfold"
+
+
+@pytest.fixture(scope="module")
+def fold(real_sources):
+    settings = data_config("smoke")
+    training = classify.train_config("smoke", plan_seed=0)
+    plan = crossval.kfold_plan(real_sources, settings, training.folds, training.repeats, 0, training.val_fraction)
+    return settings, training, plan
+
+
+def test_each_fold_generator_learns_its_training_halos_only_and_is_reused(real_sources, fold, tmp_path, monkeypatch):
+    settings, training, plan = fold
+    pools = [folds.fold_pool("ddpm", real_sources, f["split"], settings, training.bands, "smoke", 0, tmp_path,
+                             progress=False) for f in plan[:2]]
+    for f, pool in zip(plan, pools):
+        train_halos = sorted(s.name for s in real_sources if s.label == 1 and f["split"][s.name] == "train")
+        assert pool["meta"]["halos"] == train_halos  # never a validation or test source
+        assert len(pool["jy"]) == pool["meta"]["n_real"] and pool["jy"].shape[1:] == (64, 64, 4)
+    assert pools[0]["meta"]["key"] != pools[1]["meta"]["key"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached generator was trained again")
+
+    monkeypatch.setattr(folds, "DDPM", refuse)
+    again = folds.fold_pool("ddpm", real_sources, plan[0]["split"], settings, training.bands, "smoke", 0, tmp_path)
+    assert np.array_equal(again["jy"], pools[0]["jy"])
+
+
+def test_generated_halos_join_or_replace_class_1_of_the_training_part_only(real_sources, fold, tmp_path):
+    from halo_utils.judge.augmentation import extender
+
+    settings, training, plan = fold
+    f = plan[0]
+    ds = build_dataset(real_sources, settings, seed=0, split=f["split"])
+    train = classify.model_inputs(ds, "train", training.bands, training.scaling)
+    halos = int(train["label"].sum())
+    add = extender("ddpm", 2.0, real_sources, settings, training, "smoke", 0, root=tmp_path, progress=False)
+    out, info = add(ds, f, train)
+    assert info["n_generated"] == 2 * halos and len(out["x"]) == len(train["x"]) + 2 * halos
+    assert int(out["label"].sum()) == 3 * halos and (out["source"] == "generated:ddpm").sum() == 2 * halos
+    assert np.array_equal(out["x"][:len(train["x"])], train["x"])
+    generated = out["x"][out["source"] == "generated:ddpm"]
+    assert np.isfinite(generated).all() and generated.min() >= -0.01 and generated.max() <= 1.5
+    swap = extender("ddpm", 1.0, real_sources, settings, training, "smoke", 0, root=tmp_path, replace=True,
+                    progress=False)
+    out, info = swap(ds, f, train)
+    real_sources_left = set(out["source"][out["label"] == 1])
+    assert real_sources_left == {"generated:ddpm"} and int(out["label"].sum()) == halos
+    assert (out["label"] == 0).sum() == (train["label"] == 0).sum()
+    weights = classify.class_weights(out["label"])  # each class weighs half, generated halos included
+    assert weights[0] * (out["label"] == 0).sum() == pytest.approx(weights[1] * halos)
