@@ -14,7 +14,7 @@ import random
 import numpy as np
 
 __all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
-           "seed_everything", "deterministic"]
+           "seed_everything", "deterministic", "distribution"]
 
 PROFILES = ("smoke", "cpu", "paper")
 SOURCES = ("gleam", "mock")  # the published images, or the mock sky of halo_utils.sky.mock
@@ -121,3 +121,26 @@ def deterministic(seed: int):
 
     seed_everything(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def distribution(devices=None):
+    """The ``tf.distribute`` strategy that trains on ``devices``.
+
+    ``None`` (or empty): TensorFlow's default, one device (the GPU if there is one). ``"gpus"``:
+    ``MirroredStrategy`` over every local GPU. A list of device names (``["/gpu:0", "/gpu:1"]``,
+    or logical CPUs in tests): ``MirroredStrategy`` over them. Build and train the model inside
+    ``with distribution(devices).scope():``. Batch sizes of the configs (``TrainConfig``, ``DDPMConfig``)
+    are *global* batches, split across the replicas, so the gradient of a step and the learning rate
+    are those of one device. For several machines use ``tf.distribute.MultiWorkerMirroredStrategy`` the same
+    way (``TF_CONFIG`` names the workers); it is not tested here.
+    """
+    import tensorflow as tf
+
+    if not devices:
+        return tf.distribute.get_strategy()
+    # gradients are summed on one device and copied back: no collective ops, whose instance keys went out of step
+    # between replicas when one training step all-reduces twice (the WGAN's critic and generator steps)
+    reduce = tf.distribute.ReductionToOneDevice()
+    if devices == "gpus":
+        return tf.distribute.MirroredStrategy(cross_device_ops=reduce)
+    return tf.distribute.MirroredStrategy(devices=list(devices), cross_device_ops=reduce)

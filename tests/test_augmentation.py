@@ -79,3 +79,14 @@ def test_generated_halos_join_or_replace_class_1_of_the_training_part_only(real_
     assert (out["label"] == 0).sum() == (train["label"] == 0).sum()
     weights = classify.class_weights(out["label"])  # each class weighs half, generated halos included
     assert weights[0] * (out["label"] == 0).sum() == pytest.approx(weights[1] * halos)
+
+
+def test_generated_images_are_clipped_like_the_data_they_learnt():
+    """A faint floor (below the clip level of the training sources' median noise) becomes exact zeros; sources stay."""
+    settings = data_config("smoke")  # clip at 4 sigma
+    normaliser = dict(x0=[2e-3, 1e-3])  # log_reference_sigma 1: the median noise per band
+    jy = np.full((1, 4, 4, 2), 1e-3, np.float32)
+    jy[0, 1, 1] = [1e-2, 5e-3]
+    out = folds.clip_like_data(jy, normaliser, settings)
+    assert out[0, 1, 1].tolist() == pytest.approx([1e-2, 5e-3]) and np.count_nonzero(out) == 2
+    assert np.array_equal(folds.clip_like_data(jy, normaliser, data_config("smoke", clip_sigma=None)), jy)

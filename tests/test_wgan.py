@@ -6,7 +6,7 @@ from conftest import dies_at
 
 tf = pytest.importorskip("tensorflow")
 
-from halo_utils.generate.wgan import WGAN, gradient_penalty, wgan_config  # noqa: E402
+from halo_utils.generate.wgan import WGAN, gradient_penalty, mixing_weights, wgan_config  # noqa: E402
 from halo_utils.models.wgan import build_critic, build_generator  # noqa: E402
 
 
@@ -50,8 +50,8 @@ def test_gradient_penalty_is_zero_for_a_unit_slope_critic_and_grows_with_the_slo
     fake = tf.random.stateless_normal((8, 4, 4, 1), seed=(0, 2))
     labels = tf.zeros(8, tf.int32)
     rng = tf.random.Generator.from_seed(0)
-    assert float(gradient_penalty(Linear(1.0), real, fake, labels, rng)) == pytest.approx(0.0, abs=1e-6)
-    assert float(gradient_penalty(Linear(3.0), real, fake, labels, rng)) == pytest.approx(4.0, rel=1e-4)
+    assert float(gradient_penalty(Linear(1.0), real, fake, labels, mixing_weights(rng, 8))) == pytest.approx(0.0, abs=1e-6)
+    assert float(gradient_penalty(Linear(3.0), real, fake, labels, mixing_weights(rng, 8))) == pytest.approx(4.0, rel=1e-4)
 
 
 @pytest.mark.parametrize("k", [1.0, 3.0])
@@ -72,7 +72,8 @@ def test_mixing_weight_is_uniform_per_image(k):
     direction = tf.random.stateless_normal((n, 4, 4, 1), seed=(1, 1))
     real = direction / tf.norm(tf.reshape(direction, (n, -1)), axis=1)[:, None, None, None]
     fake = tf.zeros_like(real)
-    penalty = float(gradient_penalty(Quadratic(), real, fake, tf.zeros(n, tf.int32), tf.random.Generator.from_seed(1)))
+    eps = mixing_weights(tf.random.Generator.from_seed(1), n)
+    penalty = float(gradient_penalty(Quadratic(), real, fake, tf.zeros(n, tf.int32), eps))
     assert penalty == pytest.approx(k ** 2 / 3 - k + 1, abs=0.02)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import deterministic, from_profile
+from ..config import deterministic, distribution, from_profile
 from ..paths import atomic_write
 from ..prep.splits import check_protocol
 from .oof import binomial_interval
@@ -179,26 +179,6 @@ def _validation_callback(val_data: dict, batch_size: int, fit_gate: float = 0.0)
                         + (100.0 if logs.get("accuracy", 1.0) < fit_gate else 0.0))
 
     return Validate()
-
-
-def distribution(devices=None):
-    """The ``tf.distribute`` strategy that trains on ``devices``.
-
-    ``None`` (or empty): TensorFlow's default, one device (the GPU if there is one). ``"gpus"``:
-    ``MirroredStrategy`` over every local GPU. A list of device names (``["/gpu:0", "/gpu:1"]``,
-    or logical CPUs in tests): ``MirroredStrategy`` over them. Build and train the model inside
-    ``with distribution(devices).scope():``. ``TrainConfig.batch_size`` is the *global* batch,
-    split across the replicas, so the gradient of a step and the learning rate are those of one
-    device. For several machines use ``tf.distribute.MultiWorkerMirroredStrategy`` the same way
-    (``TF_CONFIG`` names the workers); it is not tested here.
-    """
-    import tensorflow as tf
-
-    if not devices:
-        return tf.distribute.get_strategy()
-    if devices == "gpus":
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.MirroredStrategy(devices=list(devices))
 
 
 def _rng_states(model) -> list:

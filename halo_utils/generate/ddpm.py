@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, from_profile
+from ..config import deterministic, distribution, from_profile
 from ..models.unet import build_unet
 from .diffusion import GaussianDiffusion, linear_betas
 from .training import run_steps
@@ -82,11 +82,17 @@ def ddpm_config(profile: str, **overrides) -> DDPMConfig:
 class DDPM:
     """A noise-prediction U-Net, its EMA copy, the diffusion process and the optimiser."""
 
-    def __init__(self, config: DDPMConfig, images: np.ndarray, seed: int):
+    def __init__(self, config: DDPMConfig, images: np.ndarray, seed: int, devices=None):
+        """``images`` (n, H, W, B) in [-1, 1]; ``devices``: where to train (:func:`halo_utils.config.distribution`:
+        None one device, "gpus" or a list of devices; ``config.batch_size`` is the global batch)."""
         import keras
         import tensorflow as tf
 
         self.config = config
+        self.strategy = distribution(devices)
+        if config.batch_size % self.strategy.num_replicas_in_sync:
+            raise ValueError(f"batch_size {config.batch_size} does not split over "
+                             f"{self.strategy.num_replicas_in_sync} devices")
         self.diffusion = GaussianDiffusion(linear_betas(config.diffusion_steps, *config.beta_range), clip=config.clip_x0)
         self.image_shape = images.shape[1:]
         data = to_model(images, config.size)
@@ -95,12 +101,13 @@ class DDPM:
         deterministic(seed)  # seeds and deterministic TensorFlow ops: the same seed gives the same run in any process
         kwargs = dict(size=size, bands=bands, widths=config.widths, attention=config.attention,
                       n_res=config.n_res, groups=config.groups)
-        self.network = build_unet(**kwargs, name="unet")
-        self.ema = build_unet(**kwargs, name="unet_ema")
-        self.ema.set_weights(self.network.get_weights())
-        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.train_steps)
-        self.optimizer = keras.optimizers.Adam(schedule)
-        self.optimizer.build(self.network.trainable_variables)
+        with self.strategy.scope():
+            self.network = build_unet(**kwargs, name="unet")
+            self.ema = build_unet(**kwargs, name="unet_ema")
+            self.ema.set_weights(self.network.get_weights())
+            schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.train_steps)
+            self.optimizer = keras.optimizers.Adam(schedule)
+            self.optimizer.build(self.network.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self.data = tf.constant(data)
         self.alpha_bars = tf.constant(self.diffusion.alpha_bars, tf.float32)
@@ -111,21 +118,34 @@ class DDPM:
         import tensorflow as tf
 
         c = self.config
-        # 1. a batch of training images, steps t and noise, all from the checkpointed generator
+        # 1. a global batch of training images, steps t and noise, all from the checkpointed generator
         idx = self.rng.uniform([c.batch_size], 0, tf.shape(self.data)[0], dtype=tf.int32)
         x0 = tf.gather(self.data, idx)
         t = self.rng.uniform([c.batch_size], 0, c.diffusion_steps, dtype=tf.int32)
         noise = self.rng.normal(tf.shape(x0))
-        # 2. the forward process (Ho et al. eq. 4) and the L2 noise-prediction loss (eq. 14)
+        # 2. the forward process (Ho et al. eq. 4); each device takes its slice of the batch
         x_t = self.diffusion.q_sample(x0, t, noise)
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(noise - self.network([x_t, t], training=True)))
-        # 3. one Adam step, then the EMA of the weights
-        grads = tape.gradient(loss, self.network.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.network.trainable_variables))
+        losses = self.strategy.run(self._replica_step, args=(x_t, t, noise))
+        # 3. the EMA of the weights, once the (all-reduced) Adam step is done
         for ema_w, w in zip(self.ema.weights, self.network.weights):
             ema_w.assign(c.ema * ema_w + (1.0 - c.ema) * w)
-        return {"loss": loss}
+        return {"loss": self.strategy.reduce("SUM", losses, axis=None)}
+
+    def _replica_step(self, x_t, t, noise):
+        """The L2 noise-prediction loss (eq. 14) of this device's slice and one Adam step (gradients summed over
+        devices; each slice's loss is scaled by the global batch, so the sum is the global mean)."""
+        import tensorflow as tf
+
+        ctx = tf.distribute.get_replica_context()
+        size = self.config.batch_size // ctx.num_replicas_in_sync
+        start = ctx.replica_id_in_sync_group * size
+        x_t, t, noise = (v[start:start + size] for v in (x_t, t, noise))
+        with tf.GradientTape() as tape:
+            error = tf.reduce_mean(tf.square(noise - self.network([x_t, t], training=True)), axis=[1, 2, 3])
+            loss = tf.reduce_sum(error) / self.config.batch_size
+        grads = tape.gradient(loss, self.network.trainable_variables)
+        self.optimizer.apply_gradients(zip(grads, self.network.trainable_variables))
+        return loss
 
     def trackables(self) -> dict:
         return dict(network=self.network, ema=self.ema, optimizer=self.optimizer, rng=self.rng)

@@ -20,10 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from ..prep.dataset import build_dataset, training_halos
+from ..prep.preprocess import clip_cube
 from .ddpm import DDPM, SAMPLING, ddpm_config
 from .generated import load_samples, save_samples
 
-__all__ = ["GENERATORS", "fold_settings", "fold_key", "fold_pool", "draw"]
+__all__ = ["GENERATORS", "fold_settings", "fold_key", "fold_pool", "draw", "clip_like_data"]
 
 GENERATORS = ("ddpm",)
 """Generators that can be trained per fold. The WGAN-GP and the GLEAM CVAE are not wired in yet (see deviations)."""
@@ -74,7 +75,7 @@ def fold_pool(kind: str, sources, split: dict, config, bands, profile: str, seed
     -------
     :func:`~halo_utils.generate.generated.load_samples` of ``<root>/<kind>_<key>/pool_<sampling key>.npz``: ``images``
     in [-1, 1],
-    ``jy`` (n, 64, 64, B) Jy/beam, ``meta`` (generator, key, halos, n_real, settings, seconds)
+    ``jy`` (n, 64, 64, B) Jy/beam, ``meta`` (generator, key, sampling, halos, n_real, settings, seconds)
     """
     settings = fold_settings(kind, profile)
     halos = [s.name for s in sources if s.label == 1 and split[s.name] == "train"]
@@ -91,7 +92,8 @@ def fold_pool(kind: str, sources, split: dict, config, bands, profile: str, seed
     n = int(np.ceil(POOL_PER_REAL * len(images)))
     samples = np.concatenate([model.sample(min(_BATCH, n - i), seed=seed + i, progress=progress)
                               for i in range(0, n, _BATCH)])
-    save_samples(pool, samples, ds.log, bands, generator=kind, key=key, halos=names, n_real=len(images),
+    save_samples(pool, samples, ds.log, bands, generator=kind, key=key, sampling=sampling, halos=names,
+                 n_real=len(images),
                  seed=seed, settings=settings.to_dict(), seconds=time.perf_counter() - start)
     return load_samples(pool)
 
@@ -108,3 +110,14 @@ def draw(pool: dict, n: int, seed) -> np.ndarray:
     out = np.stack([np.rot90(jy[i], k) for i, k in zip(pick, turns)])
     out[mirror == 1] = out[mirror == 1, :, ::-1]
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+def clip_like_data(jy: np.ndarray, normaliser: dict, config) -> np.ndarray:
+    """Generated images (n, H, W, B) Jy/beam clipped as the pipeline clips the real ones it learnt from.
+
+    The real cut-outs are zero below ``config.clip_sigma`` times their noise; a generator only approaches that
+    (a faint floor over the empty sky, a signature no real image has). The noise is the training sources' median
+    per band: the normaliser's reference flux ``x0`` over ``config.log_reference_sigma``.
+    """
+    rms = np.asarray(normaliser["x0"], np.float64) / config.log_reference_sigma
+    return clip_cube(np.asarray(jy, np.float32), rms, config.clip_sigma, config.cap_sigma)

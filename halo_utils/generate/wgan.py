@@ -15,11 +15,11 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, from_profile
+from ..config import deterministic, distribution, from_profile
 from ..models.wgan import build_critic, build_generator
 from .training import run_steps
 
-__all__ = ["WGANConfig", "wgan_config", "gradient_penalty", "WGAN"]
+__all__ = ["WGANConfig", "wgan_config", "mixing_weights", "gradient_penalty", "WGAN"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,38 +59,51 @@ def wgan_config(profile: str, **overrides) -> WGANConfig:
     return from_profile(_PROFILES, profile, overrides)
 
 
-def gradient_penalty(critic, real, fake, labels, rng):
-    """Mean (‖∇_x̂ D(x̂)‖₂ - 1)² at x̂ = ε real + (1 - ε) fake, ε ~ U[0, 1] per image (Gulrajani et al. eq. 3)."""
+def mixing_weights(rng, n):
+    """ε ~ U[0, 1], one per image: (n, 1, 1, 1)."""
+    return rng.uniform([n, 1, 1, 1], 0.0, 1.0)
+
+
+def gradient_penalty(critic, real, fake, labels, eps, batch_size=None):
+    """(‖∇_x̂ D(x̂)‖₂ - 1)² at x̂ = ε real + (1 - ε) fake (Gulrajani et al. eq. 3), summed over the images and divided
+    by ``batch_size`` (default: their number, the mean; on one of several devices, the global batch)."""
     import tensorflow as tf
 
-    eps = rng.uniform([tf.shape(real)[0], 1, 1, 1], 0.0, 1.0)
     mixed = eps * real + (1.0 - eps) * fake
     with tf.GradientTape() as tape:
         tape.watch(mixed)
         score = critic([mixed, labels], training=True)
     grads = tape.gradient(score, mixed)
     norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
-    return tf.reduce_mean(tf.square(norm - 1.0))
+    n = tf.cast(tf.shape(real)[0], tf.float32) if batch_size is None else float(batch_size)
+    return tf.reduce_sum(tf.square(norm - 1.0)) / n
 
 
 class WGAN:
     """Generator, critic, their optimisers and the random state of one conditional WGAN-GP run."""
 
-    def __init__(self, config: WGANConfig, images: np.ndarray, labels: np.ndarray, seed: int):
+    def __init__(self, config: WGANConfig, images: np.ndarray, labels: np.ndarray, seed: int, devices=None):
+        """``images`` (n, H, W, B) in [-1, 1], ``labels`` (n,) source indices; ``devices``: where to train
+        (:func:`halo_utils.config.distribution`; ``config.batch_size`` is the global batch)."""
         import keras
         import tensorflow as tf
 
         self.config = config
         n_labels, size, bands = int(labels.max()) + 1, images.shape[1], images.shape[-1]
+        self.strategy = distribution(devices)
+        if config.batch_size % self.strategy.num_replicas_in_sync:
+            raise ValueError(f"batch_size {config.batch_size} does not split over "
+                             f"{self.strategy.num_replicas_in_sync} devices")
 
         deterministic(seed)  # seeds and deterministic TensorFlow ops: the same seed gives the same run in any process
-        self.generator = build_generator(latent=config.latent, labels=n_labels, bands=bands, size=size,
-                                         channels=config.generator_channels, widths=config.generator_widths)
-        self.critic = build_critic(labels=n_labels, bands=bands, size=size, widths=config.critic_widths)
-        self.g_opt = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
-        self.c_opt = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
-        self.g_opt.build(self.generator.trainable_variables)
-        self.c_opt.build(self.critic.trainable_variables)
+        with self.strategy.scope():
+            self.generator = build_generator(latent=config.latent, labels=n_labels, bands=bands, size=size,
+                                             channels=config.generator_channels, widths=config.generator_widths)
+            self.critic = build_critic(labels=n_labels, bands=bands, size=size, widths=config.critic_widths)
+            self.g_opt = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
+            self.c_opt = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
+            self.g_opt.build(self.generator.trainable_variables)
+            self.c_opt.build(self.critic.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self.images, self.labels = tf.constant(images), tf.constant(labels.astype(np.int32))
         self.n_labels = n_labels
@@ -108,27 +121,56 @@ class WGAN:
         import tensorflow as tf
 
         c = self.config
-        # 1. n_critic critic steps: Wasserstein estimate plus gradient penalty
+        # 1. n_critic critic steps: Wasserstein estimate plus gradient penalty (global batches, split over devices)
         for _ in range(c.n_critic):
             real, labels = self._batch()
             z = self.rng.normal([c.batch_size, c.latent])
-            with tf.GradientTape() as tape:
-                fake = self.generator([z, labels], training=True)
-                wasserstein = tf.reduce_mean(self.critic([real, labels], training=True)) - \
-                    tf.reduce_mean(self.critic([fake, labels], training=True))
-                penalty = gradient_penalty(self.critic, real, fake, labels, self.rng)
-                critic_loss = -wasserstein + c.gp_weight * penalty
-            grads = tape.gradient(critic_loss, self.critic.trainable_variables)
-            self.c_opt.apply_gradients(zip(grads, self.critic.trainable_variables))
+            eps = mixing_weights(self.rng, c.batch_size)
+            critic_loss, wasserstein = self._sum(self.strategy.run(self._critic_step, args=(real, labels, z, eps)))
         # 2. one generator step on fresh latents and labels
         z = self.rng.normal([c.batch_size, c.latent])
         labels = self.rng.uniform([c.batch_size], 0, self.n_labels, dtype=tf.int32)
+        generator_loss = self._sum(self.strategy.run(self._generator_step, args=(z, labels)))[0]
+        return {"critic": critic_loss, "generator": generator_loss, "wasserstein": wasserstein}
+
+    def _sum(self, values) -> list:
+        """Per-device values (each already divided by the global batch) summed over the devices."""
+        return [self.strategy.reduce("SUM", v, axis=None) for v in values]
+
+    def _slice(self, *values):
+        """This device's part of global-batch tensors."""
+        import tensorflow as tf
+
+        ctx = tf.distribute.get_replica_context()
+        size = self.config.batch_size // ctx.num_replicas_in_sync
+        start = ctx.replica_id_in_sync_group * size
+        return [v[start:start + size] for v in values]
+
+    def _critic_step(self, real, labels, z, eps):
+        import tensorflow as tf
+
+        real, labels, z, eps = self._slice(real, labels, z, eps)
+        n = self.config.batch_size
         with tf.GradientTape() as tape:
-            generator_loss = -tf.reduce_mean(self.critic([self.generator([z, labels], training=True), labels],
-                                                         training=True))
+            fake = self.generator([z, labels], training=True)
+            wasserstein = (tf.reduce_sum(self.critic([real, labels], training=True))
+                           - tf.reduce_sum(self.critic([fake, labels], training=True))) / n
+            penalty = gradient_penalty(self.critic, real, fake, labels, eps, batch_size=n)
+            critic_loss = -wasserstein + self.config.gp_weight * penalty
+        grads = tape.gradient(critic_loss, self.critic.trainable_variables)
+        self.c_opt.apply_gradients(zip(grads, self.critic.trainable_variables))
+        return critic_loss, wasserstein
+
+    def _generator_step(self, z, labels):
+        import tensorflow as tf
+
+        z, labels = self._slice(z, labels)
+        with tf.GradientTape() as tape:
+            score = self.critic([self.generator([z, labels], training=True), labels], training=True)
+            generator_loss = -tf.reduce_sum(score) / self.config.batch_size
         grads = tape.gradient(generator_loss, self.generator.trainable_variables)
         self.g_opt.apply_gradients(zip(grads, self.generator.trainable_variables))
-        return {"critic": critic_loss, "generator": generator_loss, "wasserstein": wasserstein}
+        return (generator_loss,)
 
     def trackables(self) -> dict:
         return dict(generator=self.generator, critic=self.critic, g_opt=self.g_opt, c_opt=self.c_opt, rng=self.rng)

@@ -4,7 +4,7 @@ Each fold's generator learns that fold's training halos only (:mod:`halo_utils.g
 samples then either *join* class 1 of the fold's training images (augmentation: the paper's I', A', D')
 or *replace* the real halos there (TSTR, train on synthetic, test on real: a generator is as good as the
 detector it teaches). Validation and test images stay real. Generated images go through the fold's
-normalisation, as real ones do; class weights stay balanced.
+normalisation and the pipeline's clip, as real ones do; class weights stay balanced.
 
     extend = extender("ddpm", 1.0, sources, settings, training, profile, generator_seed=0)
     cv = crossval.run(sources, "I", settings, training, seed, workdir, extend=extend)
@@ -26,7 +26,7 @@ from ..config import run_name
 from ..detect import crossval
 from ..detect.classify import run_tag
 from ..detect.oof import paired_auc_difference, pooled_metrics
-from ..generate.folds import GENERATORS, draw, fold_pool
+from ..generate.folds import GENERATORS, clip_like_data, draw, fold_pool
 from ..generate.generated import band_normaliser
 
 __all__ = ["AUGMENT_WITH", "PAPER_PRIMED", "generator_root", "extender", "tstr", "sweep_runs", "paired_table", "main"]
@@ -62,6 +62,7 @@ def extender(kind: str, per_real: float, sources, config, training, profile: str
         real = train["label"] == 1
         n = int(round(per_real * real.sum()))
         jy = draw(pool, n, [draw_seed, fold["repeat"], fold["fold"]])
+        jy = clip_like_data(jy, pool["meta"]["normaliser"], config)
         x = (band_normaliser(ds.log, training.bands).transform(jy) + 1) / 2
         keep = ~real if replace else np.ones(len(real), bool)
         out = dict(x=np.concatenate([train["x"][keep], x]),
@@ -69,7 +70,8 @@ def extender(kind: str, per_real: float, sources, config, training, profile: str
                    label=np.concatenate([train["label"][keep], np.ones(n, int)]),
                    source=np.concatenate([train["source"][keep], np.full(n, f"generated:{kind}")]),
                    empty=np.concatenate([train["empty"][keep], np.zeros(n, bool)]))
-        info = dict(generator=kind, key=pool["meta"]["key"], pool_size=len(pool["jy"]), n_generated=n,
+        info = dict(generator=kind, key=pool["meta"]["key"], sampling=pool["meta"].get("sampling"),
+                    pool_size=len(pool["jy"]), n_generated=n,
                     n_real_halo_images=int(real.sum()), replaced=replace, generator_seed=generator_seed,
                     generator_seconds=pool["meta"]["seconds"])
         return out, info

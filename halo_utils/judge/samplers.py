@@ -20,7 +20,8 @@ import numpy as np
 
 from .. import paths
 from ..generate.ddpm import DDPM
-from ..generate.folds import fold_pool, fold_settings
+from ..generate.folds import clip_like_data, fold_pool, fold_settings
+from ..generate.generated import band_normaliser
 from ..prep.dataset import build_dataset, training_halos
 from .quality import domain_judge, held_out_halos, judge
 
@@ -31,6 +32,8 @@ VARIANTS = {
     "DDIM, 50 steps": dict(sampler="ddim", steps=50),
     "DDIM, 50 steps, x̂0 clipped to [-1, 1] (before)": dict(sampler="ddim", steps=50, clip=(-1.0, 1.0)),
     "DDIM, 50 steps, η = 0.5": dict(sampler="ddim", steps=50, eta=0.5),
+    "DDIM, 50 steps, η = 1": dict(sampler="ddim", steps=50, eta=1.0),
+    "DDIM, 25 steps, η = 1": dict(sampler="ddim", steps=25, eta=1.0),
     "DDIM, 100 steps": dict(sampler="ddim", steps=100),
 }
 """Sampler variants compared: name -> sampler, steps, eta and the range x̂_0 is clipped to (z scale)."""
@@ -44,10 +47,12 @@ def above_sky(images: np.ndarray) -> np.ndarray:
     return (images > SKY).reshape(len(images), -1).mean(axis=1)
 
 
-def compare(model: DDPM, variants: dict, n: int, seed: int, real: np.ndarray, classifier) -> list:
+def compare(model: DDPM, variants: dict, n: int, seed: int, real: np.ndarray, classifier, clip=None) -> list:
     """One row per variant: seconds per image, domain KID/FID, histogram error, share of pixels above the sky.
 
-    ``real`` (m, 64, 64, B) in [-1, 1]: held-out halo cut-outs; ``classifier``: the domain judge.
+    ``real`` (m, 64, 64, B) in [-1, 1]: held-out halo cut-outs; ``classifier``: the domain judge; ``clip``:
+    images -> images as the pipeline clips them (:func:`halo_utils.generate.folds.clip_like_data` on the log
+    scale), for the share above the sky of what a classifier is given.
     """
     rows = [dict(variant="held-out real halos", n=len(real), above_sky_median=float(np.median(above_sky(real))),
                  above_sky_p90=float(np.percentile(above_sky(real), 90)))]
@@ -64,24 +69,26 @@ def compare(model: DDPM, variants: dict, n: int, seed: int, real: np.ndarray, cl
         rows.append(dict(variant=name, n=n, seconds_per_image=seconds, domain_kid=q["domain_kid_mean"],
                          domain_kid_std=q["domain_kid_std"], domain_fid=q["domain_fid"],
                          hist_rel_error=float(np.mean(q["hist_rel_error"])), ramis=q["ramis"],
-                         above_sky_median=float(np.median(share)), above_sky_p90=float(np.percentile(share, 90))))
+                         above_sky_median=float(np.median(share)), above_sky_p90=float(np.percentile(share, 90)),
+                         clipped_above_sky_median=float(np.median(above_sky(clip(images)))) if clip else np.nan))
     return rows
 
 
 def _markdown(rows: list, command: str, about: str) -> str:
     ancestral = next(r["seconds_per_image"] for r in rows if r["variant"].startswith("ancestral"))
     head = ["variant", "n", "s per image", "speed-up", "domain KID ×100 (± std)", "domain FID",
-            "histogram error", "RAMIS", "pixels above the sky: median, 90th pct"]
+            "histogram error", "RAMIS", "pixels above the sky: median, 90th pct", "after the clip: median"]
     lines = [f"Made by `{command}`: {about}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if "domain_kid" not in r:
             lines.append(f"| {r['variant']} | {r['n']} | | | | | | | {r['above_sky_median']:.3f}, "
-                         f"{r['above_sky_p90']:.3f} |")
+                         f"{r['above_sky_p90']:.3f} | |")
             continue
         lines.append(f"| {r['variant']} | {r['n']} | {r['seconds_per_image']:.3f} | "
                      f"{ancestral / r['seconds_per_image']:.1f}× | {100 * r['domain_kid']:.2f} ± "
                      f"{100 * r['domain_kid_std']:.2f} | {r['domain_fid']:.2f} | {r['hist_rel_error']:.2f} | "
-                     f"{r['ramis']:.3f} | {r['above_sky_median']:.3f}, {r['above_sky_p90']:.3f} |")
+                     f"{r['ramis']:.3f} | {r['above_sky_median']:.3f}, {r['above_sky_p90']:.3f} | "
+                     f"{r['clipped_above_sky_median']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -113,7 +120,9 @@ def main(argv=None):
     model.train(Path(root) / f"ddpm_{pool['meta']['key']}" / "train")  # restores the finished run
     classifier, _ = domain_judge(ds, training.bands, args.profile, args.plan_seed,
                                  Path(root) / f"ddpm_{pool['meta']['key']}" / "judge")
-    rows = compare(model, VARIANTS, args.n, args.plan_seed, held_out_halos(ds, training.bands), classifier)
+    scale = band_normaliser(ds.log, training.bands)
+    clip = lambda x: scale.transform(clip_like_data(scale.inverse(x), scale.to_dict(), settings))  # noqa: E731
+    rows = compare(model, VARIANTS, args.n, args.plan_seed, held_out_halos(ds, training.bands), classifier, clip)
     command = "python -m halo_utils.judge.samplers " + " ".join(argv if argv is not None else sys.argv[1:])
     about = (f"the per-fold DDPM of fold 0 (folds of seed {args.plan_seed}; it learnt {len(pool['meta']['halos'])} "
              f"training halos, {pool['meta']['n_real']} images), every variant from the same network and seed, "

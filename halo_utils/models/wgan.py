@@ -24,7 +24,7 @@ def build_generator(*, latent: int = 128, labels: int = 10, bands: int = 1, size
     y = L.Embedding(labels, embed)(label)
     y = L.Reshape((base, base, 1))(L.Dense(base * base)(y))
     x = L.Dense(base * base * channels)(z)
-    x = L.LeakyReLU(0.2)(L.BatchNormalization()(x))
+    x = L.LeakyReLU(0.2)(L.BatchNormalization(synchronized=True)(x))  # statistics of the global batch on any devices
     x = L.Concatenate()([L.Reshape((base, base, channels))(x), y])
     for width in widths:
         x = L.LeakyReLU(0.2)(L.Conv2DTranspose(width, 4, strides=2, padding="same")(x))

@@ -1,0 +1,65 @@
+"""The generators on two logical CPU devices (MirroredStrategy) train like on one: the same losses and weights.
+
+Each replica takes its half of the global batch and its loss is scaled by the global batch, so the all-reduced
+gradient is the one-device gradient; a replica that used the whole batch, or a mean over its own half, would
+double the step and change the second step's loss.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from halo_utils.generate.ddpm import DDPM, ddpm_config
+from halo_utils.generate.training import read_losses
+from halo_utils.generate.wgan import WGAN, wgan_config
+
+images = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 2)).astype(np.float32)
+labels = np.arange(8) % 3
+out = {}
+for name, devices in (("one", None), ("two", ["/cpu:0", "/cpu:1"])):
+    ddpm = DDPM(ddpm_config("smoke", train_steps=3, checkpoint_every=3), images, seed=1, devices=devices)
+    ddpm.train(sys.argv[1] + "/ddpm_" + name)
+    wgan = WGAN(wgan_config("smoke", train_steps=2, checkpoint_every=2, generator_widths=(8,), critic_widths=(8,)),
+                images, labels, seed=1, devices=devices)
+    wgan.train(sys.argv[1] + "/wgan_" + name)
+    out[name] = dict(replicas=ddpm.strategy.num_replicas_in_sync, ddpm=read_losses(sys.argv[1] + "/ddpm_" + name),
+                     wgan=read_losses(sys.argv[1] + "/wgan_" + name),
+                     ema=[float(np.abs(w).sum()) for w in ddpm.ema.get_weights()],
+                     generator=[float(np.abs(w).sum()) for w in wgan.generator.get_weights()])
+try:
+    DDPM(ddpm_config("smoke", batch_size=3), images, seed=0, devices=["/cpu:0", "/cpu:1"])
+except ValueError as err:
+    out["refused"] = str(err)
+print(json.dumps(out))
+"""
+
+
+def test_generators_train_on_two_devices_like_on_one(tmp_path):
+    pytest.importorskip("tensorflow")
+    script = tmp_path / "two.py"
+    script.write_text(SCRIPT)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
+                          env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.splitlines()[-1])
+    one, two = out["one"], out["two"]
+    assert "batch_size 3 does not split over 2 devices" in out["refused"]
+    assert one["replicas"] == 1 and two["replicas"] == 2
+    for key in ("ddpm", "wgan"):  # stated tolerance: 1e-4 relative
+        for name, values in one[key].items():
+            np.testing.assert_allclose(two[key][name], values, rtol=1e-4, err_msg=f"{key} {name}")
+    # sums of |w| per weight array: Adam turns round-off in near-zero gradients into steps of up to its learning
+    # rate (2e-4), so arrays whose gradients vanish may differ by a fraction of it
+    np.testing.assert_allclose(two["ema"], one["ema"], rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(two["generator"], one["generator"], rtol=1e-4, atol=2e-5)
