@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, from_profile
+from ..config import deterministic, distribution, from_profile
 from ..models.vae import build_decoder, build_encoder
 from .training import run_steps
 
@@ -88,16 +88,24 @@ class VAE:
         ``tf.Tensor`` to share one copy between models
     labels : (n,) class indices (used by a CVAE only)
     classes : 0 for a VAE, the number of classes for a CVAE
+    devices : where to train (:func:`halo_utils.config.distribution`; ``config.batch_size`` is the global batch;
+        with dropout the masks of several devices differ from one device's)
     """
 
-    def __init__(self, config: VAEConfig, latent: int, learning_rate: float, images, labels, classes: int, seed: int):
+    def __init__(self, config: VAEConfig, latent: int, learning_rate: float, images, labels, classes: int, seed: int,
+                 devices=None):
         import keras
         import tensorflow as tf
 
         self.config, self.latent, self.classes, self.seed = config, latent, classes, seed
-        self.encoder, self.decoder = self._build()
-        self.optimizer = keras.optimizers.Adam(learning_rate)
-        self.optimizer.build(self._weights())
+        self.strategy = distribution(devices)
+        if config.batch_size % self.strategy.num_replicas_in_sync:
+            raise ValueError(f"batch_size {config.batch_size} does not split over "
+                             f"{self.strategy.num_replicas_in_sync} devices")
+        with self.strategy.scope():
+            self.encoder, self.decoder = self._build()
+            self.optimizer = keras.optimizers.Adam(learning_rate)
+            self.optimizer.build(self._weights())
         self.rng = tf.random.Generator.from_seed(seed)
         self.images = tf.convert_to_tensor(images, tf.float32)  # a tensor passed in is shared, not copied
         self.onehot = self._onehot(labels, len(images))
@@ -158,11 +166,23 @@ class VAE:
         idx = self.rng.uniform([self.config.batch_size], 0, tf.shape(self.images)[0], dtype=tf.int32)
         x, onehot = tf.gather(self.images, idx), tf.gather(self.onehot, idx)
         noise = self.rng.normal([self.config.batch_size, self.latent])
+        losses = self.strategy.run(self._replica_step, args=(x, onehot, noise))
+        return {"loss": self.strategy.reduce("SUM", losses, axis=None)}
+
+    def _replica_step(self, x, onehot, noise):
+        """This device's slice of the global batch: its summed loss over the global batch size, one Adam step
+        (gradients summed over devices: the one-device mean gradient)."""
+        import tensorflow as tf
+
+        ctx = tf.distribute.get_replica_context()
+        size = self.config.batch_size // ctx.num_replicas_in_sync
+        start = ctx.replica_id_in_sync_group * size
+        x, onehot, noise = (v[start:start + size] for v in (x, onehot, noise))
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(self.loss(x, onehot, noise, training=True))
+            loss = tf.reduce_sum(self.loss(x, onehot, noise, training=True)) / self.config.batch_size
         grads = tape.gradient(loss, self._weights())
         self.optimizer.apply_gradients(zip(grads, self._weights()))
-        return {"loss": loss}
+        return loss
 
     def train(self, steps: int, workdir, desc: str = "VAE training") -> dict:
         """Train to ``steps`` optimisation steps, resuming from ``workdir``; see :func:`~halo_utils.generate.training.run_steps`."""
