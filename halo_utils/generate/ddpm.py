@@ -51,7 +51,7 @@ class DDPMConfig:
     checkpoint_every: int = 500
     n_samples: int = 64  # images generated at the end
     ddim_steps: int = 50
-    ddim_eta: float = 0.0  # DDIM noise scale (0: deterministic)
+    ddim_eta: float = 1.0  # DDIM noise scale: 1 (stochastic) matched ancestral quality; 0 left a mottled floor
     clip_x0: tuple = (0.0, 1.0)  # range x̂_0 is clipped to when sampling: the data's z range (was (-1, 1))
 
     def to_dict(self) -> dict:
