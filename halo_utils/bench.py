@@ -105,6 +105,7 @@ def gpu_estimate(profile: str = "paper", tflops: float = GPU_TFLOPS) -> list:
     from .config import data_config
     from .detect.classify import train_config
     from .generate.ddpm import ddpm_config
+    from .generate.folds import fold_settings
     from .generate.vae import vae_config
     from .generate.wgan import wgan_config
     from .models.classifiers import build_classifier
@@ -129,6 +130,14 @@ def gpu_estimate(profile: str = "paper", tflops: float = GPU_TFLOPS) -> list:
                                     groups=d.groups))
     rows.append(("03_ddpm", f"{d.train_steps} steps, batch {d.batch_size}", d.train_steps * d.batch_size * 3 * unet))
     rows.append(("03_ddpm", f"{d.n_samples} ancestral samples, {d.diffusion_steps} steps", d.n_samples * d.diffusion_steps * unet))
+    f = fold_settings("ddpm", profile)
+    fold_unet = forward_flops(build_unet(size=f.size or data.cutout, widths=f.widths, attention=f.attention,
+                                         n_res=f.n_res, groups=f.groups))
+    halo_images = 23 * (train.folds - 1) / train.folds * (1 - train.val_fraction) * data.n_variants
+    per_fold = f.train_steps * f.batch_size * 3 * fold_unet + halo_images * f.ddim_steps * fold_unet
+    rows.append(("05_classifier", f"per-fold DDPMs for augment_with='ddpm': {train.folds} folds x 1 repeat (the "
+                 f"sweep's --repeats 1), {f.train_steps} steps + a pool of {halo_images:.0f} DDIM-{f.ddim_steps} "
+                 f"samples each", train.folds * per_fold))
     v = vae_config(profile)
     n_train = 550 - v.n_validation  # FRDEEP-F: 550 training galaxies
     for latent in (min(v.latent_sizes), max(v.latent_sizes)):

@@ -14,7 +14,7 @@ import random
 import numpy as np
 
 __all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
-           "seed_everything", "deterministic", "distribution"]
+           "seed_everything", "deterministic", "distribution", "replica_slice"]
 
 PROFILES = ("smoke", "cpu", "paper")
 SOURCES = ("gleam", "mock")  # the published images, or the mock sky of halo_utils.sky.mock
@@ -144,3 +144,13 @@ def distribution(devices=None):
     if devices == "gpus":
         return tf.distribute.MirroredStrategy(cross_device_ops=reduce)
     return tf.distribute.MirroredStrategy(devices=list(devices), cross_device_ops=reduce)
+
+
+def replica_slice(batch_size: int, *values) -> list:
+    """Inside ``strategy.run``: this replica's equal slice of each global-batch tensor (replica order)."""
+    import tensorflow as tf
+
+    ctx = tf.distribute.get_replica_context()
+    size = batch_size // ctx.num_replicas_in_sync
+    start = ctx.replica_id_in_sync_group * size
+    return [v[start:start + size] for v in values]

@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, distribution, from_profile
+from ..config import deterministic, distribution, from_profile, replica_slice
 from ..models.unet import build_unet
 from .diffusion import GaussianDiffusion, linear_betas
 from .training import run_steps
@@ -136,10 +136,7 @@ class DDPM:
         devices; each slice's loss is scaled by the global batch, so the sum is the global mean)."""
         import tensorflow as tf
 
-        ctx = tf.distribute.get_replica_context()
-        size = self.config.batch_size // ctx.num_replicas_in_sync
-        start = ctx.replica_id_in_sync_group * size
-        x_t, t, noise = (v[start:start + size] for v in (x_t, t, noise))
+        x_t, t, noise = replica_slice(self.config.batch_size, x_t, t, noise)
         with tf.GradientTape() as tape:
             error = tf.reduce_mean(tf.square(noise - self.network([x_t, t], training=True)), axis=[1, 2, 3])
             loss = tf.reduce_sum(error) / self.config.batch_size

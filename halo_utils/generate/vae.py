@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, distribution, from_profile
+from ..config import deterministic, distribution, from_profile, replica_slice
 from ..models.vae import build_decoder, build_encoder
 from .training import run_steps
 
@@ -174,10 +174,7 @@ class VAE:
         (gradients summed over devices: the one-device mean gradient)."""
         import tensorflow as tf
 
-        ctx = tf.distribute.get_replica_context()
-        size = self.config.batch_size // ctx.num_replicas_in_sync
-        start = ctx.replica_id_in_sync_group * size
-        x, onehot, noise = (v[start:start + size] for v in (x, onehot, noise))
+        x, onehot, noise = replica_slice(self.config.batch_size, x, onehot, noise)
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(self.loss(x, onehot, noise, training=True)) / self.config.batch_size
         grads = tape.gradient(loss, self._weights())

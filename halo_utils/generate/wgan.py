@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, distribution, from_profile
+from ..config import deterministic, distribution, from_profile, replica_slice
 from ..models.wgan import build_critic, build_generator
 from .training import run_steps
 
@@ -137,19 +137,10 @@ class WGAN:
         """Per-device values (each already divided by the global batch) summed over the devices."""
         return [self.strategy.reduce("SUM", v, axis=None) for v in values]
 
-    def _slice(self, *values):
-        """This device's part of global-batch tensors."""
-        import tensorflow as tf
-
-        ctx = tf.distribute.get_replica_context()
-        size = self.config.batch_size // ctx.num_replicas_in_sync
-        start = ctx.replica_id_in_sync_group * size
-        return [v[start:start + size] for v in values]
-
     def _critic_step(self, real, labels, z, eps):
         import tensorflow as tf
 
-        real, labels, z, eps = self._slice(real, labels, z, eps)
+        real, labels, z, eps = replica_slice(self.config.batch_size, real, labels, z, eps)
         n = self.config.batch_size
         with tf.GradientTape() as tape:
             fake = self.generator([z, labels], training=True)
@@ -164,7 +155,7 @@ class WGAN:
     def _generator_step(self, z, labels):
         import tensorflow as tf
 
-        z, labels = self._slice(z, labels)
+        z, labels = replica_slice(self.config.batch_size, z, labels)
         with tf.GradientTape() as tape:
             score = self.critic([self.generator([z, labels], training=True), labels], training=True)
             generator_loss = -tf.reduce_sum(score) / self.config.batch_size
