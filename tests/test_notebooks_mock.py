@@ -41,6 +41,12 @@ def test_notebook_runs_on_the_mock_sky(notebook, workspace):
     if notebook.stem == "01_noise":
         for case in summary["recovery"].values():
             assert case["median_abs"] <= 0.05 and case["worst"] <= 0.15
+    if notebook.stem == "04_metrics":  # one TSTR score: a classifier taught by each fold's generated halos
+        from halo_utils.judge.augmentation import tstr_rows
+
+        tstr = summary["tstr"]["ddpm"]
+        assert 0 <= tstr["tstr_auc"] <= 1 and tstr["generated"] and all(g["replaced"] for g in tstr["generated"])
+        assert [r["generator"] for r in tstr_rows("smoke", [0], "mock")] == ["ddpm"]
     if notebook.stem == "05_classifier":  # kfold: every source scored once per repeat, by a fold that did not train on it
         assert summary["protocol"] == "kfold"
         scores = summary["scores"]

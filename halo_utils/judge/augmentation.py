@@ -29,7 +29,8 @@ from ..detect.oof import paired_auc_difference, pooled_metrics
 from ..generate.folds import GENERATORS, clip_like_data, draw, fold_pool
 from ..generate.generated import band_normaliser
 
-__all__ = ["AUGMENT_WITH", "PAPER_PRIMED", "generator_root", "extender", "tstr", "sweep_runs", "paired_table", "main"]
+__all__ = ["AUGMENT_WITH", "PAPER_PRIMED", "generator_root", "extender", "tstr", "sweep_runs", "paired_table",
+           "tstr_rows", "main"]
 
 AUGMENT_WITH = ("none",) + GENERATORS
 PAPER_PRIMED = {"I": (92.05, 2.94), "A": (95.93, 1.57), "D": (90.45, 0.84)}
@@ -167,6 +168,20 @@ def paired_table(runs: list) -> tuple:
     return rows, models
 
 
+def tstr_rows(profile: str, seeds, source: str = "gleam") -> list:
+    """The TSTR scores that ``04_metrics`` runs of ``profile`` wrote for ``seeds`` (one row per generator and seed)."""
+    rows = []
+    for seed in seeds:
+        path = paths.results_dir("04_metrics") / f"{run_name(profile, seed, source)}.json"
+        for kind, r in (json.loads(path.read_text()).get("tstr") or {} if path.exists() else {}).items():
+            rows.append(dict(generator=kind, seed=seed, model=r["model"], folds=str(r["overrides"]),
+                             tstr=_interval(r["tstr_auc"], r["tstr_auc_ci"]),
+                             trtr=_interval(r["trtr_auc"], r["trtr_auc_ci"]),
+                             difference=f"{r['difference']:+.3f} [{r['difference_ci'][0]:+.3f}, "
+                                        f"{r['difference_ci'][1]:+.3f}]"))
+    return rows
+
+
 def _interval(value: float, ci) -> str:
     return f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
@@ -216,6 +231,11 @@ def main(argv=None):
             + "\nThe difference is augmented minus real-only: the mean over seeds of the paired AUC differences, with "
               "an interval from resampling the clusters (stratified, the same draw for both runs of a seed). The "
               "paper's column is its accuracy of the primed model (its protocol), not an AUC.\n")
+    tstr = tstr_rows(args.profile, seeds)
+    if tstr:
+        text += ("\nTrain on synthetic, test on real (`04_metrics`, per-source out-of-fold AUC of the classifier "
+                 "trained on each fold's generated halos and real non-halos, against its twin trained on the real "
+                 "halos of the same folds; difference TSTR minus TRTR):\n\n" + _markdown(tstr))
     out = paths.project_root() / "docs" / "results" / f"table5_augmented_{args.profile}.md"
     paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
     print(text)
