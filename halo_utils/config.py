@@ -14,9 +14,13 @@ import random
 import numpy as np
 
 __all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
-           "seed_everything", "deterministic", "distribution", "replica_slice"]
+           "seed_everything", "deterministic", "distribution", "replica_slice", "PRECISIONS", "use_precision",
+           "loss_scaled", "precision_record"]
 
 PROFILES = ("smoke", "cpu", "paper")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+"""Keras dtype policies: full precision; float16 compute with float32 weights (GPUs with tensor cores, loss scaling);
+bfloat16 compute (TPUs, recent GPUs and CPUs; no loss scaling needed)."""
 SOURCES = ("gleam", "mock")  # the published images, or the mock sky of halo_utils.sky.mock
 
 
@@ -154,3 +158,39 @@ def replica_slice(batch_size: int, *values) -> list:
     size = batch_size // ctx.num_replicas_in_sync
     start = ctx.replica_id_in_sync_group * size
     return [v[start:start + size] for v in values]
+
+
+def use_precision(policy: str | None = None) -> str:
+    """Build the models made from here on with the Keras dtype ``policy`` (one of :data:`PRECISIONS`; None: float32).
+
+    Mixed policies compute in 16 bits and keep float32 weights; every model's last layer stays float32, so
+    probabilities, noise estimates and losses are float32. Worth it on GPUs with tensor cores (about 2x); on CPUs
+    float16 is slow. Returns the policy's name (record it with the run).
+    """
+    import keras
+
+    policy = policy or "float32"
+    if policy not in PRECISIONS:
+        raise ValueError(f"unknown precision {policy!r}; choose one of {PRECISIONS}")
+    keras.config.set_dtype_policy(policy)
+    return policy
+
+
+def loss_scaled(optimizer, model):
+    """``optimizer`` wrapped in Keras' dynamic loss scaling if ``model`` computes in float16 (else unchanged).
+
+    Custom training steps then take ``tape.gradient(optimizer.scale_loss(loss), …)``; ``apply_gradients`` unscales
+    and skips the steps whose gradients overflowed. ``model.compile`` does this by itself.
+    """
+    import keras
+
+    if model.dtype_policy.name != "mixed_float16":
+        return optimizer
+    return keras.optimizers.LossScaleOptimizer(optimizer)
+
+
+def precision_record(model) -> dict:
+    """``{"precision": policy}`` for a run record of a ``model`` built with a mixed policy; ``{}`` for float32 (so
+    full-precision runs keep the records, and the resumable folders, they had before the option existed)."""
+    name = model.dtype_policy.name
+    return {} if name == "float32" else {"precision": name}

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import deterministic, distribution, from_profile
+from ..config import deterministic, distribution, from_profile, precision_record
 from ..paths import atomic_write
 from ..prep.splits import check_protocol
 from .oof import binomial_interval
@@ -245,7 +245,8 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
 
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    run = json.loads(json.dumps(dict(config=config.to_dict(), data=_fingerprint(train_data, val_data), seed=seed)))
+    run = json.loads(json.dumps(dict(config=config.to_dict(), data=_fingerprint(train_data, val_data), seed=seed,
+                                     **precision_record(model))))
     done, saved = workdir / "done.json", workdir / "state.json"
     if done.exists() and json.loads(done.read_text())["run"] == run and (workdir / "best.weights.h5").exists():
         model.load_weights(workdir / "best.weights.h5")

@@ -24,7 +24,7 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, distribution, from_profile, replica_slice
+from ..config import deterministic, distribution, from_profile, loss_scaled, precision_record, replica_slice
 from ..models.unet import build_unet
 from .diffusion import GaussianDiffusion, linear_betas
 from .training import run_steps
@@ -106,7 +106,7 @@ class DDPM:
             self.ema = build_unet(**kwargs, name="unet_ema")
             self.ema.set_weights(self.network.get_weights())
             schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, config.train_steps)
-            self.optimizer = keras.optimizers.Adam(schedule)
+            self.optimizer = loss_scaled(keras.optimizers.Adam(schedule), self.network)
             self.optimizer.build(self.network.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
         self.data = tf.constant(data)
@@ -140,7 +140,8 @@ class DDPM:
         with tf.GradientTape() as tape:
             error = tf.reduce_mean(tf.square(noise - self.network([x_t, t], training=True)), axis=[1, 2, 3])
             loss = tf.reduce_sum(error) / self.config.batch_size
-        grads = tape.gradient(loss, self.network.trainable_variables)
+            scaled = self.optimizer.scale_loss(loss)  # the loss itself unless float16 computes (then loss scaling)
+        grads = tape.gradient(scaled, self.network.trainable_variables)
         self.optimizer.apply_gradients(zip(grads, self.network.trainable_variables))
         return loss
 
@@ -151,7 +152,8 @@ class DDPM:
         """Train to ``config.train_steps`` (resuming from ``workdir``); see :func:`halo_utils.generate.training.run_steps`."""
         return run_steps(self._step, self.trackables(), self.config.train_steps, workdir,
                          every=self.config.checkpoint_every, desc="DDPM training",
-                         settings=dict(self.config.network_settings(), data_shape=list(self.data.shape)))
+                         settings=dict(self.config.network_settings(), data_shape=list(self.data.shape),
+                                       **precision_record(self.network)))
 
     def sample(self, n: int, seed: int, sampler: str = "ddim", steps: int | None = None, progress: bool = True,
                eta: float | None = None):

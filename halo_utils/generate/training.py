@@ -49,9 +49,11 @@ def _check_settings(workdir: Path, settings: dict | None):
     if settings is None:
         return
     path, text = workdir / "settings.json", json.dumps(settings, sort_keys=True, default=str)
-    if path.exists() and json.loads(path.read_text()) != json.loads(text):
-        raise ValueError(f"{workdir} holds a run with other settings (see {path.name}): delete the folder or "
-                         f"choose another run name")
+    if path.exists() and (old := json.loads(path.read_text())) != (new := json.loads(text)):
+        differ = ", ".join(f"{k}: {old.get(k, 'unset')} there, {new.get(k, 'unset')} here"
+                           for k in sorted(old.keys() | new.keys()) if old.get(k) != new.get(k))
+        raise ValueError(f"{workdir} holds a run with other settings ({differ}; see {path.name}): delete the "
+                         f"folder or choose another run name")
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 

@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, distribution, from_profile, replica_slice
+from ..config import deterministic, distribution, from_profile, loss_scaled, precision_record, replica_slice
 from ..models.vae import build_decoder, build_encoder
 from .training import run_steps
 
@@ -104,7 +104,7 @@ class VAE:
                              f"{self.strategy.num_replicas_in_sync} devices")
         with self.strategy.scope():
             self.encoder, self.decoder = self._build()
-            self.optimizer = keras.optimizers.Adam(learning_rate)
+            self.optimizer = loss_scaled(keras.optimizers.Adam(learning_rate), self.decoder)
             self.optimizer.build(self._weights())
         self.rng = tf.random.Generator.from_seed(seed)
         self.images = tf.convert_to_tensor(images, tf.float32)  # a tensor passed in is shared, not copied
@@ -128,8 +128,12 @@ class VAE:
         encoder, decoder = self._build()
         for old, new in zip(self.encoder.variables + self.decoder.variables, encoder.variables + decoder.variables):
             old.assign(new)  # weights and the dropout layers' seed states
-        for v in self.optimizer.variables:
+        inner = getattr(self.optimizer, "inner_optimizer", self.optimizer)  # under float16: the loss-scaled Adam
+        for v in inner.variables:
             v.assign(np.zeros(v.shape, v.dtype))
+        if inner is not self.optimizer:
+            self.optimizer.step_counter.assign(0)
+            self.optimizer.dynamic_scale.assign(self.optimizer.initial_scale)
         self.optimizer.learning_rate.assign(learning_rate)
         self.rng.reset_from_seed(self.seed)
         return self
@@ -177,7 +181,8 @@ class VAE:
         x, onehot, noise = replica_slice(self.config.batch_size, x, onehot, noise)
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(self.loss(x, onehot, noise, training=True)) / self.config.batch_size
-        grads = tape.gradient(loss, self._weights())
+            scaled = self.optimizer.scale_loss(loss)  # the loss itself unless float16 computes
+        grads = tape.gradient(scaled, self._weights())
         self.optimizer.apply_gradients(zip(grads, self._weights()))
         return loss
 
@@ -185,7 +190,8 @@ class VAE:
         """Train to ``steps`` optimisation steps, resuming from ``workdir``; see :func:`~halo_utils.generate.training.run_steps`."""
         trackables = dict(encoder=self.encoder, decoder=self.decoder, optimizer=self.optimizer, rng=self.rng)
         settings = dict(self.config.model_settings(), latent=self.latent, classes=self.classes, steps=steps,
-                        learning_rate=float(self.optimizer.learning_rate.numpy()), data_shape=list(self.images.shape))
+                        learning_rate=float(self.optimizer.learning_rate.numpy()), data_shape=list(self.images.shape),
+                        **precision_record(self.decoder))
         return run_steps(self._step, trackables, steps, workdir, every=self.config.checkpoint_every, desc=desc,
                          settings=settings)
 

@@ -15,7 +15,7 @@ import dataclasses
 
 import numpy as np
 
-from ..config import deterministic, distribution, from_profile, replica_slice
+from ..config import deterministic, distribution, from_profile, loss_scaled, precision_record, replica_slice
 from ..models.wgan import build_critic, build_generator
 from .training import run_steps
 
@@ -100,8 +100,10 @@ class WGAN:
             self.generator = build_generator(latent=config.latent, labels=n_labels, bands=bands, size=size,
                                              channels=config.generator_channels, widths=config.generator_widths)
             self.critic = build_critic(labels=n_labels, bands=bands, size=size, widths=config.critic_widths)
-            self.g_opt = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
-            self.c_opt = keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999)
+            self.g_opt = loss_scaled(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999),
+                                     self.generator)
+            self.c_opt = loss_scaled(keras.optimizers.Adam(config.learning_rate, beta_1=config.beta_1, beta_2=0.999),
+                                     self.critic)
             self.g_opt.build(self.generator.trainable_variables)
             self.c_opt.build(self.critic.trainable_variables)
         self.rng = tf.random.Generator.from_seed(seed)
@@ -148,7 +150,8 @@ class WGAN:
                            - tf.reduce_sum(self.critic([fake, labels], training=True))) / n
             penalty = gradient_penalty(self.critic, real, fake, labels, eps, batch_size=n)
             critic_loss = -wasserstein + self.config.gp_weight * penalty
-        grads = tape.gradient(critic_loss, self.critic.trainable_variables)
+            scaled = self.c_opt.scale_loss(critic_loss)  # the loss itself unless float16 computes
+        grads = tape.gradient(scaled, self.critic.trainable_variables)
         self.c_opt.apply_gradients(zip(grads, self.critic.trainable_variables))
         return critic_loss, wasserstein
 
@@ -159,7 +162,8 @@ class WGAN:
         with tf.GradientTape() as tape:
             score = self.critic([self.generator([z, labels], training=True), labels], training=True)
             generator_loss = -tf.reduce_sum(score) / self.config.batch_size
-        grads = tape.gradient(generator_loss, self.generator.trainable_variables)
+            scaled = self.g_opt.scale_loss(generator_loss)
+        grads = tape.gradient(scaled, self.generator.trainable_variables)
         self.g_opt.apply_gradients(zip(grads, self.generator.trainable_variables))
         return (generator_loss,)
 
@@ -170,7 +174,8 @@ class WGAN:
         """Train to ``config.train_steps`` generator steps, resuming from ``workdir``."""
         return run_steps(self._step, self.trackables(), self.config.train_steps, workdir,
                          every=self.config.checkpoint_every, desc="WGAN-GP training",
-                         settings=dict(self.config.to_dict(), data_shape=list(self.images.shape)))
+                         settings=dict(self.config.to_dict(), data_shape=list(self.images.shape),
+                                       **precision_record(self.generator)))
 
     def sample(self, n: int, seed: int, labels=None) -> tuple:
         """``n`` images (n, H, W, B) in [-1, 1] and their labels (uniform over the training sources by default)."""

@@ -34,7 +34,7 @@ def build_lenet(*, size: int = 64, bands: int = 4, dense: int = 32, dropout: flo
     x = L.Flatten()(x)
     x = L.Dense(dense, activation="relu")(x)
     x = L.Dropout(dropout)(x)
-    outputs = L.Dense(2, activation="softmax", name="halo")(x)
+    outputs = L.Dense(2, activation="softmax", name="halo", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="I_lenet")
 
 
@@ -56,7 +56,7 @@ def build_attention(*, size: int = 64, bands: int = 4, heads: int = 4, key_dim: 
     x = L.Dense(192, activation="relu")(x)
     x = L.Dropout(dropout)(x)
     x = L.Dense(32, activation="relu")(x)
-    outputs = L.Dense(2, activation="softmax", name="halo")(x)
+    outputs = L.Dense(2, activation="softmax", name="halo", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="A_attention")
 
 
@@ -74,7 +74,7 @@ def build_dense(*, size: int = 64, bands: int = 4, dropout: float = 0.3):
     x = L.Dropout(dropout)(x)
     for width in (30, 8, 4):
         x = L.Dense(width, activation="leaky_relu")(x)
-    outputs = L.Dense(2, activation="softmax", name="halo")(x)
+    outputs = L.Dense(2, activation="softmax", name="halo", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="D_dense")
 
 

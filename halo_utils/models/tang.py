@@ -27,4 +27,4 @@ def build_tang(*, size: int = 100, classes: int = 2, filters=(6, 16, 24, 24, 16)
     x = L.Flatten()(x)
     for _ in range(2):
         x = L.Dropout(dropout)(L.Dense(dense, activation="relu")(x))
-    return keras.Model(image, L.Dense(classes, activation="softmax")(x), name="tang")
+    return keras.Model(image, L.Dense(classes, activation="softmax", dtype="float32")(x), name="tang")

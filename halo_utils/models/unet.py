@@ -85,5 +85,5 @@ def build_unet(*, size: int = 64, bands: int = 1, widths=(64, 128, 256, 512), at
             x = L.UpSampling2D(interpolation="nearest")(x)
             x = L.Conv2D(widths[level], 3, padding="same")(x)
     x = L.Activation("swish")(L.GroupNormalization(groups)(x))
-    eps = L.Conv2D(bands, 3, padding="same", kernel_initializer="zeros", name="eps")(x)
+    eps = L.Conv2D(bands, 3, padding="same", kernel_initializer="zeros", name="eps", dtype="float32")(x)
     return keras.Model([image, t], eps, name=name)

@@ -33,7 +33,7 @@ def build_encoder(*, size: int = 100, latent: int = 2, classes: int = 0, widths=
         onehot = keras.Input((classes,), name="onehot")
         inputs, x = [image, onehot], L.Concatenate()([x, onehot])
     x = _stack(x, widths, dropout)
-    mu, log_var = L.Dense(latent, name="mu")(x), L.Dense(latent, name="log_var")(x)
+    mu, log_var = L.Dense(latent, name="mu", dtype="float32")(x), L.Dense(latent, name="log_var", dtype="float32")(x)
     return keras.Model(inputs, [mu, log_var], name="encoder")
 
 
@@ -48,5 +48,5 @@ def build_decoder(*, size: int = 100, latent: int = 2, classes: int = 0, widths=
         onehot = keras.Input((classes,), name="onehot")
         inputs, x = [z, onehot], L.Concatenate()([z, onehot])
     x = _stack(x, tuple(reversed(widths)), dropout)
-    logits = L.Reshape((size, size), name="logits")(L.Dense(size * size)(x))
+    logits = L.Reshape((size, size), name="logits", dtype="float32")(L.Dense(size * size, dtype="float32")(x))
     return keras.Model(inputs, logits, name="decoder")

@@ -31,8 +31,8 @@ def build_generator(*, latent: int = 128, labels: int = 10, bands: int = 1, size
     x = L.Conv2DTranspose(bands, 4, strides=2, padding="same")(x)
     if x.shape[1] != size:
         raise ValueError(f"{len(widths) + 1} up-samplings of {base} px give {x.shape[1]} px, not {size}")
-    x = L.Dense(size * size * bands, activation="tanh")(L.Flatten()(x))
-    return keras.Model([z, label], L.Reshape((size, size, bands))(x), name="generator")
+    x = L.Dense(size * size * bands, activation="tanh", dtype="float32")(L.Flatten()(x))  # float32 under any policy
+    return keras.Model([z, label], L.Reshape((size, size, bands), dtype="float32")(x), name="generator")
 
 
 def build_critic(*, labels: int = 10, bands: int = 1, size: int = 64, embed: int = 64,
@@ -54,4 +54,4 @@ def build_critic(*, labels: int = 10, bands: int = 1, size: int = 64, embed: int
         x = L.LeakyReLU(0.2)(L.Conv2D(width, kernel, strides=2, padding="same")(x))
     x = L.Flatten()(x)
     x = L.Dropout(dropout)(x) if dropout else x
-    return keras.Model([image, label], L.Dense(1, name="score")(x), name="critic")
+    return keras.Model([image, label], L.Dense(1, name="score", dtype="float32")(x), name="critic")
