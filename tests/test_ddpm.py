@@ -60,3 +60,21 @@ def test_same_seed_same_samples(tmp_path):
     b = model.sample(2, seed=3, sampler="ddim", steps=4, progress=False)
     c = model.sample(2, seed=4, sampler="ddim", steps=4, progress=False)
     assert a.shape == (2, 16, 16, 2) and np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_training_prints_text_progress_lines(tmp_path, capsys):
+    """Besides the bar (a widget in a notebook), text lines every ``report_every`` seconds and at each checkpoint:
+    what the terminal shows of a long run under ``papermill --log-output``."""
+    weight = tf.Variable(1.0)
+
+    def step():
+        weight.assign(weight * 0.5)
+        return {"loss": weight.read_value()}
+
+    training.run_steps(step, {"weight": weight}, 4, tmp_path, every=4, desc="toy", report_every=0.0)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("toy: step")]
+    assert [line.split(",")[0] for line in lines] == [f"toy: step {i}/4 ({25 * i} %)" for i in (1, 2, 3, 4)]
+    assert "loss 0.0625" in lines[-1] and lines[-1].endswith("about 0 s left, checkpoint saved")
+    training.run_steps(step, {"weight": weight}, 8, tmp_path / "quiet", every=8, desc="toy", report_every=3600.0)
+    quiet = [line for line in capsys.readouterr().out.splitlines() if line.startswith("toy: step")]
+    assert len(quiet) == 1 and quiet[0].startswith("toy: step 8/8 (100 %)")  # the checkpoint's line only

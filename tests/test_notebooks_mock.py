@@ -154,3 +154,13 @@ def test_07_vae_runs_on_a_second_set_without_touching_the_first(workspace):
     assert len(after) == 2 and all(after[name] == content for name, content in written.items())
     summary = json.loads(next(content for name, content in after.items() if "mirabest-like" in name))
     assert summary["classes"][-1] == "Hybrid" and summary["dataset"].startswith("mirabest-like-")
+
+
+@pytest.mark.parametrize("notebook", sorted(NOTEBOOKS[0].parent.glob("0*.ipynb")), ids=lambda p: p.stem)
+def test_parameters_cell_parses_cleanly(notebook, caplog):
+    """papermill reads every parameter with its type and help (an '=' in a comment breaks its parser, which then
+    warns 'Unable to parse line …' on every run)."""
+    with caplog.at_level("WARNING", logger="papermill"):
+        params = papermill.inspect_notebook(str(notebook))
+    assert not [r.getMessage() for r in caplog.records if "Unable to parse" in r.getMessage()]
+    assert params and all(p["help"] for p in params.values()), [k for k, p in params.items() if not p["help"]]
