@@ -182,3 +182,37 @@ def test_source_fwhm_measures_the_beam(mock_sky):
     beams = [np.sqrt(fields[f"bmaj_{b}"] * fields[f"bmin_{b}"]).median() for b in BAND_KEYS]
     assert np.all(np.abs(np.array(fwhm) / beams - 1) < 0.25), (fwhm, beams)
     assert fwhm[0] > 1.5 * fwhm[-1]  # the beam shrinks with frequency
+
+
+def test_sidelobes_ripple_around_bright_sources_only():
+    """``add_sidelobes``: positive and negative rings of the stated level, beyond the beam, only around sources above
+    the threshold; off by default, so the default sky is unchanged."""
+    beams = [(3.0, 3.0, 0.0)]
+    bright = mock.Component("f", "compact", 100.0, 100.0, 2.0, 0.0)
+    faint = mock.Component("f", "compact", 220.0, 220.0, 0.5, 0.0)
+    plain = instrument.render([bright, faint], beams, (300, 300), 0.012222)[0]
+    rippled = instrument.render([bright, faint], beams, (300, 300), 0.012222, sidelobes=(0.05, 1.0, 0.3))[0]
+    artefact = rippled - plain
+    y, x = np.mgrid[:300, :300]
+    reach = 24 * 3.0 / (0.012222 * 60)  # 24 beams
+    near_bright, near_faint = np.hypot(x - 100, y - 100) <= reach, np.hypot(x - 220, y - 220) < 60
+    assert not artefact[~near_bright].any() and not artefact[near_faint].any()
+    assert 0.5 * 0.05 * 2.0 < artefact.max() <= 0.05 * 2.0 and artefact.min() < -0.25 * 0.05 * 2.0  # both signs
+    assert not artefact[np.hypot(x - 100, y - 100) <= 3.0 / (0.012222 * 60)].any()  # the beam itself untouched
+    assert "sidelobe_level" not in mock.SkyConfig().to_dict()  # off: the config (and cache names) as before
+
+
+def test_a_field_with_sidelobes_differs_only_near_its_bright_sources():
+    clean = mock.SkyConfig(clip_k=None)
+    rippled = dataclasses.replace(clean, sidelobe_level=0.03, sidelobe_min_jy=0.5)
+    index = next(i for i in range(20) if any(c.kind == "compact" and c.flux(154.5) > 1.0 for c in
+                                             mock.simulate_field(1, i, "f", 0, clean)["components"]))
+    a, b = (mock.simulate_field(1, index, "f", 0, c) for c in (clean, rippled))
+    assert a["components"] == b["components"] and a["field"]["rms_139-170"] == b["field"]["rms_139-170"]
+    bright = [c for c in a["components"] if c.shape == "point" and c.flux(154.5) > 0.5]
+    y, x = np.mgrid[:300, :300]
+    reach = 24 * a["field"]["bmaj_139-170"] / (mock.SkyConfig().pixel_deg * 60)  # 24 beams
+    near = np.any([np.hypot(x - c.x, y - c.y) <= reach + 1 for c in bright], axis=0)
+    diff = np.abs(b["cube"][2] - a["cube"][2])
+    assert diff[near].max() > 0.01 * max(c.flux(154.5) for c in bright)  # ripples where the bright sources are
+    assert not diff[~near].any()  # the same noise elsewhere: the phase has its own random stream

@@ -12,7 +12,7 @@ from scipy.signal import fftconvolve
 
 from ..constants import BAND_CENTRES_MHZ, FWHM_TO_SIGMA
 
-__all__ = ["beam", "beam_kernel", "beam_area_px", "correlated_noise", "add_point",
+__all__ = ["beam", "beam_kernel", "beam_area_px", "correlated_noise", "add_point", "add_sidelobes",
            "render"]
 
 GLEAM_DEC_ZENITH = -26.7  # MWA latitude: the beam stretches north-south away from it
@@ -89,13 +89,32 @@ def add_point(image: np.ndarray, x: float, y: float, flux: float, beam_px: tuple
         image[ys, xs] += stamp[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
 
 
-def render(components, beams: list, shape: tuple, pixel_deg: float) -> np.ndarray:
+def add_sidelobes(image: np.ndarray, x: float, y: float, peak: float, beam_px: tuple, level: float,
+                  phase: float = 0.0):
+    """Add calibration-artefact ripples around a point source of ``peak`` Jy/beam at (x, y) to ``image`` (Jy/beam).
+
+    A simple pattern, not an MWA point-spread function: rings one minor-axis FWHM apart, positive and negative,
+    in six spokes, fading over eight major-axis FWHMs, from one to 24 of them,
+    ``level * peak * cos(pi r / bmin) * exp(-r / (8 bmaj)) * (1 + cos(6 (theta - phase))) / 2``. ``phase``
+    (radians) turns the spokes; sources in one snapshot image share it.
+    """
+    bmaj, bmin = beam_px[0], beam_px[1]
+    yy, xx = np.mgrid[: image.shape[0], : image.shape[1]].astype(float)
+    r, theta = np.hypot(xx - x, yy - y), np.arctan2(yy - y, xx - x)
+    ripple = np.cos(np.pi * r / bmin) * np.exp(-r / (8 * bmaj)) * (1 + np.cos(6 * (theta - phase))) / 2
+    image += np.where((r > bmaj) & (r <= 24 * bmaj), level * peak * ripple, 0.0)
+
+
+def render(components, beams: list, shape: tuple, pixel_deg: float, sidelobes: tuple = (0.0, np.inf, 0.0)
+           ) -> np.ndarray:
     """Noise-free image (n_bands, H, W) in Jy/beam of ``components``.
 
     ``beams`` holds one (BMAJ, BMIN, BPA) per band in arcmin, arcmin, degrees. Extended
     components are painted in Jy/pixel and convolved with the beam; point sources are
-    drawn as the beam itself at their exact position.
+    drawn as the beam itself at their exact position. ``sidelobes`` = (level, Jy, phase): point sources brighter
+    than that flux density in a band get :func:`add_sidelobes` of that level (0: none).
     """
+    level, min_jy, phase = sidelobes
     px_arcmin = pixel_deg * 60
     out = np.zeros((len(beams), *shape))
     extended = [c for c in components if c.shape != "point"]
@@ -107,6 +126,8 @@ def render(components, beams: list, shape: tuple, pixel_deg: float) -> np.ndarra
             out[b] = fftconvolve(sky, beam_kernel(*beam_px), mode="same")
         for c in points:
             add_point(out[b], c.x, c.y, c.flux(nu), beam_px)
+            if level and c.flux(nu) >= min_jy:
+                add_sidelobes(out[b], c.x, c.y, c.flux(nu), beam_px, level, phase)
     return out
 
 

@@ -81,6 +81,9 @@ class SkyConfig:
     halo_re_at_pivot_kpc: float = 200.0  # balanced: e-folding radius at 6e14 Msun, scaling as M500^(1/3)
     bcg_fraction: float = 0.25  # balanced: fields (either class) with a bright central galaxy instead of a radio galaxy
     group_members: tuple = (3, 6)  # balanced: compact sources blended in a non-halo decoy group
+    sidelobe_level: float = 0.0  # artefact ripples around compact sources brighter than sidelobe_min_jy in a band:
+    # amplitude / the source's peak (0: none; instrument.add_sidelobes; a few % is an assumed, plausible level)
+    sidelobe_min_jy: float = 1.0
     decoy_flux_scale: float = 0.55  # balanced: a decoy's flux density / a halo's drawn the same way (measured to
     # equalise the central S/N and the clipped flux within 15' of the two classes; tests/test_population.py)
 
@@ -89,7 +92,12 @@ class SkyConfig:
         return (self.size * self.pixel_deg) ** 2
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings; without the sidelobe ones while they are off, so skies (and every cache named after its
+        config) made before the option keep their names."""
+        out = dataclasses.asdict(self)
+        if not self.sidelobe_level:
+            del out["sidelobe_level"], out["sidelobe_min_jy"]
+        return out
 
 
 # ----------------------------------------------------------------------------- fields and files
@@ -115,7 +123,8 @@ def simulate_field(seed: int, index: int, name: str, label: int, config: SkyConf
     components, z, cluster = draw_components(rng, name, label, config)
     beams = [beam(b, dec, config) for b in range(len(BANDS_MHZ))]
     shape = (config.size, config.size)
-    cube = render(components, beams, shape, config.pixel_deg)
+    phase = float(np.random.default_rng([seed, index, 1]).uniform(0, np.pi / 3))  # own stream: noise draws stay
+    cube = render(components, beams, shape, config.pixel_deg, (config.sidelobe_level, config.sidelobe_min_jy, phase))
     factor = log_uniform(rng, config.rms_factor)
     field = dict(field=name, label=label, kind=_field_kind(components), ra=ra, dec=dec, z=z,
                  n_compact=sum(c.kind == "compact" for c in components), **cluster)
@@ -269,10 +278,12 @@ def main(argv=None):
     parser.add_argument("--no-clip", action="store_true", help="do not clip the images")
     parser.add_argument("--beam-arcmin", type=float, nargs=4, default=None,
                         help="minor-axis beam FWHM per band (default: 2 arcmin x 200 MHz / nu)")
+    parser.add_argument("--sidelobes", type=float, default=0.0, metavar="LEVEL",
+                        help="artefact ripples around compact sources above 1 Jy, LEVEL x their peak (default 0: none)")
     parser.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
     config = SkyConfig(n_fields=tuple(args.n_fields), clip_k=None if args.no_clip else SkyConfig.clip_k,
-                       beam_arcmin=tuple(args.beam_arcmin) if args.beam_arcmin else None)
+                       beam_arcmin=tuple(args.beam_arcmin) if args.beam_arcmin else None, sidelobe_level=args.sidelobes)
     print(write_sky(args.out, args.seed, config, overwrite=args.overwrite))
 
 
