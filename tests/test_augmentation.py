@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from halo_utils.config import data_config
-from halo_utils.detect import classify, crossval
+from halo_utils.detect import classify, crossval, mocktrain
 from halo_utils.generate import folds
 from halo_utils.prep.dataset import build_dataset
 
@@ -28,6 +28,10 @@ def test_run_names_say_which_generator_and_overrides():
     assert classify.run_tag("I", "kfold", augment_with="ddpm", generated_per_real=0.5) == "I_kfold_ddpm0.5x"
     assert classify.run_tag("I", "kfold", overrides={"repeats": 1, "plan_seed": 0}) == "I_kfold_planseed0_repeats1"
     assert classify.run_tag("I", "kfold") == "I_kfold"
+    assert (classify.run_tag("I", "kfold", "mock", mock_clipped=True, mock_sky={"sidelobe_level": 0.03})
+            == "I_kfold_mockclipped_sidelobelevel0.03")
+    assert mocktrain.run_tag("I", True, 4.0, {"sidelobe_level": 0.03}) == "I_clipped_clip4_sidelobelevel0.03"
+    assert mocktrain.run_tag("I", False, None) == "I_unclipped_noclip"
 
 
 @pytest.fixture(scope="module")

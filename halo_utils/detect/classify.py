@@ -30,8 +30,8 @@ from ..paths import atomic_write
 from ..prep.splits import check_protocol
 from .oof import binomial_interval
 
-__all__ = ["TrainConfig", "train_config", "TRAIN_ON", "run_tag", "distribution", "model_inputs", "class_weights",
-           "deterministic", "source_loss", "train", "predict", "evaluate", "source_scores", "evaluate_run"]
+__all__ = ["TrainConfig", "train_config", "TRAIN_ON", "run_tag", "settings_tag", "distribution", "model_inputs",
+           "class_weights", "deterministic", "source_loss", "train", "predict", "evaluate", "source_scores", "evaluate_run"]
 
 
 
@@ -85,25 +85,30 @@ seed), mock fields only (``halo_utils.detect.mocktrain``), or mock pre-training 
 
 def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: float | None = 4.0,
             mock_clipped: bool = False, augment_with: str = "none", generated_per_real: float = 1.0,
-            overrides: dict | None = None) -> str:
+            overrides: dict | None = None, mock_sky: dict | None = None) -> str:
     """The ``tag`` of a classifier run's name (:func:`halo_utils.config.run_name`): ``<model>_<protocol>``, then
     ``_mock`` or ``_mockgleam`` (``_mockclipped``, ``_mockclippedgleam`` for mock fields clipped like the published
     images) for runs that learn from mock fields, ``_noclip`` / ``_clip<k>`` for a clip other than 4 sigma,
     ``_<generator><ratio>x`` for runs with generated halos (e.g. ``_ddpm1x``) and ``_<key><value>`` per
-    :class:`TrainConfig` override (e.g. ``_planseed0_repeats1``)."""
+    :class:`TrainConfig` override (e.g. ``_planseed0_repeats1``) and per mock-sky setting changed for the mock
+    fields (``mock_sky``, e.g. ``_sidelobelevel0.03``)."""
     check_protocol(protocol)
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on must be one of {TRAIN_ON}, not {train_on!r}")
     tag = f"{model}_{protocol}"
     if train_on != "gleam":
         tag += "_mock" + ("clipped" if mock_clipped else "") + ("gleam" if train_on == "mock+gleam" else "")
+        tag += settings_tag(mock_sky)
     if clip_sigma != 4.0:
         tag += "_noclip" if clip_sigma is None else f"_clip{clip_sigma:g}"
     if augment_with != "none":
         tag += f"_{augment_with}{generated_per_real:g}x"
-    for key, value in sorted((overrides or {}).items()):
-        tag += f"_{key.replace('_', '')}{value}"
-    return tag
+    return tag + settings_tag(overrides)
+
+
+def settings_tag(settings: dict | None) -> str:
+    """``_<key><value>`` per changed setting, keys without underscores: ``{"plan_seed": 0}`` -> ``_planseed0``."""
+    return "".join(f"_{key.replace('_', '')}{value}" for key, value in sorted((settings or {}).items()))
 
 
 def model_inputs(ds, part: str, bands=(0, 1, 2, 3), scaling: str = "log") -> dict:

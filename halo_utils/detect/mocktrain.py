@@ -23,7 +23,7 @@ from ..models.classifiers import build_classifier
 from ..prep.mockset import build, mock_sky_config, views
 from ..prep.preprocess import LogNormaliser, MinMaxNormaliser
 from . import artefact
-from .classify import predict, train
+from .classify import predict, settings_tag, train
 from .oof import bootstrap_auc
 
 __all__ = ["SNR_BINS", "COMPLETENESS_AXES", "run_tag", "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
@@ -42,10 +42,11 @@ def _inputs(x: np.ndarray, log: LogNormaliser) -> np.ndarray:
     return out
 
 
-def run_tag(model: str, clipped: bool, clip_sigma) -> str:
-    """Name of a mock training: model, whether the mock images were clipped like the published ones, and the
-    pipeline's clip (``clip4``, or ``noclip`` for none)."""
-    return f"{model}_{'clipped' if clipped else 'unclipped'}_" + ("noclip" if clip_sigma is None else f"clip{clip_sigma:g}")
+def run_tag(model: str, clipped: bool, clip_sigma, sky: dict | None = None) -> str:
+    """Name of a mock training: model, whether the mock images were clipped like the published ones, the
+    pipeline's clip (``clip4``, or ``noclip`` for none) and the mock-sky settings changed (e.g. ``_sidelobelevel0.03``)."""
+    return (f"{model}_{'clipped' if clipped else 'unclipped'}_" + ("noclip" if clip_sigma is None else f"clip{clip_sigma:g}")
+            + settings_tag(sky))
 
 
 def field_scores(net, mocks, log: LogNormaliser, per_field: int, seed: int):
@@ -75,7 +76,7 @@ def false_positives(table, threshold: float):
 
 
 def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdir, clipped: bool = False,
-                  fpr: float = 0.05, per_field: int = 2, progress: bool = True) -> dict:
+                  fpr: float = 0.05, per_field: int = 2, progress: bool = True, sky: dict | None = None) -> dict:
     """Train ``model`` on ``n_fields`` mock fields, choose the checkpoint and threshold on ``n_fields // 5``
     validation fields, measure on ``n_fields // 2`` test fields; save the detector in ``workdir/detector``.
 
@@ -84,6 +85,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     clipped : mock images clipped as the published ones were before the pipeline's own clip
     fpr : false-positive rate of the operating threshold, on the validation fields
     per_field : random views (90 deg rotations, mirror) of each field
+    sky : :class:`~halo_utils.sky.mock.SkyConfig` fields to change, e.g. ``{"sidelobe_level": 0.03}``
 
     Returns
     -------
@@ -104,7 +106,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     if training.scaling != "log" or tuple(training.bands) != tuple(range(len(BAND_KEYS))):
         raise ValueError("the mock-sky detector is trained on all four bands with the log scaling "
                          f"(got bands {training.bands}, scaling {training.scaling!r})")
-    sky = mock_sky_config(config, clipped=clipped)
+    sky = mock_sky_config(config, clipped=clipped, **(sky or {}))
     parts = {name: build(n, s, config, sky, progress=progress) for name, n, s in
              (("train", n_fields, 3 * seed), ("val", max(n_fields // 5, 20), 3 * seed + 1),
               ("test", max(n_fields // 2, 20), 3 * seed + 2))}
