@@ -45,3 +45,25 @@ def test_completeness_and_false_positive_tables(trained):
     assert fp.n.sum() == (result["test"].label == 0).sum() and set(fp.kind) <= {"group", "ring"}
     summary = mocktrain.summary(result)
     assert 0 <= summary["test_auc"] <= 1 and summary["sizes"] == {"train": 60, "val": 20, "test": 30}
+
+
+def test_the_sidelobe_table_reads_each_run_by_its_name(tmp_path, monkeypatch):
+    """``pretraining.mock_rows`` finds the run of each mock-sky variant under the name 05_classifier gives it."""
+    import json
+
+    from halo_utils.detect import pretraining
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    for auc, sky in ((0.61, {}), (0.73, {"sidelobe_level": 0.03})):
+        tag = classify.run_tag("I", "kfold", "mock", 4.0, True, mock_sky=sky)
+        mock = dict(test_auc=auc, test_auc_ci=[auc - 0.1, auc + 0.1], threshold={"threshold": 0.5}, test_fpr=0.05,
+                    completeness_snr5=0.5, n_halos_snr5=10, train_seconds=1.0, memory_mb=1.0,
+                    completeness=[dict(peak_snr_bin="[5.0, inf)", completeness=0.5, found=5, n=10)])
+        transfer = dict(auc=0.5, auc_ci=[0.4, 0.6], halos_found=1, n_halos=23, non_halos_above=1, n_non_halos=23)
+        (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(dict(mock=mock, transfer=transfer)))
+    rows = pretraining.mock_rows("cpu", [0], skies=[{}, {"sidelobe_level": 0.03}, {"sidelobe_level": 0.1}],
+                                 clipping=(True,))
+    assert [(r["mock_sky"], r["test_auc"][:5]) for r in rows] == [("default", "0.610"), ("sidelobe_level 0.03", "0.730")]
+    assert "mock_sky" not in pretraining.mock_rows("cpu", [0])[0]  # the default table keeps its columns
