@@ -15,7 +15,7 @@ import numpy as np
 
 __all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
            "seed_everything", "deterministic", "distribution", "replica_slice", "PRECISIONS", "use_precision",
-           "loss_scaled", "precision_record"]
+           "loss_scaled", "precision_record", "as_mapping"]
 
 PROFILES = ("smoke", "cpu", "paper")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
@@ -194,3 +194,22 @@ def precision_record(model) -> dict:
     full-precision runs keep the records, and the resumable folders, they had before the option existed)."""
     name = model.dtype_policy.name
     return {} if name == "float32" else {"precision": name}
+
+
+def as_mapping(value, name: str) -> dict:
+    """A notebook parameter that holds settings: a dict, or the JSON text ``papermill -p`` passes
+    (``-p mock_sky '{"sidelobe_level": 0.03}'``); None or "" is {}. Anything else is refused, naming the parameter."""
+    import json
+
+    if isinstance(value, dict):
+        return value
+    if value in (None, ""):
+        return {}
+    try:
+        out = json.loads(value) if isinstance(value, str) else None
+    except json.JSONDecodeError:
+        out = None
+    if not isinstance(out, dict):
+        raise ValueError(f"parameter {name}: expected settings as a dict or JSON text like '{{\"key\": 1}}', "
+                         f"got {value!r}")
+    return out

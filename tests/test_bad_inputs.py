@@ -153,3 +153,14 @@ def test_a_flagged_band_falls_back_to_the_training_noise(tmp_path):
     assert np.isnan(table.loc[(SOURCE, "72-103"), "rms"]) and np.isfinite(table.loc[(SOURCE, "103-134"), "rms"])
     rms, used = source_rms(noise_table(sources), {s.name: "train" for s in sources})
     assert used[SOURCE] == ["72-103"] and rms[SOURCE][0] == pytest.approx(table.loc[("orc 9", "72-103"), "rms"])
+
+
+def test_settings_parameters_take_dicts_or_json_text_and_name_themselves_when_wrong():
+    from halo_utils.config import as_mapping
+
+    assert as_mapping('{"sidelobe_level": 0.03}', "mock_sky") == {"sidelobe_level": 0.03}  # papermill -p gives text
+    assert as_mapping({"repeats": 1}, "training_overrides") == {"repeats": 1}
+    assert as_mapping(None, "mock_sky") == {} and as_mapping("", "mock_sky") == {}
+    for bad in ("sidelobe_level=0.03", "[1, 2]", 3):
+        with pytest.raises(ValueError, match="parameter mock_sky"):
+            as_mapping(bad, "mock_sky")
