@@ -62,7 +62,10 @@ def test_aggregate_writes_tables_and_figures(results):
 
 
 def test_seed_arguments():
-    assert sweep._seeds(["3"]) == [0, 1, 2] and sweep._seeds(["4", "7"]) == [4, 7]
+    assert sweep.seed_list(["3"]) == [0, 1, 2] and sweep.seed_list(["4", "7"]) == [4, 7]
+    assert sweep.seed_list(["3", "3"]) == [3]  # one particular seed
+    with pytest.raises(SystemExit, match="count of seeds"):  # '--seeds 0' used to run (and tabulate) nothing
+        sweep.seed_list(["0"])
 
 
 def fake_kfold(model, seed, noise, rng):

@@ -296,14 +296,19 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
     return written
 
 
-def _seeds(values: list) -> list:
-    """``['10']`` -> 0..9; ``['3', '5']`` -> [3, 5]."""
-    return list(range(int(values[0]))) if len(values) == 1 else [int(v) for v in values]
+def seed_list(values: list) -> list:
+    """``--seeds`` of the sweeps: ``['10']`` -> 0..9 (a count); ``['3', '5']`` -> [3, 5] (a list of two or more)."""
+    if len(values) == 1 and int(values[0]) < 1:
+        raise SystemExit(f"--seeds {values[0]}: one number is a count of seeds (0..N-1), at least 1; for one "
+                         "particular seed give it twice, e.g. --seeds 3 3")
+    seeds = list(range(int(values[0]))) if len(values) == 1 else [int(v) for v in values]
+    return list(dict.fromkeys(seeds))
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description="Run 05_classifier over seeds x models x protocols, then aggregate.")
-    parser.add_argument("--seeds", nargs="+", default=["10"], help="a count N (seeds 0..N-1) or a list of seeds")
+    parser.add_argument("--seeds", nargs="+", default=["10"],
+                        help="a count N (seeds 0..N-1) or a list of two or more seeds (--seeds 3 3 for seed 3 alone)")
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
     parser.add_argument("--protocols", nargs="+", default=["kfold"], choices=["kfold", "strict", "paper"])
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
@@ -311,7 +316,7 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each gets cores / jobs threads)")
     parser.add_argument("--aggregate-only", action="store_true")
     args = parser.parse_args(argv)
-    runs = plan(_seeds(args.seeds), args.models, args.protocols, args.profile, args.source)
+    runs = plan(seed_list(args.seeds), args.models, args.protocols, args.profile, args.source)
     failed = [] if args.aggregate_only else run(runs, args.jobs)
     command = "python -m halo_utils.detect.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
     for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command).items():

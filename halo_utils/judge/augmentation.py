@@ -202,7 +202,8 @@ def main(argv=None):
     from ..detect import sweep
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", nargs="+", default=["10"], help="a count N (seeds 0..N-1) or a list of seeds")
+    parser.add_argument("--seeds", nargs="+", default=["10"],
+                        help="a count N (seeds 0..N-1) or a list of two or more seeds (--seeds 3 3 for seed 3 alone)")
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
     parser.add_argument("--augment-with", default="ddpm", choices=GENERATORS)
     parser.add_argument("--per-real", type=float, default=1.0, help="generated images per real training-halo image")
@@ -213,7 +214,7 @@ def main(argv=None):
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--aggregate-only", action="store_true")
     args = parser.parse_args(argv)
-    seeds = list(range(int(args.seeds[0]))) if len(args.seeds) == 1 else [int(s) for s in args.seeds]
+    seeds = sweep.seed_list(args.seeds)
     overrides = {} if args.plan_seed < 0 else dict(plan_seed=args.plan_seed)
     if args.repeats is not None:
         overrides["repeats"] = args.repeats
