@@ -164,8 +164,8 @@ def use_precision(policy: str | None = None) -> str:
     """Build the models made from here on with the Keras dtype ``policy`` (one of :data:`PRECISIONS`; None: float32).
 
     Mixed policies compute in 16 bits and keep float32 weights; every model's last layer stays float32, so
-    probabilities, noise estimates and losses are float32. Worth it on GPUs with tensor cores (about 2x); on CPUs
-    float16 is slow. Returns the policy's name (record it with the run).
+    probabilities, noise estimates and losses are float32. Meant for GPUs with tensor cores (the speed-up was not
+    measured here: no GPU); on CPUs float16 is slow. Returns the policy's name (record it with the run).
     """
     import keras
 
@@ -179,8 +179,9 @@ def use_precision(policy: str | None = None) -> str:
 def loss_scaled(optimizer, model):
     """``optimizer`` wrapped in Keras' dynamic loss scaling if ``model`` computes in float16 (else unchanged).
 
-    Custom training steps then take ``tape.gradient(optimizer.scale_loss(loss), …)``; ``apply_gradients`` unscales
-    and skips the steps whose gradients overflowed. ``model.compile`` does this by itself.
+    Custom training steps then scale the loss *inside* the gradient tape (``scaled = optimizer.scale_loss(loss)``;
+    scaled outside it, the loss has no gradients) and take ``tape.gradient(scaled, …)``; ``apply_gradients``
+    unscales and skips the steps whose gradients overflowed. ``model.compile`` does all this by itself.
     """
     import keras
 
