@@ -94,3 +94,25 @@ def test_generated_images_are_clipped_like_the_data_they_learnt():
     out = folds.clip_like_data(jy, normaliser, settings)
     assert out[0, 1, 1].tolist() == pytest.approx([1e-2, 5e-3]) and np.count_nonzero(out) == 2
     assert np.array_equal(folds.clip_like_data(jy, normaliser, data_config("smoke", clip_sigma=None)), jy)
+
+
+def test_the_real_halo_control_adds_turned_copies_of_the_fold_s_own_halos(real_sources, fold, monkeypatch):
+    """``augment_with='real'``: as many extra class-1 images as a generator would give, each a turned or mirrored
+    real training-halo image of the fold; no generator is trained."""
+    from halo_utils.judge import augmentation
+
+    settings, training, plan = fold
+    f = plan[0]
+    ds = build_dataset(real_sources, settings, seed=0, split=f["split"])
+    train = classify.model_inputs(ds, "train", training.bands, training.scaling)
+    monkeypatch.setattr(augmentation, "fold_pool", lambda *a, **k: pytest.fail("the control trained a generator"))
+    add = augmentation.extender("real", 1.0, real_sources, settings, training, "smoke", 0, progress=False)
+    out, info = add(ds, f, train)
+    halos = train["x"][train["label"] == 1]
+    extra = out["x"][out["source"] == "extra:real"]
+    assert info["generator"] == "real" and info["n_generated"] == len(halos) == len(extra)
+    views = [v for h in halos for k in range(4) for v in (np.rot90(h, k), np.rot90(h, k)[:, ::-1])]
+    assert all(any(np.array_equal(e, v) for v in views) for e in extra[:20])
+    with pytest.raises(ValueError, match="cannot replace"):
+        augmentation.extender("real", 1.0, real_sources, settings, training, "smoke", 0, replace=True)
+    assert classify.run_tag("A", "kfold", augment_with="real") == "A_kfold_real1x"

@@ -29,10 +29,12 @@ from ..detect.oof import paired_auc_difference, pooled_metrics
 from ..generate.folds import GENERATORS, clip_like_data, draw, fold_pool
 from ..generate.generated import band_normaliser
 
-__all__ = ["AUGMENT_WITH", "PAPER_PRIMED", "generator_root", "extender", "tstr", "sweep_runs", "paired_table",
+__all__ = ["AUGMENT_WITH", "CONTROL", "PAPER_PRIMED", "generator_root", "extender", "tstr", "sweep_runs", "paired_table",
            "tstr_rows", "main"]
 
-AUGMENT_WITH = ("none",) + GENERATORS
+CONTROL = "real"
+"""The control arm: as many extra class-1 images, drawn from the fold's own real training halos (turned, mirrored)."""
+AUGMENT_WITH = ("none", CONTROL) + GENERATORS
 PAPER_PRIMED = {"I": (92.05, 2.94), "A": (95.93, 1.57), "D": (90.45, 0.84)}
 """The paper's Table 5 accuracies (%) of I', A', D' (trained with DDPM halos; its protocol)."""
 
@@ -48,7 +50,9 @@ def extender(kind: str, per_real: float, sources, config, training, profile: str
 
     Parameters
     ----------
-    kind : a generator of :data:`halo_utils.generate.folds.GENERATORS`
+    kind : a generator of :data:`halo_utils.generate.folds.GENERATORS`, or :data:`CONTROL` (``"real"``): extra
+        views of the fold's own real training halos, to tell what generated halos add from what any extra
+        class-1 images add
     per_real : generated images per real training-halo image of the fold (the paper's ratio is about 1)
     generator_seed : seed of the per-fold generators (shared by every classifier seed on the same folds)
     draw_seed : which pool images and turns a classifier gets (its own seed)
@@ -56,28 +60,39 @@ def extender(kind: str, per_real: float, sources, config, training, profile: str
     """
     if training.scaling != "log":
         raise ValueError(f"generated halos join log-scaled classifier inputs only, not scaling={training.scaling!r}")
+    if kind == CONTROL and replace:
+        raise ValueError("the real-halo control cannot replace the real halos (train on synthetic needs a generator)")
     root = generator_root(profile) if root is None else root
 
     def extend(ds, fold, train):
-        pool = fold_pool(kind, sources, fold["split"], config, training.bands, profile, generator_seed, root, progress)
         real = train["label"] == 1
         n = int(round(per_real * real.sum()))
-        jy = draw(pool, n, [draw_seed, fold["repeat"], fold["fold"]])
-        jy = clip_like_data(jy, pool["meta"]["normaliser"], config)
+        seed = [draw_seed, fold["repeat"], fold["fold"]]
+        if kind == CONTROL:
+            out, info = _join(train, draw(dict(jy=train["x"][real]), n, seed), real, replace, f"extra:{kind}")
+            return out, dict(info, generator=kind)
+        pool = fold_pool(kind, sources, fold["split"], config, training.bands, profile, generator_seed, root, progress)
+        jy = clip_like_data(draw(pool, n, seed), pool["meta"]["normaliser"], config)
         x = (band_normaliser(ds.log, training.bands).transform(jy) + 1) / 2
-        keep = ~real if replace else np.ones(len(real), bool)
-        out = dict(x=np.concatenate([train["x"][keep], x]),
-                   y=np.concatenate([train["y"][keep], np.tile(np.float32([0, 1]), (n, 1))]),
-                   label=np.concatenate([train["label"][keep], np.ones(n, int)]),
-                   source=np.concatenate([train["source"][keep], np.full(n, f"generated:{kind}")]),
-                   empty=np.concatenate([train["empty"][keep], np.zeros(n, bool)]))
-        info = dict(generator=kind, key=pool["meta"]["key"], sampling=pool["meta"].get("sampling"),
-                    pool_size=len(pool["jy"]), n_generated=n,
-                    n_real_halo_images=int(real.sum()), replaced=replace, generator_seed=generator_seed,
-                    generator_seconds=pool["meta"]["seconds"])
-        return out, info
+        out, info = _join(train, x, real, replace, f"generated:{kind}")
+        return out, dict(info, generator=kind, key=pool["meta"]["key"], sampling=pool["meta"].get("sampling"),
+                         pool_size=len(pool["jy"]), generator_seed=generator_seed,
+                         generator_seconds=pool["meta"]["seconds"])
 
     return extend
+
+
+def _join(train: dict, x: np.ndarray, real: np.ndarray, replace: bool, source: str) -> tuple:
+    """``train`` with the images ``x`` (n, H, W, B), named ``source``, added to class 1 (and its real halos dropped
+    if ``replace``)."""
+    n = len(x)
+    keep = ~real if replace else np.ones(len(real), bool)
+    out = dict(x=np.concatenate([train["x"][keep], x]),
+               y=np.concatenate([train["y"][keep], np.tile(np.float32([0, 1]), (n, 1))]),
+               label=np.concatenate([train["label"][keep], np.ones(n, int)]),
+               source=np.concatenate([train["source"][keep], np.full(n, source)]),
+               empty=np.concatenate([train["empty"][keep], np.zeros(n, bool)]))
+    return out, dict(n_generated=n, n_real_halo_images=int(real.sum()), replaced=replace)
 
 
 def tstr(sources, model: str, config, training, kind: str, profile: str, seed: int, workdir, generator_seed: int = 0,
@@ -205,7 +220,8 @@ def main(argv=None):
     parser.add_argument("--seeds", nargs="+", default=["10"],
                         help="a count N (seeds 0..N-1) or a list of two or more seeds (--seeds 3 3 for seed 3 alone)")
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
-    parser.add_argument("--augment-with", default="ddpm", choices=GENERATORS)
+    parser.add_argument("--augment-with", default="ddpm", choices=GENERATORS + (CONTROL,),
+                        help=f"a generator, or {CONTROL!r}: the control of extra views of the real training halos")
     parser.add_argument("--per-real", type=float, default=1.0, help="generated images per real training-halo image")
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
     parser.add_argument("--plan-seed", type=int, default=0,
