@@ -42,7 +42,7 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
             continue
         mock, real = result["mock"], result["transfer"]
         by_snr = {r["peak_snr_bin"]: r for r in mock["completeness"]}
-        sky_column = {"mock_sky": ", ".join(f"{k} {v}" for k, v in sky.items()) or "default"} if skies != ({},) else {}
+        sky_column = {"mock_sky": ", ".join(f"{k} {v}" for k, v in sky.items()) or "default"} if any(skies) else {}
         rows.append(dict(seed=seed, **sky_column, mock_images="clipped like the published" if clipped else "unclipped",
                          pipeline_clip="none" if clip is None else f"{clip:g} sigma",
                          test_auc=f"{mock['test_auc']:.3f} [{mock['test_auc_ci'][0]:.3f}, {mock['test_auc_ci'][1]:.3f}]",
