@@ -7,6 +7,7 @@ machine's float32 matmul GFLOP/s measured in the same process, with the ratio.
 Optionally (``--run``) the wall time of one 05_classifier run in a given profile.
 
     python -m halo_utils.bench [--steps 20] [--run cpu]
+    python -m halo_utils.bench --stream 50000 --profile paper   # memory of training on streamed mock fields
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import os
 import time
 
 import numpy as np
+from tqdm.auto import tqdm
 
-__all__ = ["matmul_gflops", "forward_flops", "train_throughput", "generative_speed", "GPU_TFLOPS", "gpu_estimate", "main"]
+__all__ = ["matmul_gflops", "forward_flops", "train_throughput", "generative_speed", "stream_memory", "GPU_TFLOPS", "gpu_estimate", "main"]
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -149,6 +151,33 @@ def gpu_estimate(profile: str = "paper", tflops: float = GPU_TFLOPS) -> list:
     return [(nb, what, flops / 1e15, flops / (tflops * 1e12) / 3600) for nb, what, flops in rows]
 
 
+def stream_memory(n_fields: int, profile: str = "cpu", steps: int = 100, per_field: int = 2) -> dict:
+    """Peak resident memory (MB) of training on ``n_fields`` mock fields streamed from disk, stage by stage: after
+    building (or finding) the fields, after fitting the normaliser, after ``steps`` training steps of model I, and
+    after reading every training batch of one epoch; with the fields' size on disk and the seconds that epoch's
+    reading took. The same functions as ``train_on_mock`` (clipped like the published, seed 0)."""
+    from .config import data_config
+    from .detect import classify, mocktrain
+    from .models.classifiers import build_classifier
+    from .prep import mockset
+
+    settings, training = data_config(profile), classify.train_config(profile)
+    mocks = mockset.build(n_fields, 0, settings, mockset.mock_sky_config(settings, clipped=True))
+    out = dict(n_fields=n_fields, steps=steps, disk_mb=mocks.fields.nbytes / 2**20, built_mb=mocktrain._peak_rss_mb())
+    data = mocktrain.streamed(mocks, per_field, 0, mocktrain.normaliser(mocks, per_field, 0, settings))
+    out["normalised_mb"] = mocktrain._peak_rss_mb()
+    order = np.random.default_rng(0).permutation(len(data["label"]))
+    batches = classify.stream_batches(data, order, classify.class_weights(data["label"]), training.batch_size)
+    net = build_classifier("I", size=settings.cutout, bands=4)
+    net.compile(optimizer="adam", loss="categorical_crossentropy")
+    net.fit(batches.take(steps), epochs=1, shuffle=False, verbose=0)
+    out["trained_mb"] = mocktrain._peak_rss_mb()
+    start = time.perf_counter()
+    for _ in tqdm(batches, total=len(batches), desc="one epoch of batches"):
+        pass
+    return dict(out, epoch_read_s=time.perf_counter() - start, images=len(order), epoch_mb=mocktrain._peak_rss_mb())
+
+
 def _run_notebook(profile: str, model: str) -> float:
     """Wall time (s) of one 05_classifier run (strict protocol, seed 0) through papermill."""
     from . import paths
@@ -169,6 +198,9 @@ def main(argv=None):
     parser.add_argument("--run", default=None, help="also time one 05_classifier run of model A in this profile")
     parser.add_argument("--gpu-estimate", default=None, metavar="PROFILE",
                         help="instead: each notebook's training FLOPs in this profile and its hours on one GPU")
+    parser.add_argument("--stream", type=int, default=None, metavar="N",
+                        help="instead: peak memory of training on N mock fields streamed from disk (--profile's sky)")
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
     parser.add_argument("--generative", default=None, metavar="PROFILE",
                         help="instead: DDPM / WGAN training steps/s and DDIM vs ancestral sampling in this profile")
     args = parser.parse_args(argv)
@@ -185,6 +217,13 @@ def main(argv=None):
         print(f"| notebook | what ({args.gpu_estimate} profile) | PFLOP | GPU hours |\n|---|---|---|---|")
         for notebook, what, pflop, hours in rows:
             print(f"| {notebook} | {what} | {pflop:.2f} | {hours:.2f} |")
+        return
+    if args.stream:
+        row = stream_memory(args.stream, args.profile)
+        print(f"{row['n_fields']} mock fields ({row['disk_mb']:.0f} MB on disk), {row['images']} training views; peak "
+              f"resident memory: {row['built_mb']:.0f} MB built, {row['normalised_mb']:.0f} MB normaliser fitted, "
+              f"{row['trained_mb']:.0f} MB after {row['steps']} training steps of I, {row['epoch_mb']:.0f} MB after reading one "
+              f"epoch of batches ({row['epoch_read_s']:.0f} s)")
         return
     if args.generative:
         from .generate.ddpm import ddpm_config

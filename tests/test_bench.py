@@ -22,3 +22,13 @@ def test_forward_flops_of_a_two_input_model():
     a, b = keras.Input((3,)), keras.Input((2,))
     model = keras.Model([a, b], keras.layers.Dense(4)(keras.layers.Concatenate()([a, b])))
     assert 40 <= forward_flops(model) <= 44
+
+
+def test_the_streaming_memory_benchmark_reads_every_view(tmp_path, monkeypatch):
+    """``bench --stream N``: N fields on disk, 2 views each read in one epoch, peak memory reported stage by stage."""
+    from halo_utils.bench import stream_memory
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    row = stream_memory(40, "smoke", steps=2)
+    assert row["images"] == 80 and abs(row["disk_mb"] - 40 * 93 * 93 * 4 * 4 / 2**20) < 1e-9
+    assert 0 < row["built_mb"] <= row["normalised_mb"] <= row["trained_mb"] <= row["epoch_mb"]

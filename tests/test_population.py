@@ -13,7 +13,7 @@ from halo_utils.sky.mock import SkyConfig, draw_components
 
 def _shortcut_features(mocks):
     """Per field at 139-170 MHz: central S/N (peak within 3 px), summed S/N and filled fraction within 15'."""
-    snr = mocks.fields[..., 2] / mocks.rms[:, 2, None, None]
+    snr = np.asarray(mocks.fields)[..., 2] / mocks.rms[:, 2, None, None]
     half = snr.shape[1] // 2
     yy, xx = np.mgrid[:snr.shape[1], :snr.shape[2]] - half
     r = np.hypot(yy, xx) * 0.733  # arcmin
@@ -80,14 +80,40 @@ def test_training_sets_are_cached_and_reproducible(tmp_path, monkeypatch):
     settings = config.data_config("smoke")
     sky = mockset.mock_sky_config(settings)
     first = mockset.build(30, 1, settings, sky, shard=20, progress=False)
-    assert len(list((tmp_path / "data" / "mockset").rglob("shard*.npz"))) == 2
+    assert len(list((tmp_path / "data" / "mockset").rglob("shard*.json"))) == 2
     again = mockset.build(30, 1, settings, sky, shard=20, progress=False)
     np.testing.assert_array_equal(first.fields, again.fields)
     assert first.fields.shape == (30, 93, 93, 4) and first.table.label.tolist() == [i % 2 for i in range(30)]
     halos = first.table[first.table.label == 1]
     assert (halos.peak_snr > 0).all() and (first.table[first.table.label == 0].peak_snr == 0).all()
-    assert first.fields.min() == 0  # clipped at 4 sigma: no negative pixel survives
+    assert np.asarray(first.fields).min() == 0  # clipped at 4 sigma: no negative pixel survives
     unclipped = mockset.build(4, 1, config.data_config("smoke", clip_sigma=None), sky, progress=False)
-    assert unclipped.fields.min() < 0  # noise left as it is
+    assert np.asarray(unclipped.fields).min() < 0  # noise left as it is
     x, index = mockset.views(first, 3, seed=0)
     assert x.shape == (90, 64, 64, 4) and index.tolist() == sorted(list(range(30)) * 3)
+
+
+def test_fields_stay_on_disk_and_views_are_made_when_read(tmp_path, monkeypatch):
+    """Fields are read from their shard files only when indexed, across shard boundaries; a view read alone is the
+    same image as in the whole set; a shard that is not float32 fields is refused, naming the file."""
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    settings = config.data_config("smoke")
+    mocks = mockset.build(30, 1, settings, mockset.mock_sky_config(settings), shard=20, progress=False)
+    whole = np.asarray(mocks.fields)
+    assert isinstance(mocks.fields, mockset.Fields) and len(mocks.fields) == 30 and mocks.fields.nbytes == whole.nbytes
+    np.testing.assert_array_equal(mocks.fields[19], whole[19])
+    np.testing.assert_array_equal(mocks.fields[18:23], whole[18:23])  # the boundary of the two shards
+    np.testing.assert_array_equal(mocks.fields[np.array([29, 0, 20])], whole[[29, 0, 20]])
+    with pytest.raises(IndexError):
+        mocks.fields[30]
+    lazy = mockset.Views(mocks.fields, 2, seed=4)
+    x, index = mockset.views(mocks, 2, seed=4)
+    rows = np.array([59, 3, 40, 3])
+    np.testing.assert_array_equal(lazy[rows], x[rows])
+    np.testing.assert_array_equal(lazy.index, index)
+    assert mocks.fields.fingerprint() == mockset.build(30, 1, settings, mockset.mock_sky_config(settings), shard=20,
+                                                       progress=False).fields.fingerprint()
+    bad = tmp_path / "bad.npy"
+    np.save(bad, whole[:2].astype(np.float64))
+    with pytest.raises(ValueError, match="bad.npy"):
+        mockset.Fields([bad], [2])

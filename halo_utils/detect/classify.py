@@ -31,7 +31,7 @@ from ..prep.splits import check_protocol
 from .oof import binomial_interval
 
 __all__ = ["TrainConfig", "train_config", "TRAIN_ON", "run_tag", "settings_tag", "distribution", "model_inputs",
-           "class_weights", "deterministic", "source_loss", "train", "predict", "evaluate", "source_scores", "evaluate_run"]
+           "class_weights", "deterministic", "source_loss", "train", "stream_batches", "probabilities", "predict", "evaluate", "source_scores", "evaluate_run"]
 
 
 
@@ -176,7 +176,7 @@ def _validation_callback(val_data: dict, batch_size: int, fit_gate: float = 0.0)
 
     class Validate(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
-            prob = self.model.predict(val_data["x"], batch_size=batch_size, verbose=0)
+            prob = probabilities(self.model, val_data["x"], batch_size)
             p = np.clip(prob[np.arange(len(prob)), val_data["label"]], 1e-7, 1.0)
             logs.update(val_loss=float(-np.mean(np.log(p))),
                         val_accuracy=float(np.mean(prob.argmax(1) == val_data["label"])),
@@ -230,7 +230,9 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
     ``val_source_loss`` (class-balanced cross-entropy of the per-source scores: what a detector
     is judged by); ``config.checkpoint_on`` picks the kept epoch and ``config.stop_on`` ends the
     run after ``config.patience`` epochs without improvement. The training images are shuffled
-    by a permutation drawn from (``seed``, epoch).
+    by a permutation drawn from (``seed``, epoch). ``train_data["x"]`` and ``val_data["x"]`` are arrays, or lazy
+    images that ``x[rows]`` makes when read and ``x.fingerprint()`` names (mock fields streamed from disk:
+    :mod:`halo_utils.detect.mocktrain`); lazy images are fed batch by batch in the same order, with the same weights.
 
     Exactly resumable: after every epoch ``workdir`` receives the weights with the optimizer
     state (``epoch<n>.weights.h5``, a new file each epoch), the random layers' states, the early-stopping and checkpoint
@@ -278,8 +280,11 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
         epoch = state["epoch"]
         order = np.random.default_rng([seed, epoch]).permutation(len(train_data["x"]))
         tick = time.perf_counter()
-        fit = model.fit(train_data["x"][order], train_data["y"][order], batch_size=config.batch_size, epochs=1,
-                        shuffle=False, class_weight=weights, verbose=0)
+        if isinstance(train_data["x"], np.ndarray):
+            fit = model.fit(train_data["x"][order], train_data["y"][order], batch_size=config.batch_size, epochs=1,
+                            shuffle=False, class_weight=weights, verbose=0)
+        else:  # images made as they are read: batch by batch, in the same order, with the same weights
+            fit = model.fit(stream_batches(train_data, order, weights, config.batch_size), epochs=1, shuffle=False, verbose=0)
         logs = {k: float(v[-1]) for k, v in fit.history.items()}
         validate.on_epoch_end(epoch, logs)
         stop.update(logs)
@@ -305,18 +310,53 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
     return dict(result, train_seconds=seconds, reused=False)
 
 
+def stream_batches(data: dict, order: np.ndarray, weights: dict, batch_size: int):
+    """A ``tf.data.Dataset`` of (images, one-hot labels, class weights) for lazy ``data["x"]``, rows in ``order``,
+    each batch made when needed. (A ``tf.data`` pipeline, not a ``keras.utils.PyDataset``: Keras trains on it with
+    the same arithmetic as on arrays, so streaming does not change a run's numbers; a PyDataset does, by round-off.)"""
+    import tensorflow as tf
+
+    sample_weight = np.array([weights[0], weights[1]], np.float32)[data["label"]]
+    shape = (None, *data["x"].shape[1:])
+
+    def batch(i):
+        rows = order[i * batch_size:(i + 1) * batch_size]
+        return data["x"][rows], data["y"][rows], sample_weight[rows]
+
+    def read(i):
+        x, y, w = tf.numpy_function(batch, [i], (tf.float32, tf.float32, tf.float32))
+        return tf.ensure_shape(x, shape), tf.ensure_shape(y, (None, 2)), tf.ensure_shape(w, (None,))
+
+    return tf.data.Dataset.range(-(-len(order) // batch_size)).map(read).prefetch(1)
+
+
 def _fingerprint(*parts: dict) -> str:
-    """SHA-1 over the images and labels of the training and validation sets (is it the same run?)."""
+    """SHA-1 over the images and labels of the training and validation sets (is it the same run?); lazy images
+    give their own ``fingerprint()``."""
     digest = hashlib.sha1()
     for part in parts:
-        for key in ("x", "y"):
-            digest.update(np.ascontiguousarray(part[key]))
+        x = part["x"]
+        digest.update(np.ascontiguousarray(x) if isinstance(x, np.ndarray) else x.fingerprint().encode())
+        digest.update(np.ascontiguousarray(part["y"]))
     return digest.hexdigest()
 
 
-def predict(model, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Halo probability (n,) for images (n, 64, 64, B)."""
-    return model.predict(x, batch_size=batch_size, verbose=0)[:, 1]
+_READ = 2048  # lazy images read per call of model.predict
+
+
+def probabilities(model, x, batch_size: int = 256) -> np.ndarray:
+    """``model.predict`` (n, 2) of images (n, 64, 64, B): an array, or lazy images (``x[rows]`` makes them) read
+    ``_READ`` at a time in the same batches."""
+    if isinstance(x, np.ndarray):
+        return model.predict(x, batch_size=batch_size, verbose=0)
+    step = batch_size * max(1, _READ // batch_size)
+    return np.concatenate([model.predict(x[i:i + step], batch_size=batch_size, verbose=0)
+                           for i in range(0, len(x), step)])
+
+
+def predict(model, x, batch_size: int = 256) -> np.ndarray:
+    """Halo probability (n,) for images (n, 64, 64, B), an array or lazy (see :func:`probabilities`)."""
+    return probabilities(model, x, batch_size)[:, 1]
 
 
 def source_scores(prob: np.ndarray, label: np.ndarray, source: np.ndarray):

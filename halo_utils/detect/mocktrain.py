@@ -14,19 +14,20 @@ field. The model is saved as a one-member detector (:mod:`halo_utils.detect.arte
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 
 from ..constants import BAND_KEYS
 from ..models.classifiers import build_classifier
-from ..prep.mockset import build, mock_sky_config, views
+from ..prep.mockset import Views, build, mock_sky_config
 from ..prep.preprocess import LogNormaliser, MinMaxNormaliser
 from . import artefact
 from .classify import predict, settings_tag, train
 from .oof import bootstrap_auc
 
-__all__ = ["SNR_BINS", "COMPLETENESS_AXES", "run_tag", "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
+__all__ = ["SNR_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "run_tag", "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
 
 SNR_BINS = (0, 2, 5, 10, 20, np.inf)  # peak S/N per beam of the halo at 139-170 MHz (noise-free rendering)
 COMPLETENESS_AXES = {"peak_snr": "halo peak S/N per beam, 139-170 MHz", "halo_flux_150": "halo flux density, 150 MHz (Jy)",
@@ -49,11 +50,48 @@ def run_tag(model: str, clipped: bool, clip_sigma, sky: dict | None = None) -> s
             + settings_tag(sky))
 
 
+class Inputs:
+    """Network inputs made from :class:`~halo_utils.prep.mockset.Views` as they are read: ``inputs[rows]``
+    (len(rows), 64, 64, B) float32 in [0, 1]; ``fingerprint()`` names the fields, the views and the scaling."""
+
+    def __init__(self, views: Views, log: LogNormaliser):
+        self.views, self.log, self.shape = views, log, views.shape
+
+    def __len__(self) -> int:
+        return len(self.views)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return _inputs(self.views[rows], self.log)
+
+    def fingerprint(self) -> str:
+        digest = hashlib.sha1(self.views.fields.fingerprint().encode())
+        for part in (self.views.index, self.views.turns, self.views.mirror):
+            digest.update(np.ascontiguousarray(part))
+        digest.update(json.dumps(self.log.to_dict()).encode())
+        return digest.hexdigest()
+
+
+def normaliser(mocks, per_field: int, seed: int, config) -> LogNormaliser:
+    """The log scaling of the training views (``x0``: ``config.log_reference_sigma`` times the median noise per band),
+    fitted in one pass over the views, read in chunks."""
+    x0 = config.log_reference_sigma * np.median(mocks.rms, axis=0)
+    return LogNormaliser().fit(Views(mocks.fields, per_field, seed), x0)
+
+
+def streamed(mocks, per_field: int, seed: int, log: LogNormaliser) -> dict:
+    """Training (or validation) data of :func:`halo_utils.detect.classify.train` from mock fields: ``x`` the lazy
+    network inputs of ``per_field`` views per field, ``y`` one-hot (n, 2), ``label`` and ``source`` (n,)."""
+    lazy = Views(mocks.fields, per_field, seed)
+    label = mocks.table.label.to_numpy()[lazy.index]
+    return dict(x=Inputs(lazy, log), y=np.eye(2, dtype=np.float32)[label], label=label,
+                source=mocks.table.name.to_numpy()[lazy.index])
+
+
 def field_scores(net, mocks, log: LogNormaliser, per_field: int, seed: int):
     """The mean halo probability of each field over ``per_field`` views: ``mocks.table`` with a ``score`` column."""
-    x, index = views(mocks, per_field, seed)
-    prob = predict(net, _inputs(x, log))
-    return mocks.table.assign(score=np.bincount(index, prob, len(mocks.table)) / np.bincount(index, None, len(mocks.table)))
+    lazy = Views(mocks.fields, per_field, seed)
+    prob, index, n = predict(net, Inputs(lazy, log)), lazy.index, len(mocks.table)
+    return mocks.table.assign(score=np.bincount(index, prob, n) / np.bincount(index, None, n))
 
 
 def completeness(table, threshold: float, column: str = "peak_snr", bins=SNR_BINS):
@@ -93,7 +131,8 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     or above the threshold), ``threshold`` (artefact.operating_threshold on
     the validation fields), ``test_auc`` and interval, ``completeness`` (by peak S/N), ``false_positives``,
     ``fit`` (training history), ``detector`` (folder), ``member_weights`` (the network's weights, to start
-    fine-tuning from), ``sizes``, ``memory_mb`` (the fields and training inputs held in memory)
+    fine-tuning from), ``sizes``, ``peak_rss_mb`` (the process's peak resident memory so far: the fields stay on
+    disk and the training images are made batch by batch, so it does not grow with ``n_fields``)
     """
     import dataclasses
 
@@ -110,20 +149,8 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     parts = {name: build(n, s, config, sky, progress=progress) for name, n, s in
              (("train", n_fields, 3 * seed), ("val", max(n_fields // 5, 20), 3 * seed + 1),
               ("test", max(n_fields // 2, 20), 3 * seed + 2))}
-    x, index = views(parts["train"], per_field, seed)
-    x0 = config.log_reference_sigma * np.median(parts["train"].rms, axis=0)
-    log = LogNormaliser().fit(x, x0)
-    label = parts["train"].table.label.to_numpy()[index]
-    train_data = dict(x=_inputs(x, log), y=np.eye(2, dtype=np.float32)[label], label=label)
-    n_images, fingerprint = len(x), _fingerprint(parts["train"])
-    held_mb = (sum(v.fields.nbytes for v in parts.values()) + x.nbytes + train_data["x"].nbytes) / 2**20
-    del x  # memory: the Jy/beam views and the training fields are not needed once normalised
-    parts["train"].fields = np.empty((0, *parts["train"].fields.shape[1:]), np.float32)  # (a slice would keep it)
-    xv, iv = views(parts["val"], per_field, seed + 1)
-    lv = parts["val"].table.label.to_numpy()[iv]
-    val_data = dict(x=_inputs(xv, log), y=np.eye(2, dtype=np.float32)[lv], label=lv,
-                    source=parts["val"].table.name.to_numpy()[iv])
-    del xv
+    log = normaliser(parts["train"], per_field, seed, config)
+    train_data, val_data = streamed(parts["train"], per_field, seed, log), streamed(parts["val"], per_field, seed + 1, log)
     keras.utils.set_random_seed(seed)
     net = build_classifier(model, size=config.cutout, bands=len(BAND_KEYS))
     member = Path(workdir) / "r0f0"
@@ -135,7 +162,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     artefact.write_member(member, _member_record(log, parts["train"]))
     detector = artefact.save(Path(workdir) / "detector", workdir, model, config, training, scores, seed,
                              dict(zip(parts["train"].table.name, parts["train"].table.label)),
-                             fingerprint, fpr, source="mock-fields")
+                             _fingerprint(parts["train"]), fpr, source="mock-fields")
     long = test.rename(columns={"name": "source"}).assign(repeat=0)[["source", "label", "score", "repeat"]]
     test = test.assign(truth=test.label, candidate=test.score >= threshold["threshold"])
     return dict(val=val, test=test, threshold=threshold, fit=fit, detector=detector, member_weights=member / "best.weights.h5",
@@ -143,8 +170,8 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
                 completeness=completeness(test, threshold["threshold"]),
                 false_positives=false_positives(test, threshold["threshold"]),
                 test_fpr=float((test[test.label == 0].score >= threshold["threshold"]).mean()),
-                sizes={k: int(len(v.table)) for k, v in parts.items()}, train_images=int(n_images),
-                memory_mb=float(held_mb))
+                sizes={k: int(len(v.table)) for k, v in parts.items()}, train_images=len(train_data["label"]),
+                peak_rss_mb=_peak_rss_mb())
 
 
 def _member_record(log: LogNormaliser, mocks) -> dict:
@@ -157,14 +184,23 @@ def _member_record(log: LogNormaliser, mocks) -> dict:
 
 
 def _fingerprint(mocks) -> str:
-    digest = hashlib.sha1(np.ascontiguousarray(mocks.fields).tobytes())
+    digest = hashlib.sha1(mocks.fields.fingerprint().encode())
     digest.update(mocks.table.label.to_numpy().tobytes())
     return digest.hexdigest()
 
 
+def _peak_rss_mb() -> float:
+    """The process's peak resident memory so far, MB (Linux and macOS report it in different units)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
 def summary(result: dict) -> dict:
     """The JSON-able part of a :func:`train_on_mock` result (for a notebook's summary)."""
-    keys = ("threshold", "test_auc", "test_auc_ci", "test_fpr", "sizes", "train_images", "memory_mb")
+    keys = ("threshold", "test_auc", "test_auc_ci", "test_fpr", "sizes", "train_images", "peak_rss_mb")
     snr5 = result["test"][(result["test"].label == 1) & (result["test"].peak_snr >= 5)]
     return dict({k: result[k] for k in keys}, detector=str(result["detector"]),
                 completeness_snr5=float(snr5.candidate.mean()) if len(snr5) else float("nan"), n_halos_snr5=int(len(snr5)),

@@ -53,8 +53,15 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
                          real_auc=f"{real['auc']:.3f} [{real['auc_ci'][0]:.3f}, {real['auc_ci'][1]:.3f}]",
                          real_halos_found=f"{real['halos_found']}/{real['n_halos']}",
                          real_non_halos_above=f"{real['non_halos_above']}/{real['n_non_halos']}",
-                         train_s=round(mock["train_seconds"]), memory_mb=round(mock["memory_mb"])))
+                         train_s=round(mock["train_seconds"]), **_memory(mock)))
     return rows
+
+
+def _memory(mock: dict) -> dict:
+    """The run's peak resident memory, or (runs before the fields were streamed) the arrays it held."""
+    if "peak_rss_mb" in mock:
+        return dict(peak_memory_mb=round(mock["peak_rss_mb"]))
+    return dict(arrays_mb=round(mock["memory_mb"]))
 
 
 def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mock_clipped: bool = True) -> tuple:

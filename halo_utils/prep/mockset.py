@@ -4,20 +4,22 @@ A mock field is simulated at the size of the field the augmentation needs (``fie
 93 px for a 64 px cut-out) with the grid's pixel, so no resampling is needed; it is then clipped
 as the pipeline clips (``DataConfig.clip_sigma`` times the field's injected noise; ``None``: not
 clipped) — on top of the published-like clip of the mock sky itself when ``SkyConfig.clip_k`` is
-set. Fields are cached in shards of ``shard`` fields (``data/mockset/<hash>/shard<k>.npz``, written
-atomically): a stopped build resumes and a second call reads them. 3,000 fields of 93 x 93 x 4
-float32 take 415 MB.
+set. Fields are cached in shards of ``shard`` fields (``data/mockset/<hash>/shard<k>.npy`` and ``.json``,
+written atomically): a stopped build resumes and a second call reads them. They are read from disk
+only when indexed (:class:`Fields`), and training views are made as they are read (:class:`Views`),
+so memory does not grow with the number of fields: 3,000 fields of 93 x 93 x 4 float32 are 415 MB
+on disk, 50,000 are 6.9 GB.
 
     sky = mock_sky_config(settings, clipped=False)
     train = build(3000, seed=0, config=settings, sky=sky)
-    x, index = views(train, per_field=2, seed=0)      # cut-outs (n, 64, 64, 4) Jy/beam, field of each
+    lazy = Views(train.fields, per_field=2, seed=0)   # lazy[rows]: cut-outs (len(rows), 64, 64, 4) Jy/beam
+    x, index = views(train, per_field=2, seed=0)      # all of them in memory, and the field of each
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 from pathlib import Path
 
@@ -31,7 +33,7 @@ from ..sky.mock import SkyConfig, simulate_field
 from .augment import crop_centre, rotate_cube
 from .preprocess import clip_cube
 
-__all__ = ["MockSet", "mock_sky_config", "build", "views"]
+__all__ = ["MockSet", "Fields", "Views", "mock_sky_config", "build", "views"]
 
 PEAK_BAND = 2  # 139-170 MHz: the band whose peak S/N per beam describes a halo
 
@@ -40,7 +42,7 @@ PEAK_BAND = 2  # 139-170 MHz: the band whose peak S/N per beam describes a halo
 class MockSet:
     """Mock fields on the detector's grid; row i of ``table`` describes ``fields[i]``."""
 
-    fields: np.ndarray  # (n, S, S, B) float32, Jy/beam, clipped as the pipeline clips
+    fields: "Fields"  # (n, S, S, B) float32, Jy/beam, clipped as the pipeline clips; read from disk when indexed
     table: "pandas.DataFrame"  # name, label, kind, central, z, m500, halo_* columns, peak_snr, rms_<band>
 
     @property
@@ -84,39 +86,126 @@ def _field(seed: int, index: int, config, sky: SkyConfig) -> tuple:
 
 
 def build(n: int, seed: int, config, sky: SkyConfig, shard: int = 500, progress: bool = True) -> MockSet:
-    """``n`` mock fields (alternately halo and not) of ``seed``, from the cache or simulated (with a progress bar)."""
+    """``n`` mock fields (alternately halo and not) of ``seed``, simulated into the cache (with a progress bar) or found
+    there. The fields stay on disk (:class:`Fields`); only the table is read into memory."""
     import pandas as pd
     from tqdm.auto import tqdm
 
     folder = _folder(shard, seed, config, sky)
-    cubes, rows = [], []
+    files, counts, rows = [], [], []
     bar = tqdm(total=n, desc=f"mock fields (seed {seed})", disable=not progress)
     for k in range(int(np.ceil(n / shard))):
-        path = folder / f"shard{k:04d}.npz"
-        if not path.exists():
-            made = [_field(seed, i, config, sky) for i in range(k * shard, (k + 1) * shard)]
-            table = pd.DataFrame([r for _, r in made])
-            paths.atomic_write(path, lambda tmp: np.savez(open(tmp, "wb"), fields=np.stack([c for c, _ in made]),
-                                                          table=np.array(table.to_json(orient="records"))))
-        with np.load(path, allow_pickle=False) as saved:
-            take = min(shard, n - k * shard)
-            cubes.append(saved["fields"][:take])
-            rows.append(pd.read_json(io.StringIO(str(saved["table"])), orient="records").iloc[:take])
+        stem = folder / f"shard{k:04d}"
+        if not stem.with_suffix(".json").exists():
+            _write_shard(stem, [_field(seed, i, config, sky) for i in range(k * shard, (k + 1) * shard)])
+        take = min(shard, n - k * shard)
+        files.append(stem.with_suffix(".npy"))
+        counts.append(take)
+        rows.append(pd.read_json(stem.with_suffix(".json"), orient="records").iloc[:take])
         bar.update(take)
     bar.close()
-    return MockSet(np.concatenate(cubes), pd.concat(rows, ignore_index=True))
+    return MockSet(Fields(files, counts), pd.concat(rows, ignore_index=True))
+
+
+def _write_shard(stem: Path, made: list):
+    """The fields (``.npy``) then the table (``.json``, the commit point), each written atomically."""
+    import pandas as pd
+
+    paths.atomic_write(stem.with_suffix(".npy"), lambda tmp: _save(tmp, np.stack([c for c, _ in made])))
+    table = pd.DataFrame([r for _, r in made])
+    paths.atomic_write(stem.with_suffix(".json"), lambda tmp: table.to_json(tmp, orient="records"))
+
+
+def _save(path, array: np.ndarray):
+    with open(path, "wb") as f:  # a file object: np.save would add ".npy" to a temporary file's name
+        np.save(f, array)
+
+
+class Fields:
+    """Mock fields kept in their shard files and read when indexed: ``fields[i]`` (S, S, B), ``fields[rows]``
+    (len(rows), S, S, B) float32 Jy/beam. Memory holds only what is read, so 50,000 fields (7 GB) train on a laptop."""
+
+    def __init__(self, files: list, counts: list):
+        self.files, self.counts = [Path(f) for f in files], list(counts)
+        self.first = np.concatenate([[0], np.cumsum(self.counts)]).astype(int)
+        layouts = [_layout(f) for f in self.files]
+        self.offsets = [offset for offset, _ in layouts]
+        self.shape, self.dtype = (int(self.first[-1]), *layouts[0][1][1:]), np.dtype(np.float32)
+        self._digest = None
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape)) * self.dtype.itemsize
+
+    def __getitem__(self, rows):
+        if np.isscalar(rows):
+            return self._read(int(rows))
+        rows = np.arange(len(self))[rows]
+        out = np.empty((len(rows), *self.shape[1:]), self.dtype)
+        for j, i in enumerate(rows):
+            out[j] = self._read(int(i))
+        return out
+
+    def __array__(self, dtype=None, copy=None):
+        return self[:].astype(dtype or self.dtype, copy=False)
+
+    def _read(self, i: int) -> np.ndarray:
+        if not 0 <= i < len(self):
+            raise IndexError(f"field {i} of {len(self)}")
+        k = int(np.searchsorted(self.first, i, side="right")) - 1
+        size = int(np.prod(self.shape[1:]))
+        offset = self.offsets[k] + (i - int(self.first[k])) * size * self.dtype.itemsize
+        return np.fromfile(self.files[k], self.dtype, count=size, offset=offset).reshape(self.shape[1:])
+
+    def fingerprint(self) -> str:
+        """SHA-1 over the fields, read one shard at a time (once: the files do not change)."""
+        if self._digest is None:
+            digest = hashlib.sha1()
+            for k in range(len(self.files)):
+                digest.update(np.ascontiguousarray(self[self.first[k]:self.first[k + 1]]).tobytes())
+            self._digest = digest.hexdigest()
+        return self._digest
+
+
+def _layout(path: Path) -> tuple:
+    """(byte offset of the data, shape) of a shard's ``.npy`` file; it must hold C-ordered float32 fields."""
+    mapped = np.load(path, mmap_mode="r")  # reads the header only; no page of data is touched
+    if mapped.dtype != np.float32 or not mapped.flags.c_contiguous:
+        raise ValueError(f"{path}: expected C-ordered float32 fields, found {mapped.dtype}")
+    return int(mapped.offset), mapped.shape
+
+
+class Views:
+    """``per_field`` random views of every field — a multiple of 90 deg, a mirror, then the central cut-out — made
+    when read: ``views[rows]`` (len(rows), size, size, B) float32 Jy/beam; ``index`` (n * per_field,) each view's
+    field. The draws are made once, from ``seed``, so reading a view twice gives the same image."""
+
+    def __init__(self, fields, per_field: int, seed: int, size: int = 64):
+        rng = np.random.default_rng([seed, 31])
+        self.fields, self.size = fields, size
+        self.index = np.repeat(np.arange(len(fields)), per_field)
+        draws = np.array([(rng.integers(4), rng.uniform()) for _ in self.index], np.float64).reshape(-1, 2)
+        self.turns, self.mirror = draws[:, 0].astype(int), draws[:, 1] < 0.5
+        self.shape = (len(self.index), size, size, fields.shape[-1])
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        rows = np.arange(len(self))[rows]
+        out = np.empty((len(rows), *self.shape[1:]), np.float32)
+        for j, v in enumerate(rows):
+            cube = rotate_cube(self.fields[self.index[v]], 90.0 * self.turns[v])
+            cube = cube[:, ::-1] if self.mirror[v] else cube
+            out[j] = np.moveaxis(crop_centre(np.moveaxis(cube, -1, 0), self.size), 0, -1)
+        return out
 
 
 def views(mocks: MockSet, per_field: int, seed: int, size: int = 64) -> tuple:
-    """``per_field`` random views of every field: a multiple of 90 deg and a mirror, then the central cut-out.
-
-    Returns (cut-outs (n * per_field, size, size, B) float32 Jy/beam, index of each view's field).
-    """
-    rng = np.random.default_rng([seed, 31])
-    index = np.repeat(np.arange(len(mocks.fields)), per_field)
-    out = np.empty((len(index), size, size, mocks.fields.shape[-1]), np.float32)
-    for j, i in enumerate(index):
-        cube = rotate_cube(mocks.fields[i], 90.0 * rng.integers(4))
-        cube = cube[:, ::-1] if rng.uniform() < 0.5 else cube
-        out[j] = np.moveaxis(crop_centre(np.moveaxis(cube, -1, 0), size), 0, -1)
-    return out, index
+    """All the :class:`Views` of ``mocks`` in memory: (cut-outs (n * per_field, size, size, B) float32 Jy/beam,
+    index of each view's field)."""
+    lazy = Views(mocks.fields, per_field, seed, size)
+    return lazy[:], lazy.index
