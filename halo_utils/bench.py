@@ -154,16 +154,19 @@ def gpu_estimate(profile: str = "paper", tflops: float = GPU_TFLOPS) -> list:
 def stream_memory(n_fields: int, profile: str = "cpu", steps: int = 100, per_field: int = 2) -> dict:
     """Peak resident memory (MB) of training on ``n_fields`` mock fields streamed from disk, stage by stage: after
     building (or finding) the fields, after fitting the normaliser, after ``steps`` training steps of model I, and
-    after reading every training batch of one epoch; with the fields' size on disk and the seconds that epoch's
-    reading took. The same functions as ``train_on_mock`` (clipped like the published, seed 0)."""
+    after reading every training batch of one epoch; with the fields' size on disk, the seconds building (or
+    finding) them took and the seconds that epoch's reading took. The command line adds the row to
+    ``docs/results/stream_memory.csv``. The same functions as ``train_on_mock`` (clipped like the published, seed 0)."""
     from .config import data_config
     from .detect import classify, mocktrain
     from .models.classifiers import build_classifier
     from .prep import mockset
 
     settings, training = data_config(profile), classify.train_config(profile)
+    start = time.perf_counter()
     mocks = mockset.build(n_fields, 0, settings, mockset.mock_sky_config(settings, clipped=True))
-    out = dict(n_fields=n_fields, steps=steps, disk_mb=mocks.fields.nbytes / 2**20, built_mb=mocktrain._peak_rss_mb())
+    out = dict(n_fields=n_fields, steps=steps, disk_mb=mocks.fields.nbytes / 2**20, build_s=time.perf_counter() - start,
+               built_mb=mocktrain._peak_rss_mb())
     data = mocktrain.streamed(mocks, per_field, 0, mocktrain.normaliser(mocks, per_field, 0, settings))
     out["normalised_mb"] = mocktrain._peak_rss_mb()
     order = np.random.default_rng(0).permutation(len(data["label"]))
@@ -176,6 +179,21 @@ def stream_memory(n_fields: int, profile: str = "cpu", steps: int = 100, per_fie
     for _ in tqdm(batches, total=len(batches), desc="one epoch of batches"):
         pass
     return dict(out, epoch_read_s=time.perf_counter() - start, images=len(order), epoch_mb=mocktrain._peak_rss_mb())
+
+
+def _record(row: dict, keys: tuple, name: str):
+    """Add ``row`` to ``docs/results/<name>`` (CSV), replacing an earlier row with the same ``keys``."""
+    import pandas as pd
+
+    from . import paths
+
+    path = paths.project_root() / "docs" / "results" / name
+    table = pd.DataFrame([row])
+    if path.exists():
+        before = pd.read_csv(path)
+        same = np.logical_and.reduce([before[k].astype(str) == str(row[k]) for k in keys])
+        table = pd.concat([before[~same], table], ignore_index=True)
+    paths.atomic_write(path, lambda tmp: table.round(1).sort_values(list(keys)).to_csv(tmp, index=False))
 
 
 def _run_notebook(profile: str, model: str) -> float:
@@ -219,11 +237,12 @@ def main(argv=None):
             print(f"| {notebook} | {what} | {pflop:.2f} | {hours:.2f} |")
         return
     if args.stream:
-        row = stream_memory(args.stream, args.profile)
-        print(f"{row['n_fields']} mock fields ({row['disk_mb']:.0f} MB on disk), {row['images']} training views; peak "
-              f"resident memory: {row['built_mb']:.0f} MB built, {row['normalised_mb']:.0f} MB normaliser fitted, "
-              f"{row['trained_mb']:.0f} MB after {row['steps']} training steps of I, {row['epoch_mb']:.0f} MB after reading one "
-              f"epoch of batches ({row['epoch_read_s']:.0f} s)")
+        row = dict(profile=args.profile, **stream_memory(args.stream, args.profile))
+        print(f"{row['n_fields']} mock fields ({row['disk_mb']:.0f} MB on disk, built or found in {row['build_s']:.0f} s), "
+              f"{row['images']} training views; peak resident memory: {row['built_mb']:.0f} MB built, "
+              f"{row['normalised_mb']:.0f} MB normaliser fitted, {row['trained_mb']:.0f} MB after {row['steps']} training "
+              f"steps of I, {row['epoch_mb']:.0f} MB after reading one epoch of batches ({row['epoch_read_s']:.0f} s)")
+        _record(row, ("profile", "n_fields"), "stream_memory.csv")
         return
     if args.generative:
         from .generate.ddpm import ddpm_config
