@@ -32,6 +32,7 @@ def test_run_names_say_which_generator_and_overrides():
             == "I_kfold_mockclipped_sidelobelevel0.03")
     assert mocktrain.run_tag("I", True, 4.0, {"sidelobe_level": 0.03}) == "I_clipped_clip4_sidelobelevel0.03"
     assert mocktrain.run_tag("I", False, None) == "I_unclipped_noclip"
+    assert mocktrain.run_tag("I", True, 4.0, None, {"mock_fields": 12000}) == "I_clipped_clip4_train_mockfields12000"
 
 
 @pytest.fixture(scope="module")

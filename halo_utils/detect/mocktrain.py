@@ -43,11 +43,13 @@ def _inputs(x: np.ndarray, log: LogNormaliser) -> np.ndarray:
     return out
 
 
-def run_tag(model: str, clipped: bool, clip_sigma, sky: dict | None = None) -> str:
+def run_tag(model: str, clipped: bool, clip_sigma, sky: dict | None = None, overrides: dict | None = None) -> str:
     """Name of a mock training: model, whether the mock images were clipped like the published ones, the
-    pipeline's clip (``clip4``, or ``noclip`` for none) and the mock-sky settings changed (e.g. ``_sidelobelevel0.03``)."""
+    pipeline's clip (``clip4``, or ``noclip`` for none), the mock-sky settings changed (e.g. ``_sidelobelevel0.03``)
+    and the :class:`~halo_utils.detect.classify.TrainConfig` overrides (e.g. ``_mockfields12000``), so that runs
+    with different settings never share a folder."""
     return (f"{model}_{'clipped' if clipped else 'unclipped'}_" + ("noclip" if clip_sigma is None else f"clip{clip_sigma:g}")
-            + settings_tag(sky))
+            + settings_tag(sky) + (f"_train{settings_tag(overrides)}" if overrides else ""))
 
 
 class Inputs:
