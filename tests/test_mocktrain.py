@@ -94,3 +94,23 @@ def test_the_sidelobe_table_reads_each_run_by_its_name(tmp_path, monkeypatch):
                                  clipping=(True,))
     assert [(r["mock_sky"], r["test_auc"][:5]) for r in rows] == [("default", "0.610"), ("sidelobe_level 0.03", "0.730")]
     assert "mock_sky" not in pretraining.mock_rows("cpu", [0])[0]  # the default table keeps its columns
+
+
+def test_the_training_size_table_reads_each_run_by_its_name(tmp_path, monkeypatch):
+    """``pretraining.mock_rows(fields=...)`` finds the default run and the ``mock_fields`` override under their names."""
+    import json
+
+    from halo_utils.detect import pretraining
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    for n, overrides in ((3000, None), (12000, {"mock_fields": 12000})):
+        tag = classify.run_tag("I", "kfold", "mock", 4.0, True, overrides=overrides)
+        mock = dict(test_auc=0.7, test_auc_ci=[0.6, 0.8], threshold={"threshold": 0.5}, test_fpr=0.05, completeness=[],
+                    completeness_snr5=0.5, n_halos_snr5=10, train_seconds=1.0, peak_rss_mb=1.0,
+                    sizes=dict(train=n, val=n // 5, test=n // 2))
+        transfer = dict(auc=0.5, auc_ci=[0.4, 0.6], halos_found=1, n_halos=23, non_halos_above=1, n_non_halos=23)
+        (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(dict(mock=mock, transfer=transfer)))
+    rows = pretraining.mock_rows("cpu", [0], clipping=(True,), fields=[None, 12000, 50000])
+    assert [(r["train_fields"], r["test_fields"]) for r in rows] == [(3000, 1500), (12000, 6000)]
