@@ -117,3 +117,36 @@ def test_the_real_halo_control_adds_turned_copies_of_the_fold_s_own_halos(real_s
     with pytest.raises(ValueError, match="cannot replace"):
         augmentation.extender("real", 1.0, real_sources, settings, training, "smoke", 0, replace=True)
     assert classify.run_tag("A", "kfold", augment_with="real") == "A_kfold_real1x"
+
+
+def test_generated_halos_are_paired_against_the_control_when_asked(tmp_path, monkeypatch):
+    """``sweep_runs(..., versus='real')`` pairs each augmented run with the control arm of the same seed, not with
+    the real-only run; the table names the twin's column after it; an arm cannot be paired with itself."""
+    import json
+
+    from sklearn.metrics import roc_auc_score
+
+    from halo_utils.judge import augmentation
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    label = np.repeat([0, 1], 10)
+    noise = {arm: rng.uniform(0, 1, 20) for arm in ("none", "real", "ddpm")}
+    runs = augmentation.sweep_runs([0], ["A"], "ddpm", 1.0, "cpu", {}, versus="real")
+    assert [r["augment_with"] for r in runs] == ["real", "ddpm"]
+    for run in augmentation.sweep_runs([0], ["A"], "ddpm", 1.0, "cpu", {}) + runs[:1]:
+        arm = run["augment_with"]
+        score = noise[arm] + (0.5 if arm == "ddpm" else 0.1) * label  # ddpm separates best
+        scores = [dict(source=f"s{i}", label=int(y), score=float(p), repeat=0) for i, (y, p) in enumerate(zip(label, score))]
+        (folder / f"{run['run']}.json").write_text(json.dumps(dict(
+            scores=scores, oof_source_auc=roc_auc_score(label, score), train_seconds=1.0,
+            fits=[dict(extended=None if arm == "none" else dict(n_generated=10))])))
+    rows, models = augmentation.paired_table(runs)
+    auc = {arm: json.loads((folder / f"{r['run']}.json").read_text())["oof_source_auc"]
+           for arm, r in (("real", runs[0]), ("ddpm", runs[1]))}
+    assert rows[0]["versus_real"] == round(auc["real"], 3) and rows[0]["difference"] == round(auc["ddpm"] - auc["real"], 3)
+    assert "versus_real" in models[0] and "real_only" not in models[0]
+    with pytest.raises(ValueError, match="versus"):
+        augmentation.sweep_runs([0], ["A"], "ddpm", 1.0, "cpu", {}, versus="ddpm")

@@ -118,16 +118,20 @@ def tstr(sources, model: str, config, training, kind: str, profile: str, seed: i
                 difference=paired_auc_difference([(synthetic, real)]), generated=[f["extended"] for f in fits])
 
 
-def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, overrides: dict, source: str = "gleam") -> list:
-    """The 05_classifier runs of an augmentation sweep: per (seed, model) the real-only and the augmented twin.
+def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, overrides: dict, source: str = "gleam",
+               versus: str = "none") -> list:
+    """The 05_classifier runs of an augmentation sweep: per (seed, model) the augmented run and its twin, the
+    real-only run (``versus`` 'none') or another arm, e.g. the control (``versus`` 'real').
 
     Seed-major; each run a dict of notebook parameters plus ``run``, ``done`` and ``parameters`` (for
     :func:`halo_utils.detect.sweep.run`).
     """
+    if versus == kind or versus not in AUGMENT_WITH:
+        raise ValueError(f"--versus must be another arm of {AUGMENT_WITH} than {kind!r}, not {versus!r}")
     runs = []
     for seed in seeds:
         for model in models:
-            for augment in ("none", kind):
+            for augment in (versus, kind):
                 name = run_name(profile, seed, source, run_tag(model, "kfold", augment_with=augment,
                                                                 generated_per_real=per_real, overrides=overrides))
                 params = dict(model=model, protocol="kfold", seed=int(seed), profile=profile, source=source,
@@ -140,7 +144,8 @@ def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, override
 def paired_table(runs: list) -> tuple:
     """Per (model, seed) the two AUCs, and per model the paired difference, from the sweep's result JSONs found.
 
-    Returns (per-seed rows, per-model rows); a pair counts only when both runs finished.
+    Returns (per-seed rows, per-model rows); a pair counts only when both runs finished. The twin is the real-only
+    run, or the arm ``versus`` of :func:`sweep_runs` (its column is then named after it, e.g. ``versus_real``).
     """
     import pandas as pd
 
@@ -150,20 +155,22 @@ def paired_table(runs: list) -> tuple:
         if path.exists():
             found[(r["model"], r["seed"], r["augment_with"])] = json.loads(path.read_text())
     rows, models = [], []
-    kinds = sorted({r["augment_with"] for r in runs} - {"none"})
+    base = runs[0]["augment_with"] if runs else "none"
+    column = "real_only" if base == "none" else f"versus_{base}"
+    kinds = sorted({r["augment_with"] for r in runs} - {base})
     for model in dict.fromkeys(r["model"] for r in runs):
         for kind in kinds:
             pairs, seconds = [], []
             for seed in sorted({r["seed"] for r in runs}):
-                real, aug = found.get((model, seed, "none")), found.get((model, seed, kind))
+                real, aug = found.get((model, seed, base)), found.get((model, seed, kind))
                 if real is None or aug is None:
                     continue
                 pairs.append((pd.DataFrame(aug["scores"]), pd.DataFrame(real["scores"])))
                 n_gen = int(np.mean([f["extended"]["n_generated"] for f in aug["fits"]]))
-                rows.append(dict(model=model, generator=kind, seed=seed, real_only=round(real["oof_source_auc"], 3),
+                rows.append(dict(model=model, generator=kind, seed=seed, **{column: round(real["oof_source_auc"], 3)},
                                  augmented=round(aug["oof_source_auc"], 3),
                                  difference=round(aug["oof_source_auc"] - real["oof_source_auc"], 3),
-                                 generated_per_fold=n_gen, train_s_real=round(real["train_seconds"]),
+                                 generated_per_fold=n_gen, **{f"train_s_{column}": round(real["train_seconds"])},
                                  train_s_augmented=round(aug["train_seconds"])))
                 seconds.append(aug["train_seconds"] + real["train_seconds"])
             if not pairs:
@@ -174,7 +181,7 @@ def paired_table(runs: list) -> tuple:
             auc = {k: pooled_metrics(table) for k, table in joined.items()}
             paper = PAPER_PRIMED.get(model)
             models.append(dict(model=f"{model}′", generator=kind, seeds=len(pairs),
-                               real_only=_interval(auc["real"]["oof_source_auc"], auc["real"]["oof_source_auc_ci"]),
+                               **{column: _interval(auc["real"]["oof_source_auc"], auc["real"]["oof_source_auc_ci"])},
                                augmented=_interval(auc["augmented"]["oof_source_auc"],
                                                    auc["augmented"]["oof_source_auc_ci"]),
                                difference=f"{paired['mean']:+.3f} [{paired['ci'][0]:+.3f}, {paired['ci'][1]:+.3f}]",
@@ -222,6 +229,9 @@ def main(argv=None):
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
     parser.add_argument("--augment-with", default="ddpm", choices=GENERATORS + (CONTROL,),
                         help=f"a generator, or {CONTROL!r}: the control of extra views of the real training halos")
+    parser.add_argument("--versus", default="none", choices=AUGMENT_WITH,
+                        help="the twin of each augmented run: 'none' (real-only, default) or another arm, e.g. "
+                             f"{CONTROL!r} to pit generated halos against the control")
     parser.add_argument("--per-real", type=float, default=1.0, help="generated images per real training-halo image")
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
     parser.add_argument("--plan-seed", type=int, default=0,
@@ -234,18 +244,21 @@ def main(argv=None):
     overrides = {} if args.plan_seed < 0 else dict(plan_seed=args.plan_seed)
     if args.repeats is not None:
         overrides["repeats"] = args.repeats
-    runs = sweep_runs(seeds, args.models, args.augment_with, args.per_real, args.profile, overrides)
+    runs = sweep_runs(seeds, args.models, args.augment_with, args.per_real, args.profile, overrides, versus=args.versus)
     if not args.aggregate_only:
         failed = sweep.run(runs, args.jobs)
         if failed:
             print("failed runs:", failed)
     command = "python -m halo_utils.judge.augmentation " + " ".join(argv if argv is not None else sys.argv[1:])
     rows, models = paired_table(runs)
-    text = (f"Made by `{command}`: 05_classifier under `kfold` with and without halos from per-fold generators "
-            f"(each learnt only its fold's training halos), same folds and seeds; per-source out-of-fold AUC "
-            f"[95 % bootstrap interval over the clusters]; TrainConfig overrides {overrides}.\n\n"
+    arm = {CONTROL: "extra views of each fold's own real training halos (the control)"}.get(
+        args.augment_with, "halos from per-fold generators (each learnt only its fold's training halos)")
+    twin = "without them" if args.versus == "none" else f"against the arm `augment_with={args.versus!r}`"
+    text = (f"Made by `{command}`: 05_classifier under `kfold` with {arm}, {twin}, same folds and seeds; per-source "
+            f"out-of-fold AUC [95 % bootstrap interval over the clusters]; TrainConfig overrides {overrides}.\n\n"
             + _markdown(models) + "\nPer seed:\n\n" + _markdown(rows)
-            + "\nThe difference is augmented minus real-only: the mean over seeds of the paired AUC differences, with "
+            + f"\nThe difference is augmented minus {'real-only' if args.versus == 'none' else args.versus}: the "
+              "mean over seeds of the paired AUC differences, with "
               "an interval from resampling the clusters (stratified, the same draw for both runs of a seed). The "
               "paper's column is its accuracy of the primed model (its protocol), not an AUC.\n")
     tstr = tstr_rows(args.profile, seeds)
@@ -253,7 +266,9 @@ def main(argv=None):
         text += ("\nTrain on synthetic, test on real (`04_metrics`, per-source out-of-fold AUC of the classifier "
                  "trained on each fold's generated halos and real non-halos, against its twin trained on the real "
                  "halos of the same folds; difference TSTR minus TRTR):\n\n" + _markdown(tstr))
-    out = paths.project_root() / "docs" / "results" / f"table5_augmented_{args.profile}.md"
+    name = {("none", CONTROL): "control"}.get((args.versus, args.augment_with), "augmented")
+    name += "" if args.versus == "none" else f"_{args.augment_with}_vs_{args.versus}"
+    out = paths.project_root() / "docs" / "results" / f"table5_{name}_{args.profile}.md"
     paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
     print(text)
 
