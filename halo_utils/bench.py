@@ -159,6 +159,7 @@ def stream_memory(n_fields: int, profile: str = "cpu", steps: int = 100, per_fie
     ``docs/results/stream_memory.csv``. The same functions as ``train_on_mock`` (clipped like the published, seed 0)."""
     from .config import data_config
     from .detect import classify, mocktrain
+    from .detect.stream import stream_batches
     from .models.classifiers import build_classifier
     from .prep import mockset
 
@@ -170,7 +171,7 @@ def stream_memory(n_fields: int, profile: str = "cpu", steps: int = 100, per_fie
     data = mocktrain.streamed(mocks, per_field, 0, mocktrain.normaliser(mocks, per_field, 0, settings))
     out["normalised_mb"] = mocktrain._peak_rss_mb()
     order = np.random.default_rng(0).permutation(len(data["label"]))
-    batches = classify.stream_batches(data, order, classify.class_weights(data["label"]), training.batch_size)
+    batches = stream_batches(data, order, classify.class_weights(data["label"]), training.batch_size)
     net = build_classifier("I", size=settings.cutout, bands=4)
     net.compile(optimizer="adam", loss="categorical_crossentropy")
     net.fit(batches.take(steps), epochs=1, shuffle=False, verbose=0)

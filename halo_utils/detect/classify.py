@@ -29,9 +29,10 @@ from ..config import deterministic, distribution, from_profile, precision_record
 from ..paths import atomic_write
 from ..prep.splits import check_protocol
 from .oof import binomial_interval
+from .stream import probabilities, stream_batches
 
 __all__ = ["TrainConfig", "train_config", "TRAIN_ON", "run_tag", "settings_tag", "distribution", "model_inputs",
-           "class_weights", "deterministic", "source_loss", "train", "stream_batches", "probabilities", "predict", "evaluate", "source_scores", "evaluate_run"]
+           "class_weights", "deterministic", "source_loss", "train", "predict", "evaluate", "source_scores", "evaluate_run"]
 
 
 
@@ -310,26 +311,6 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
     return dict(result, train_seconds=seconds, reused=False)
 
 
-def stream_batches(data: dict, order: np.ndarray, weights: dict, batch_size: int):
-    """A ``tf.data.Dataset`` of (images, one-hot labels, class weights) for lazy ``data["x"]``, rows in ``order``,
-    each batch made when needed. (A ``tf.data`` pipeline, not a ``keras.utils.PyDataset``: Keras trains on it with
-    the same arithmetic as on arrays, so streaming does not change a run's numbers; a PyDataset does, by round-off.)"""
-    import tensorflow as tf
-
-    sample_weight = np.array([weights[0], weights[1]], np.float32)[data["label"]]
-    shape = (None, *data["x"].shape[1:])
-
-    def batch(i):
-        rows = order[i * batch_size:(i + 1) * batch_size]
-        return data["x"][rows], data["y"][rows], sample_weight[rows]
-
-    def read(i):
-        x, y, w = tf.numpy_function(batch, [i], (tf.float32, tf.float32, tf.float32))
-        return tf.ensure_shape(x, shape), tf.ensure_shape(y, (None, 2)), tf.ensure_shape(w, (None,))
-
-    return tf.data.Dataset.range(-(-len(order) // batch_size)).map(read).prefetch(1)
-
-
 def _fingerprint(*parts: dict) -> str:
     """SHA-1 over the images and labels of the training and validation sets (is it the same run?); lazy images
     give their own ``fingerprint()``."""
@@ -341,21 +322,8 @@ def _fingerprint(*parts: dict) -> str:
     return digest.hexdigest()
 
 
-_READ = 2048  # lazy images read per call of model.predict
-
-
-def probabilities(model, x, batch_size: int = 256) -> np.ndarray:
-    """``model.predict`` (n, 2) of images (n, 64, 64, B): an array, or lazy images (``x[rows]`` makes them) read
-    ``_READ`` at a time in the same batches."""
-    if isinstance(x, np.ndarray):
-        return model.predict(x, batch_size=batch_size, verbose=0)
-    step = batch_size * max(1, _READ // batch_size)
-    return np.concatenate([model.predict(x[i:i + step], batch_size=batch_size, verbose=0)
-                           for i in range(0, len(x), step)])
-
-
 def predict(model, x, batch_size: int = 256) -> np.ndarray:
-    """Halo probability (n,) for images (n, 64, 64, B), an array or lazy (see :func:`probabilities`)."""
+    """Halo probability (n,) for images (n, 64, 64, B), an array or lazy (see :func:`~.stream.probabilities`)."""
     return probabilities(model, x, batch_size)[:, 1]
 
 
