@@ -167,19 +167,20 @@ def stream_memory(n_fields: int, profile: str = "cpu", steps: int = 100, per_fie
     start = time.perf_counter()
     mocks = mockset.build(n_fields, 0, settings, mockset.mock_sky_config(settings, clipped=True))
     out = dict(n_fields=n_fields, steps=steps, disk_mb=mocks.fields.nbytes / 2**20, build_s=time.perf_counter() - start,
-               built_mb=mocktrain._peak_rss_mb())
-    data = mocktrain.streamed(mocks, per_field, 0, mocktrain.normaliser(mocks, per_field, 0, settings))
-    out["normalised_mb"] = mocktrain._peak_rss_mb()
+               built_mb=mocktrain.peak_rss_mb())
+    views = mockset.Views(mocks.fields, per_field, 0)
+    data = mocktrain.streamed(mocks, views, mocktrain.normaliser(views, mocks.rms, settings))
+    out["normalised_mb"] = mocktrain.peak_rss_mb()
     order = np.random.default_rng(0).permutation(len(data["label"]))
     batches = stream_batches(data, order, classify.class_weights(data["label"]), training.batch_size)
     net = build_classifier("I", size=settings.cutout, bands=4)
     net.compile(optimizer="adam", loss="categorical_crossentropy")
     net.fit(batches.take(steps), epochs=1, shuffle=False, verbose=0)
-    out["trained_mb"] = mocktrain._peak_rss_mb()
+    out["trained_mb"] = mocktrain.peak_rss_mb()
     start = time.perf_counter()
     for _ in tqdm(batches, total=len(batches), desc="one epoch of batches"):
         pass
-    return dict(out, epoch_read_s=time.perf_counter() - start, images=len(order), epoch_mb=mocktrain._peak_rss_mb())
+    return dict(out, epoch_read_s=time.perf_counter() - start, images=len(order), epoch_mb=mocktrain.peak_rss_mb())
 
 
 def _record(row: dict, keys: tuple, name: str):

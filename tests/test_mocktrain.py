@@ -47,8 +47,9 @@ def test_streamed_training_gives_the_numbers_of_training_in_memory(tmp_path, mon
     settings, training = config.data_config("smoke"), classify.train_config("smoke", epochs=2, patience=2)
     sky = mockset.mock_sky_config(settings)
     parts = [mockset.build(n, s, settings, sky, shard=16, progress=False) for n, s in ((40, 0), (20, 1))]
-    log = mocktrain.normaliser(parts[0], 2, 0, settings)
-    lazy = [mocktrain.streamed(part, 2, s, log) for s, part in enumerate(parts)]
+    views = [mockset.Views(part.fields, 2, s) for s, part in enumerate(parts)]
+    log = mocktrain.normaliser(views[0], parts[0].rms, settings)
+    lazy = [mocktrain.streamed(part, v, log) for part, v in zip(parts, views)]
     assert isinstance(lazy[0]["x"], mocktrain.Inputs) and len(lazy[0]["x"]) == 80
     held = [dict(d, x=d["x"][:]) for d in lazy]
     fits, weights = [], []

@@ -27,7 +27,7 @@ from . import artefact
 from .classify import predict, settings_tag, train
 from .oof import bootstrap_auc
 
-__all__ = ["SNR_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "run_tag", "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
+__all__ = ["SNR_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "peak_rss_mb", "run_tag", "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
 
 SNR_BINS = (0, 2, 5, 10, 20, np.inf)  # peak S/N per beam of the halo at 139-170 MHz (noise-free rendering)
 COMPLETENESS_AXES = {"peak_snr": "halo peak S/N per beam, 139-170 MHz", "halo_flux_150": "halo flux density, 150 MHz (Jy)",
@@ -73,20 +73,18 @@ class Inputs:
         return digest.hexdigest()
 
 
-def normaliser(mocks, per_field: int, seed: int, config) -> LogNormaliser:
-    """The log scaling of the training views (``x0``: ``config.log_reference_sigma`` times the median noise per band),
-    fitted in one pass over the views, read in chunks."""
-    x0 = config.log_reference_sigma * np.median(mocks.rms, axis=0)
-    return LogNormaliser().fit(Views(mocks.fields, per_field, seed), x0)
+def normaliser(views: Views, rms: np.ndarray, config) -> LogNormaliser:
+    """The log scaling of the training ``views`` (``x0``: ``config.log_reference_sigma`` times the median of the
+    fields' noise ``rms`` (n, B) per band), fitted in one pass over the views, read in chunks."""
+    return LogNormaliser().fit(views, config.log_reference_sigma * np.median(rms, axis=0))
 
 
-def streamed(mocks, per_field: int, seed: int, log: LogNormaliser) -> dict:
-    """Training (or validation) data of :func:`halo_utils.detect.classify.train` from mock fields: ``x`` the lazy
-    network inputs of ``per_field`` views per field, ``y`` one-hot (n, 2), ``label`` and ``source`` (n,)."""
-    lazy = Views(mocks.fields, per_field, seed)
-    label = mocks.table.label.to_numpy()[lazy.index]
-    return dict(x=Inputs(lazy, log), y=np.eye(2, dtype=np.float32)[label], label=label,
-                source=mocks.table.name.to_numpy()[lazy.index])
+def streamed(mocks, views: Views, log: LogNormaliser) -> dict:
+    """Training (or validation) data of :func:`halo_utils.detect.classify.train` from the ``views`` of mock fields:
+    ``x`` the lazy network inputs, ``y`` one-hot (n, 2), ``label`` and ``source`` (n,)."""
+    label = mocks.table.label.to_numpy()[views.index]
+    return dict(x=Inputs(views, log), y=np.eye(2, dtype=np.float32)[label], label=label,
+                source=mocks.table.name.to_numpy()[views.index])
 
 
 def field_scores(net, mocks, log: LogNormaliser, per_field: int, seed: int):
@@ -151,8 +149,10 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     parts = {name: build(n, s, config, sky, progress=progress) for name, n, s in
              (("train", n_fields, 3 * seed), ("val", max(n_fields // 5, 20), 3 * seed + 1),
               ("test", max(n_fields // 2, 20), 3 * seed + 2))}
-    log = normaliser(parts["train"], per_field, seed, config)
-    train_data, val_data = streamed(parts["train"], per_field, seed, log), streamed(parts["val"], per_field, seed + 1, log)
+    seen = Views(parts["train"].fields, per_field, seed)
+    log = normaliser(seen, parts["train"].rms, config)
+    train_data = streamed(parts["train"], seen, log)
+    val_data = streamed(parts["val"], Views(parts["val"].fields, per_field, seed + 1), log)
     keras.utils.set_random_seed(seed)
     net = build_classifier(model, size=config.cutout, bands=len(BAND_KEYS))
     member = Path(workdir) / "r0f0"
@@ -173,7 +173,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
                 false_positives=false_positives(test, threshold["threshold"]),
                 test_fpr=float((test[test.label == 0].score >= threshold["threshold"]).mean()),
                 sizes={k: int(len(v.table)) for k, v in parts.items()}, train_images=len(train_data["label"]),
-                peak_rss_mb=_peak_rss_mb())
+                peak_rss_mb=peak_rss_mb())
 
 
 def _member_record(log: LogNormaliser, mocks) -> dict:
@@ -191,7 +191,7 @@ def _fingerprint(mocks) -> str:
     return digest.hexdigest()
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     """The process's peak resident memory so far, MB (Linux and macOS report it in different units)."""
     import resource
     import sys
