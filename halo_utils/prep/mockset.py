@@ -8,7 +8,7 @@ set. Fields are cached in shards of ``shard`` fields (``data/mockset/<hash>/shar
 written atomically): a stopped build resumes and a second call reads them. They are read from disk
 only when indexed (:class:`Fields`), and training views are made as they are read (:class:`Views`),
 so memory does not grow with the number of fields: 3,000 fields of 93 x 93 x 4 float32 are 415 MB
-on disk, 50,000 are 6.9 GB.
+(396 MiB) on disk, 50,000 are 6.9 GB (6,599 MiB).
 
     sky = mock_sky_config(settings, clipped=False)
     train = build(3000, seed=0, config=settings, sky=sky)
