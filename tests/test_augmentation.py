@@ -141,7 +141,7 @@ def test_generated_halos_are_paired_against_the_control_when_asked(tmp_path, mon
         score = noise[arm] + (0.5 if arm == "ddpm" else 0.1) * label  # ddpm separates best
         scores = [dict(source=f"s{i}", label=int(y), score=float(p), repeat=0) for i, (y, p) in enumerate(zip(label, score))]
         (folder / f"{run['run']}.json").write_text(json.dumps(dict(
-            scores=scores, oof_source_auc=roc_auc_score(label, score), train_seconds=1.0,
+            protocol="kfold", scores=scores, oof_source_auc=roc_auc_score(label, score), train_seconds=1.0,
             fits=[dict(extended=None if arm == "none" else dict(n_generated=10))])))
     rows, models = augmentation.paired_table(runs)
     auc = {arm: json.loads((folder / f"{r['run']}.json").read_text())["oof_source_auc"]
@@ -150,3 +150,31 @@ def test_generated_halos_are_paired_against_the_control_when_asked(tmp_path, mon
     assert "versus_real" in models[0] and "real_only" not in models[0]
     with pytest.raises(ValueError, match="versus"):
         augmentation.sweep_runs([0], ["A"], "ddpm", 1.0, "cpu", {}, versus="ddpm")
+
+
+def test_the_published_split_pairs_runs_by_their_test_sources(tmp_path, monkeypatch):
+    """Under ``strict`` the runs are named as such, and the table pairs the per-source AUC on the split's test
+    sources (``per_source``) of each seed's runs with and without generated halos."""
+    import json
+
+    from sklearn.metrics import roc_auc_score
+
+    from halo_utils.judge import augmentation
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    label = np.repeat([0, 1], 5)
+    runs = augmentation.sweep_runs([0, 1], ["I"], "ddpm", 1.0, "cpu", {}, protocol="strict")
+    assert [r["run"] for r in runs[:2]] == ["I_strict_cpu_seed0", "I_strict_ddpm1x_cpu_seed0"]
+    for run in runs:
+        score = rng.uniform(0, 1, 10) + (0.6 if run["augment_with"] == "ddpm" else 0.0) * label
+        scores = [dict(source=f"s{i}", label=int(y), score=float(p), n_images=4) for i, (y, p) in enumerate(zip(label, score))]
+        (folder / f"{run['run']}.json").write_text(json.dumps(dict(
+            protocol="strict", scores=scores, per_source=dict(roc_auc=roc_auc_score(label, score)), train_seconds=1.0,
+            generated=None if run["augment_with"] == "none" else dict(n_generated=7))))
+    rows, models = augmentation.paired_table(runs)
+    auc = {r["run"]: json.loads((folder / f"{r['run']}.json").read_text())["per_source"]["roc_auc"] for r in runs}
+    assert [row["difference"] for row in rows] == [round(auc[runs[i + 1]["run"]] - auc[runs[i]["run"]], 3) for i in (0, 2)]
+    assert [row["generated_per_fold"] for row in rows] == [7, 7] and models[0]["seeds"] == 2

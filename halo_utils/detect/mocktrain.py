@@ -27,7 +27,8 @@ from . import artefact
 from .classify import predict, settings_tag, train
 from .oof import bootstrap_auc
 
-__all__ = ["SNR_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "peak_rss_mb", "run_tag", "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
+__all__ = ["SNR_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "peak_rss_mb", "run_tag", "splits",
+           "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
 
 SNR_BINS = (0, 2, 5, 10, 20, np.inf)  # peak S/N per beam of the halo at 139-170 MHz (noise-free rendering)
 COMPLETENESS_AXES = {"peak_snr": "halo peak S/N per beam, 139-170 MHz", "halo_flux_150": "halo flux density, 150 MHz (Jy)",
@@ -85,6 +86,14 @@ def streamed(mocks, views: Views, log: LogNormaliser) -> dict:
     label = mocks.table.label.to_numpy()[views.index]
     return dict(x=Inputs(views, log), y=np.eye(2, dtype=np.float32)[label], label=label,
                 source=mocks.table.name.to_numpy()[views.index])
+
+
+def splits(n_fields: int, seed: int, config, sky, progress: bool = True) -> dict:
+    """The ``train`` (``n_fields``), ``val`` (a fifth as many) and ``test`` (half as many) :class:`MockSet` of a
+    mock training of ``seed``: three independent mock seeds, so no field is in two of them."""
+    return {name: build(n, s, config, sky, progress=progress) for name, n, s in
+            (("train", n_fields, 3 * seed), ("val", max(n_fields // 5, 20), 3 * seed + 1),
+             ("test", max(n_fields // 2, 20), 3 * seed + 2))}
 
 
 def field_scores(net, mocks, log: LogNormaliser, per_field: int, seed: int):
@@ -145,10 +154,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     if training.scaling != "log" or tuple(training.bands) != tuple(range(len(BAND_KEYS))):
         raise ValueError("the mock-sky detector is trained on all four bands with the log scaling "
                          f"(got bands {training.bands}, scaling {training.scaling!r})")
-    sky = mock_sky_config(config, clipped=clipped, **(sky or {}))
-    parts = {name: build(n, s, config, sky, progress=progress) for name, n, s in
-             (("train", n_fields, 3 * seed), ("val", max(n_fields // 5, 20), 3 * seed + 1),
-              ("test", max(n_fields // 2, 20), 3 * seed + 2))}
+    parts = splits(n_fields, seed, config, mock_sky_config(config, clipped=clipped, **(sky or {})), progress)
     seen = Views(parts["train"].fields, per_field, seed)
     log = normaliser(seen, parts["train"].rms, config)
     train_data = streamed(parts["train"], seen, log)

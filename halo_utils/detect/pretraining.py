@@ -27,10 +27,10 @@ from ..config import run_name
 from .classify import run_tag
 from .oof import paired_auc_difference
 
-__all__ = ["mock_rows", "pretraining", "main"]
+__all__ = ["load_result", "mock_rows", "pretraining", "markdown", "main"]
 
 
-def _load(profile: str, seed: int, source: str, tag: str) -> dict | None:
+def load_result(profile: str, seed: int, source: str, tag: str) -> dict | None:
     path = paths.results_dir("05_classifier") / f"{run_name(profile, seed, source, tag)}.json"
     return json.loads(path.read_text()) if path.exists() else None
 
@@ -44,7 +44,7 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
     for seed, sky, clipped, clip, n in ((s, k, c, p, n) for s in seeds for k in skies for c in clipping
                                         for p in (4.0, None) for n in fields):
         overrides = None if n is None else {"mock_fields": n}
-        result = _load(profile, seed, source, run_tag(model, "kfold", "mock", clip, clipped, overrides=overrides,
+        result = load_result(profile, seed, source, run_tag(model, "kfold", "mock", clip, clipped, overrides=overrides,
                                                       mock_sky=sky))
         if result is None:
             continue
@@ -79,8 +79,8 @@ def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mo
 
     rows, pairs = [], []
     for seed in seeds:
-        real = _load(profile, seed, source, run_tag(model, "kfold"))
-        pre = _load(profile, seed, source, run_tag(model, "kfold", "mock+gleam", 4.0, mock_clipped))
+        real = load_result(profile, seed, source, run_tag(model, "kfold"))
+        pre = load_result(profile, seed, source, run_tag(model, "kfold", "mock+gleam", 4.0, mock_clipped))
         if real is None or pre is None:
             continue
         pairs.append((pd.DataFrame(pre["scores"]), pd.DataFrame(real["scores"])))
@@ -89,7 +89,7 @@ def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mo
     return rows, (paired_auc_difference(pairs) if pairs else None)
 
 
-def _markdown(rows: list) -> str:
+def markdown(rows: list) -> str:
     if not rows:
         return "(no run found)\n"
     keys = list(dict.fromkeys(k for r in rows for k in r))
@@ -120,7 +120,7 @@ def main(argv=None):
         text = (f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}, mock fields "
                 "clipped like the published, `-p training_overrides '{\"mock_fields\": N}'`): the same detector "
                 "trained on more mock fields (validation 1/5 and test 1/2 as many, the first fields of the same mock "
-                "seeds), and scored on the real clusters.\n\n" + _markdown(mock_rows(args.profile, args.seeds, args.model,
+                "seeds), and scored on the real clusters.\n\n" + markdown(mock_rows(args.profile, args.seeds, args.model,
                                                                                  clipping=(True,), fields=fields)))
         paths.atomic_write(out / f"mock_fields_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
         print(text)
@@ -130,17 +130,17 @@ def main(argv=None):
         text = (f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}, mock fields "
                 "clipped like the published, `-p mock_sky '{\"sidelobe_level\": LEVEL}'`): the same detector "
                 "trained and tested on mock fields with artefact ripples around bright sources, and scored on the "
-                "real clusters.\n\n" + _markdown(mock_rows(args.profile, args.seeds, args.model, skies=skies,
+                "real clusters.\n\n" + markdown(mock_rows(args.profile, args.seeds, args.model, skies=skies,
                                                             clipping=(True,))))
         paths.atomic_write(out / f"mock_sidelobes_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
         print(text)
         return
-    mock = _markdown(mock_rows(args.profile, args.seeds, args.model))
+    mock = markdown(mock_rows(args.profile, args.seeds, args.model))
     paths.atomic_write(out / f"mock_detector_{args.profile}.md", lambda tmp: Path(tmp).write_text(
         f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}).\n\n" + mock))
     rows, paired = pretraining(args.profile, args.seeds, args.model)
     text = f"Made by `{command}`: `train_on='mock+gleam'` (mock fields clipped like the published) against " \
-           f"`train_on='gleam'`, model {args.model}, same folds and seeds; per-source out-of-fold AUC.\n\n" + _markdown(rows)
+           f"`train_on='gleam'`, model {args.model}, same folds and seeds; per-source out-of-fold AUC.\n\n" + markdown(rows)
     if paired:
         text += (f"\nPaired difference (mock-pretrained minus real-only) over {len(rows)} seeds: "
                  f"{paired['mean']:+.3f}, 95 % interval [{paired['ci'][0]:+.3f}, {paired['ci'][1]:+.3f}] "

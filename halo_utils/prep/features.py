@@ -54,6 +54,6 @@ def features(fields: dict, rms: dict, config) -> "pandas.DataFrame":
             central.append(snr[..., b][r <= 5].max())
             summed.append(snr[..., b][r <= 15].sum() * (pixel[b] / pixel[0]) ** 2)
             filled.append(np.mean(snr[..., b][r <= 15] > 0))
-        logs = np.log10(np.asarray(summed) + 1.0)
+        logs = np.log10(np.maximum(summed, 0.0) + 1.0)  # unclipped: a sum below zero is noise, no emission
         rows[name] = [*central, *summed, *filled, *np.diff(logs)]
     return pd.DataFrame.from_dict(rows, orient="index", columns=FEATURES)
