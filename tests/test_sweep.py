@@ -118,3 +118,13 @@ def test_ensembles_average_out_of_fold_scores(tmp_path, monkeypatch):
     assert ensembles.loc["I+D", "auc"] == pytest.approx(roc_auc_score(per_source["I"]["label"], both))
     assert list(ensembles.index) == ["I", "D", "baseline", "I+D", "I+D+baseline"]
     assert "| I+D |" in written["ensemble_md"].read_text()
+
+
+def test_a_run_s_wall_time_is_papermill_s_record_of_its_notebook(tmp_path, monkeypatch):
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "runs" / sweep.STAGE
+    folder.mkdir(parents=True)
+    (folder / "I_kfold_cpu_seed0.ipynb").write_text(json.dumps(dict(metadata=dict(papermill=dict(duration=61.5)))))
+    (folder / "I_kfold_cpu_seed1.ipynb").write_text(json.dumps(dict(metadata=dict(papermill=dict(duration=None)))))
+    assert sweep.notebook_seconds("I_kfold_cpu_seed0") == 61.5
+    assert sweep.notebook_seconds("I_kfold_cpu_seed1") is None and sweep.notebook_seconds("I_kfold_cpu_seed2") is None

@@ -25,7 +25,7 @@ from ..config import run_name
 from .classify import run_tag
 from .oof import binomial_interval, pooled_metrics
 
-__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run", "load_runs", "summary_table", "to_markdown", "kfold_table",
+__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "notebook_seconds", "run", "load_runs", "summary_table", "to_markdown", "kfold_table",
            "kfold_markdown", "ensemble_table", "aggregate", "main"]
 
 PAPER_TABLE5 = {"A": (94.41, 1.95), "I": (86.87, 2.78), "D": (84.68, 1.03)}
@@ -76,6 +76,15 @@ def _execute(params: dict, threads: int | None) -> int:
     if code:
         print(f"run {params['run']} failed (exit {code}); see {out.with_suffix('.log')}")
     return code
+
+
+def notebook_seconds(run: str) -> float | None:
+    """Wall time of a sweep run's last execution, s: papermill's record in its executed notebook (None if absent or
+    unfinished). A run resumed after a stop counts its last execution only."""
+    path = paths.data_dir() / "runs" / STAGE / f"{run}.ipynb"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
 
 
 def run(runs: list, jobs: int = 1) -> list:

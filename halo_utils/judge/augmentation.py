@@ -289,6 +289,10 @@ def main(argv=None):
               "mean over seeds of the paired AUC differences, with "
               "an interval from resampling the clusters (stratified, the same draw for both runs of a seed). The "
               "paper's column is its accuracy of the primed model (its protocol), not an AUC.\n")
+    seconds = [t for t in map(sweep.notebook_seconds, (r["run"] for r in runs)) if t is not None]
+    text += (f"\nWall time of the {len(seconds)} executed notebooks found: {sum(seconds) / 3600:.1f} h (papermill's "
+             "record of each; a run resumed after a stop counts its last execution only, and the cores may have been "
+             "shared).\n")
     tstr = tstr_rows(args.profile, seeds) if args.protocol == "kfold" else []
     if tstr:
         text += ("\nTrain on synthetic, test on real (`04_metrics`, per-source out-of-fold AUC of the classifier "
