@@ -106,7 +106,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--model", default="I")
     parser.add_argument("--fields", type=int, nargs="+", default=None, metavar="N",
-                        help="tabulate the mock-only runs (clipped mock fields) with these numbers of training fields")
+                        help="tabulate the mock-only runs with these numbers of training fields")
     parser.add_argument("--sidelobes", type=float, nargs="+", default=None, metavar="LEVEL",
                         help="tabulate the mock-only runs (clipped mock fields) with these sidelobe levels instead")
     args = parser.parse_args(argv)
@@ -117,11 +117,11 @@ def main(argv=None):
 
         default = train_config(args.profile).mock_fields
         fields = [None if n == default else n for n in args.fields]
-        text = (f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}, mock fields "
-                "clipped like the published, `-p training_overrides '{\"mock_fields\": N}'`): the same detector "
-                "trained on more mock fields (validation 1/5 and test 1/2 as many, the first fields of the same mock "
-                "seeds), and scored on the real clusters.\n\n" + markdown(mock_rows(args.profile, args.seeds, args.model,
-                                                                                 clipping=(True,), fields=fields)))
+        text = (f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}, "
+                "`-p training_overrides '{\"mock_fields\": N}'`; mock fields unclipped with `-p clip_sigma None`, or "
+                "clipped like the published with `-p mock_clipped True`): the same detector trained on more mock "
+                "fields (validation 1/5 and test 1/2 as many, the first fields of the same mock seeds), and scored on "
+                "the real clusters.\n\n" + markdown(mock_rows(args.profile, args.seeds, args.model, fields=fields)))
         paths.atomic_write(out / f"mock_fields_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
         print(text)
         return
