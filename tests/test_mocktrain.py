@@ -115,3 +115,26 @@ def test_the_training_size_table_reads_each_run_by_its_name(tmp_path, monkeypatc
         (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(dict(mock=mock, transfer=transfer)))
     rows = pretraining.mock_rows("cpu", [0], clipping=(True,), fields=[None, 12000, 50000])
     assert [(r["train_fields"], r["test_fields"]) for r in rows] == [(3000, 1500), (12000, 6000)]
+
+
+def test_pretraining_from_a_larger_mock_detector_is_paired_by_its_run_name(tmp_path, monkeypatch):
+    """``pretraining(fields=N)`` pairs the real-only run with the ``mock+gleam`` run of that ``mock_fields`` override,
+    not with the default one."""
+    import json
+
+    from halo_utils.detect import pretraining
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    label = np.repeat([0, 1], 5)
+    for auc, tag in ((0.6, classify.run_tag("I", "kfold")),
+                     (0.7, classify.run_tag("I", "kfold", "mock+gleam", 4.0, True)),
+                     (0.8, classify.run_tag("I", "kfold", "mock+gleam", 4.0, True, overrides={"mock_fields": 25000}))):
+        scores = [dict(source=f"s{i}", label=int(y), score=float(y * auc + i / 100), repeat=0) for i, y in enumerate(label)]
+        (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(dict(
+            scores=scores, oof_source_auc=auc)))
+    assert [r["mock_pretrained"] for r in pretraining.pretraining("cpu", [0])[0]] == [0.7]
+    rows, paired = pretraining.pretraining("cpu", [0], fields=25000)
+    assert [(r["real_only"], r["mock_pretrained"], r["difference"]) for r in rows] == [(0.6, 0.8, 0.2)]
+    assert paired is not None and pretraining.pretraining("cpu", [0], fields=50000)[0] == []

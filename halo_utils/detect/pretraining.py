@@ -14,7 +14,12 @@ published) whose mock fields had artefact ripples of those levels around bright 
 
     python -m halo_utils.detect.pretraining --profile cpu --seeds 0 --fields 3000 12000 25000
 
-writes ``docs/results/mock_fields_<profile>.md``: the mock-only runs (clipped) with those numbers of training fields.
+writes ``docs/results/mock_fields_<profile>.md``: the mock-only runs with those numbers of training fields.
+
+    python -m halo_utils.detect.pretraining --profile cpu --seeds 0 --pretrain-fields 25000
+
+writes ``docs/results/mock_pretraining_<profile>_fields25000.md``: pre-training from the detector of 25,000 mock
+fields (``-p training_overrides '{"mock_fields": 25000}'``) against real-only training.
 """
 
 from __future__ import annotations
@@ -73,14 +78,17 @@ def _memory(mock: dict) -> dict:
     return dict(arrays_mb=round(mock["memory_mb"]))
 
 
-def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mock_clipped: bool = True) -> tuple:
-    """Per-seed AUC of real-only and mock-pre-trained runs found for both, and their paired difference."""
+def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mock_clipped: bool = True,
+                fields: int | None = None) -> tuple:
+    """Per-seed AUC of real-only and mock-pre-trained runs found for both, and their paired difference; ``fields``:
+    the pre-trained runs with that ``mock_fields`` override (None: the profile's)."""
     import pandas as pd
 
     rows, pairs = [], []
     for seed in seeds:
         real = load_result(profile, seed, source, run_tag(model, "kfold"))
-        pre = load_result(profile, seed, source, run_tag(model, "kfold", "mock+gleam", 4.0, mock_clipped))
+        pre = load_result(profile, seed, source, run_tag(model, "kfold", "mock+gleam", 4.0, mock_clipped,
+                                                         overrides=None if fields is None else {"mock_fields": fields}))
         if real is None or pre is None:
             continue
         pairs.append((pd.DataFrame(pre["scores"]), pd.DataFrame(real["scores"])))
@@ -107,6 +115,9 @@ def main(argv=None):
     parser.add_argument("--model", default="I")
     parser.add_argument("--fields", type=int, nargs="+", default=None, metavar="N",
                         help="tabulate the mock-only runs with these numbers of training fields")
+    parser.add_argument("--pretrain-fields", type=int, default=None, metavar="N",
+                        help="tabulate only pre-training from the detector of N mock fields (mock_pretraining_<profile>"
+                             "_fields<N>.md)")
     parser.add_argument("--sidelobes", type=float, nargs="+", default=None, metavar="LEVEL",
                         help="tabulate the mock-only runs (clipped mock fields) with these sidelobe levels instead")
     args = parser.parse_args(argv)
@@ -135,18 +146,21 @@ def main(argv=None):
         paths.atomic_write(out / f"mock_sidelobes_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
         print(text)
         return
-    mock = markdown(mock_rows(args.profile, args.seeds, args.model))
-    paths.atomic_write(out / f"mock_detector_{args.profile}.md", lambda tmp: Path(tmp).write_text(
-        f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}).\n\n" + mock))
-    rows, paired = pretraining(args.profile, args.seeds, args.model)
-    text = f"Made by `{command}`: `train_on='mock+gleam'` (mock fields clipped like the published) against " \
+    if args.pretrain_fields is None:
+        mock = markdown(mock_rows(args.profile, args.seeds, args.model))
+        paths.atomic_write(out / f"mock_detector_{args.profile}.md", lambda tmp: Path(tmp).write_text(
+            f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}).\n\n" + mock))
+        print(mock)
+    rows, paired = pretraining(args.profile, args.seeds, args.model, fields=args.pretrain_fields)
+    detector = "" if args.pretrain_fields is None else f", pre-trained on {args.pretrain_fields} mock fields"
+    text = f"Made by `{command}`: `train_on='mock+gleam'` (mock fields clipped like the published{detector}) against " \
            f"`train_on='gleam'`, model {args.model}, same folds and seeds; per-source out-of-fold AUC.\n\n" + markdown(rows)
     if paired:
         text += (f"\nPaired difference (mock-pretrained minus real-only) over {len(rows)} seeds: "
                  f"{paired['mean']:+.3f}, 95 % interval [{paired['ci'][0]:+.3f}, {paired['ci'][1]:+.3f}] "
                  f"(clusters resampled, stratified, the same draw for both runs of a seed).\n")
-    paths.atomic_write(out / f"mock_pretraining_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
-    print(mock)
+    name = f"mock_pretraining_{args.profile}" + ("" if args.pretrain_fields is None else f"_fields{args.pretrain_fields}")
+    paths.atomic_write(out / f"{name}.md", lambda tmp: Path(tmp).write_text(text))
     print(text)
 
 
