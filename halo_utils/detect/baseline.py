@@ -9,7 +9,14 @@ from __future__ import annotations
 from ..prep.dataset import source_rms
 from ..prep.features import features
 
-__all__ = ["fit_kfold"]
+__all__ = ["forest", "fit_kfold"]
+
+
+def forest(seed: int = 0, trees: int = 200):
+    """The baseline's (unfitted) random forest: ``trees`` trees, at least 2 samples per leaf, one core."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    return RandomForestClassifier(trees, min_samples_leaf=2, random_state=seed, n_jobs=1)
 
 
 def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int = 0, trees: int = 200):
@@ -19,7 +26,6 @@ def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int =
     permutation baseline. Returns a table with repeat, fold, source, label, score.
     """
     import pandas as pd
-    from sklearn.ensemble import RandomForestClassifier
 
     rows = []
     for f in plan:
@@ -27,9 +33,9 @@ def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int =
         table = features(fields, rms, config)
         train = [n for n, part in f["split"].items() if part in ("train", "val")]
         test = [n for n, part in f["split"].items() if part == "test"]
-        forest = RandomForestClassifier(trees, min_samples_leaf=2, random_state=seed, n_jobs=1)
-        forest.fit(table.loc[train].to_numpy(), [labels[n] for n in train])
-        score = forest.predict_proba(table.loc[test].to_numpy())[:, 1]
+        model = forest(seed, trees)
+        model.fit(table.loc[train].to_numpy(), [labels[n] for n in train])
+        score = model.predict_proba(table.loc[test].to_numpy())[:, 1]
         rows += [dict(repeat=f["repeat"], fold=f["fold"], source=n, label=labels[n], score=float(s))
                  for n, s in zip(test, score)]
     return pd.DataFrame(rows)

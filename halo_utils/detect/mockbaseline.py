@@ -25,10 +25,11 @@ from ..constants import BAND_KEYS
 from ..prep.features import features
 from ..prep.mockset import mock_sky_config
 from .artefact import operating_threshold
+from .baseline import forest
 from .mocktrain import splits
 from .oof import binomial_interval, bootstrap_auc
 
-__all__ = ["field_features", "forest_scores", "baseline", "main"]
+__all__ = ["field_features", "forest_scores", "baseline", "rows", "main"]
 
 SETTINGS = ((False, None), (True, 4.0))  # (mock fields clipped like the published, pipeline clip): as in the tables
 
@@ -52,12 +53,10 @@ def field_features(mocks, config, chunk: int = 500):
 def forest_scores(parts: dict, config, seed: int = 0, trees: int = 200) -> dict:
     """A random forest fitted on the ``train`` fields of ``parts`` (:func:`~halo_utils.detect.mocktrain.splits`);
     each part's table with its ``score`` (halo probability)."""
-    from sklearn.ensemble import RandomForestClassifier
-
     table = {name: field_features(mocks, config) for name, mocks in parts.items()}
-    forest = RandomForestClassifier(trees, min_samples_leaf=2, random_state=seed, n_jobs=1)
-    forest.fit(table["train"].to_numpy(), parts["train"].table.label.to_numpy())
-    return {name: mocks.table.assign(score=forest.predict_proba(table[name].to_numpy())[:, 1])
+    model = forest(seed, trees)
+    model.fit(table["train"].to_numpy(), parts["train"].table.label.to_numpy())
+    return {name: mocks.table.assign(score=model.predict_proba(table[name].to_numpy())[:, 1])
             for name, mocks in parts.items()}
 
 
