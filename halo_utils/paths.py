@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = [
     "project_root", "data_dir", "results_dir", "figures_dir", "gleam_dir", "frdeep_dir",
-    "atomic_write", "atomic_folder", "write_json", "write_summary", "MissingDataError",
+    "atomic_write", "atomic_folder", "only_once", "write_json", "write_summary", "MissingDataError",
 ]
 
 
@@ -115,6 +115,46 @@ def atomic_folder(folder: str | os.PathLike):
         os.replace(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def only_once(path: str | os.PathLike, wait_s: float = 3600, poll_s: float = 2.0):
+    """Let one process make ``path`` while the others wait for it (runs of a sweep with ``--jobs 2``).
+
+    ``with only_once(path) as mine:`` gives ``mine`` True when this process must make ``path``
+    (it holds ``<path>.lock`` until the block ends), False when ``path`` exists, already or once
+    the process holding the lock has made it. A lock older than ``wait_s`` is stale (left by a
+    killed run); after waiting ``wait_s`` in vain this process makes ``path`` itself.
+    """
+    import time
+
+    path = Path(path)
+    lock = path.with_suffix(".lock")
+    if not path.exists() and not _take_lock(lock, wait_s):
+        end = time.monotonic() + wait_s
+        while not path.exists() and time.monotonic() < end:
+            time.sleep(poll_s)
+    if path.exists():
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _take_lock(lock: Path, stale_s: float) -> bool:
+    """Create ``lock`` if no fresh one exists; True if this process holds it now."""
+    import time
+
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    if lock.exists() and time.time() - lock.stat().st_mtime > stale_s:
+        lock.unlink(missing_ok=True)  # left by a killed run
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
 
 
 def _jsonable(value):

@@ -7,6 +7,7 @@ import pytest
 from halo_utils.config import data_config
 from halo_utils.detect import classify, crossval, mocktrain
 from halo_utils.generate import folds
+from halo_utils.judge import augmentation
 from halo_utils.prep.dataset import build_dataset
 
 
@@ -59,6 +60,34 @@ def test_each_fold_generator_learns_its_training_halos_only_and_is_reused(real_s
     monkeypatch.setattr(folds, "DDPM", refuse)
     again = folds.fold_pool("ddpm", real_sources, plan[0]["split"], settings, training.bands, "smoke", 0, tmp_path)
     assert np.array_equal(again["jy"], pools[0]["jy"])
+
+
+def test_a_sweep_trains_each_fold_generator_once_ahead_where_its_notebooks_look(real_sources, gleam_dir, tmp_path,
+                                                                                   monkeypatch):
+    """The generators of a sweep are jobs of their own, one per distinct training split, written where the notebook's
+    extender then reads them (the same folds, data settings, bands and seed) without training anything."""
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    shared = augmentation.generator_runs("ddpm", [0, 1], "smoke", {"plan_seed": 0}, gleam_dir=gleam_dir)
+    training = classify.train_config("smoke", plan_seed=0)
+    assert len(shared) == training.folds and not any(r["done"] for r in shared)  # both seeds share the folds
+    own = augmentation.generator_runs("ddpm", [0, 1], "smoke", {}, gleam_dir=gleam_dir)
+    assert len(own) == 2 * training.folds and shared[0]["run"] in {r["run"] for r in own}
+    assert len(augmentation.generator_runs("ddpm", [0, 1], "smoke", {}, "strict", gleam_dir)) == 2
+    assert augmentation.generator_runs("real", [0], "smoke", {}, gleam_dir=gleam_dir) == []
+
+    folds.main([str(shared[0]["job"])])
+    assert [r["done"] for r in augmentation.generator_runs("ddpm", [0], "smoke", {"plan_seed": 0}, gleam_dir=gleam_dir)
+            ] == [True] + [False] * (training.folds - 1)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the notebook trained a generator that the sweep had trained")
+
+    monkeypatch.setattr(folds, "DDPM", refuse)
+    settings = data_config("smoke", clip_sigma=4.0)  # the notebook's default clip
+    plan = crossval.kfold_plan(real_sources, settings, training.folds, training.repeats, 0, training.val_fraction)
+    pool = folds.fold_pool("ddpm", real_sources, plan[0]["split"], settings, training.bands, "smoke", 0,
+                           augmentation.generator_root("smoke"))
+    assert pool["meta"]["key"] == shared[0]["run"].split("_", 1)[1]
 
 
 def test_generated_halos_join_or_replace_class_1_of_the_training_part_only(real_sources, fold, tmp_path):

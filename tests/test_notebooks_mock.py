@@ -94,6 +94,9 @@ def test_classifier_notebook_trains_with_generated_halos_and_pairs_with_its_real
         info = fit["extended"]
         assert info["generator"] == "ddpm" and info["n_generated"] == info["n_real_halo_images"] > 0
     assert all(fit["extended"] is None for fit in real["fits"])
+    for run, result in zip(runs, (real, augmented)):  # a sweep skips what its table does not use
+        assert result["train_config"]["baseline_permutations"] == 0 and result["baseline"]["null_auc"] == []
+        assert not list((workspace / "figures").glob(f"05_maps_{run['run']}*"))
     rows, models = augmentation.paired_table(runs)
     assert [r["difference"] for r in rows] == [round(augmented["oof_source_auc"] - real["oof_source_auc"], 3)]
     assert models[0]["seeds"] == 1 and models[0]["model"] == "I′"

@@ -128,3 +128,23 @@ def test_a_run_s_wall_time_is_papermill_s_record_of_its_notebook(tmp_path, monke
     (folder / "I_kfold_cpu_seed1.ipynb").write_text(json.dumps(dict(metadata=dict(papermill=dict(duration=None)))))
     assert sweep.notebook_seconds("I_kfold_cpu_seed0") == 61.5
     assert sweep.notebook_seconds("I_kfold_cpu_seed1") is None and sweep.notebook_seconds("I_kfold_cpu_seed2") is None
+
+
+def test_a_timed_sweep_records_each_start_that_ran_something(tmp_path, monkeypatch):
+    codes = {"a": 0, "b": 1}
+    monkeypatch.setattr(sweep, "_execute", lambda params, threads: codes[params["run"]])
+    clock = tmp_path / "wall.json"
+    runs = [dict(run="a", done=False), dict(run="b", done=False), dict(run="c", done=True)]
+    assert sweep.timed_run(runs, 1, clock) == ["b"]
+    assert sweep.timed_run([dict(run="c", done=True)], 1, clock) == []  # nothing to run: no entry
+    entries = json.loads(clock.read_text())["entries"]
+    assert [(e["runs"], e["failed"], e["jobs"]) for e in entries] == [(2, 1, 1)] and entries[0]["seconds"] >= 0
+    assert "over 1 start(s)" in sweep.clock_text(clock) and "1 failed" in sweep.clock_text(clock)
+    assert sweep.clock_text(tmp_path / "none.json") == ""
+
+
+def test_a_generator_job_that_fails_says_where_its_log_is(tmp_path, capsys):
+    job = tmp_path / "ddpm_x.json"
+    job.write_text(json.dumps(dict(kind="wgan")))  # no such per-fold generator, and half a job
+    assert sweep._execute(dict(run="ddpm_x", job=job), threads=1) != 0
+    assert str(job.with_suffix(".log")) in capsys.readouterr().out and "lacks" in job.with_suffix(".log").read_text()

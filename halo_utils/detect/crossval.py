@@ -170,8 +170,8 @@ def _cached_baseline(sources, config, plan, seed, noise, permutations, folder, p
     """:func:`baseline_scores`, computed once per (sources, settings, folds, seed, permutations) and reused.
 
     Every model of a seed shares the folds, so the baseline and its permutations (minutes) run once.
-    Runs of a sweep that start together (``--jobs 2``) do not both compute it: the first takes a
-    lock file, the others wait for its result (up to ``wait_s``; a lock older than that is stale).
+    Runs of a sweep that start together (``--jobs 2``) do not both compute it: the first makes it,
+    the others wait for its result (:func:`halo_utils.paths.only_once`).
     """
     import hashlib
     import json
@@ -181,41 +181,12 @@ def _cached_baseline(sources, config, plan, seed, noise, permutations, folder, p
     key = json.dumps(dict(sources={s.name: s.label for s in sources}, config=config.to_dict(),
                           plan=[f["split"] for f in plan], seed=seed, permutations=permutations), sort_keys=True)
     path = Path(folder) / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
-    if not path.exists() and not _take_lock(path.with_suffix(".lock"), wait_s):
-        _wait_for(path, wait_s)
-    if path.exists():
-        saved = json.loads(path.read_text())
-        return pd.DataFrame(saved["scores"]), saved["null"]
-    try:
-        scores, null = baseline_scores(sources, config, plan, seed, noise, permutations, progress)
-        write_json(path, dict(scores=scores.to_dict("records"), null=null))
-    finally:
-        path.with_suffix(".lock").unlink(missing_ok=True)
-    return scores, null
-
-
-def _take_lock(lock: Path, stale_s: float) -> bool:
-    """Create ``lock`` if no fresh one exists; True if this process holds it now."""
-    import os
-    import time
-
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    if lock.exists() and time.time() - lock.stat().st_mtime > stale_s:
-        lock.unlink(missing_ok=True)  # left by a killed run
-    try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        return True
-    except FileExistsError:
-        return False
-
-
-def _wait_for(path: Path, wait_s: float, poll_s: float = 2.0):
-    """Poll until ``path`` exists or ``wait_s`` passed (then the caller computes it itself)."""
-    import time
-
-    end = time.monotonic() + wait_s
-    while not path.exists() and time.monotonic() < end:
-        time.sleep(poll_s)
+    with paths.only_once(path, wait_s) as mine:
+        if mine:
+            scores, null = baseline_scores(sources, config, plan, seed, noise, permutations, progress)
+            write_json(path, dict(scores=scores.to_dict("records"), null=null))
+    saved = json.loads(path.read_text())
+    return pd.DataFrame(saved["scores"]), saved["null"]
 
 
 def _shape(plan: list) -> tuple:

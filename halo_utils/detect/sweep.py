@@ -25,8 +25,8 @@ from ..config import run_name
 from .classify import run_tag
 from .oof import binomial_interval, pooled_metrics
 
-__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "notebook_seconds", "run", "load_runs", "summary_table", "to_markdown", "kfold_table",
-           "kfold_markdown", "ensemble_table", "aggregate", "main"]
+__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run_job", "notebook_seconds", "run", "timed_run", "clock_text",
+           "load_runs", "summary_table", "to_markdown", "kfold_table", "kfold_markdown", "ensemble_table", "aggregate", "main"]
 
 PAPER_TABLE5 = {"A": (94.41, 1.95), "I": (86.87, 2.78), "D": (84.68, 1.03)}
 """The paper's Table 5 accuracies (%, mean ± std over 10 runs; its protocol)."""
@@ -61,20 +61,35 @@ def run_notebook(parameters: dict, out: Path, threads: int | None = None, stage:
     args = [sys.executable, "-m", "papermill", "--log-output", "--no-progress-bar", str(notebook), str(out)]
     for key, value in parameters.items():
         args += ["-y", json.dumps({key: value})] if isinstance(value, (dict, list)) else ["-p", key, str(value)]
+    return _call(args, out.with_suffix(".log"), threads, notebook.parent)
+
+
+def run_job(job: Path, threads: int | None = None) -> int:
+    """Train a per-fold generator from its job file (:mod:`halo_utils.generate.folds`) in a subprocess; its console
+    output goes to the job file with suffix ``.log``. Returns the exit code."""
+    return _call([sys.executable, "-m", "halo_utils.generate.folds", str(job)], Path(job).with_suffix(".log"), threads,
+                 paths.project_root())
+
+
+def _call(args: list, log: Path, threads: int | None, cwd: Path) -> int:
+    """Run ``args`` with TensorFlow's intra-op threads capped at ``threads``, console output to ``log``."""
     env = dict(os.environ, MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
     if threads:
         env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1")
-    with open(out.with_suffix(".log"), "w") as stream:
-        return subprocess.call(args, env=env, stdout=stream, stderr=subprocess.STDOUT, cwd=notebook.parent)
+    with open(log, "w") as stream:
+        return subprocess.call(args, env=env, stdout=stream, stderr=subprocess.STDOUT, cwd=cwd)
 
 
 def _execute(params: dict, threads: int | None) -> int:
-    """Run one planned sweep run; say where its log is if it fails."""
-    out = paths.data_dir() / "runs" / STAGE / f"{params['run']}.ipynb"
-    keys = params.get("parameters", ("model", "protocol", "seed", "profile", "source"))
-    code = run_notebook({k: params[k] for k in keys}, out, threads)
+    """Run one planned sweep run (a notebook, or a generator's ``job``); say where its log is if it fails."""
+    if "job" in params:
+        code, log = run_job(params["job"], threads), Path(params["job"]).with_suffix(".log")
+    else:
+        out = paths.data_dir() / "runs" / STAGE / f"{params['run']}.ipynb"
+        keys = params.get("parameters", ("model", "protocol", "seed", "profile", "source"))
+        code, log = run_notebook({k: params[k] for k in keys}, out, threads), out.with_suffix(".log")
     if code:
-        print(f"run {params['run']} failed (exit {code}); see {out.with_suffix('.log')}")
+        print(f"run {params['run']} failed (exit {code}); see {log}")
     return code
 
 
@@ -97,6 +112,34 @@ def run(runs: list, jobs: int = 1) -> list:
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         codes = list(tqdm(pool.map(lambda r: _execute(r, threads), todo), total=len(todo), desc="sweep"))
     return [r["run"] for r, code in zip(todo, codes) if code]
+
+
+def timed_run(runs: list, jobs: int, clock: Path) -> list:
+    """:func:`run`, its wall clock appended to the JSON list ``clock`` when it ran anything (a sweep stopped and
+    started again adds one entry per start); return the failures."""
+    import time
+
+    todo = sum(not r["done"] for r in runs)
+    start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
+    failed = run(runs, jobs)
+    if todo:
+        past = json.loads(clock.read_text()) if clock.exists() else []
+        paths.write_json(clock, dict(entries=[*(past["entries"] if past else []), dict(
+            started=started, seconds=time.perf_counter() - start, runs=todo, failed=len(failed), jobs=jobs,
+            cores=os.cpu_count())]))
+    return failed
+
+
+def clock_text(clock: Path) -> str:
+    """A sentence on the wall clock that :func:`timed_run` recorded in ``clock`` (empty if none)."""
+    if not clock.exists():
+        return ""
+    entries = json.loads(clock.read_text())["entries"]
+    hours = sum(e["seconds"] for e in entries) / 3600
+    return (f"Sweep wall clock: {hours:.2f} h over {len(entries)} start(s) of the command, running "
+            f"{sum(e['runs'] for e in entries)} runs (generators included; jobs "
+            f"{sorted({e['jobs'] for e in entries})} on {entries[-1]['cores']} cores; "
+            f"{sum(e['failed'] for e in entries)} failed).\n")
 
 
 def load_runs(profile: str, source: str = "gleam", models=None, protocols=None) -> list:

@@ -8,6 +8,11 @@ data settings, bands, seed) under ``data/models/generators/`` and resume when st
 
     pool = fold_pool("ddpm", sources, split, settings, bands, profile, seed, root)
     jy = draw(pool, n, seed)   # (n, 64, 64, B) Jy/beam
+
+A sweep trains its generators ahead of the classifiers, each in its own process, from a job file
+(:func:`halo_utils.judge.augmentation.generator_runs`)::
+
+    python -m halo_utils.generate.folds data/runs/generators/ddpm_<key>.json
 """
 
 from __future__ import annotations
@@ -19,12 +24,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..paths import only_once
 from ..prep.dataset import build_dataset, training_halos
 from ..prep.preprocess import clip_cube
 from .ddpm import DDPM, SAMPLING, ddpm_config
 from .generated import load_samples, save_samples
 
-__all__ = ["GENERATORS", "fold_settings", "fold_key", "fold_pool", "draw", "clip_like_data"]
+__all__ = ["GENERATORS", "fold_settings", "fold_key", "fold_pool", "draw", "clip_like_data", "main"]
 
 GENERATORS = ("ddpm",)
 """Generators that can be trained per fold. The WGAN-GP and the GLEAM CVAE are not wired in yet (see deviations)."""
@@ -82,19 +88,19 @@ def fold_pool(kind: str, sources, split: dict, config, bands, profile: str, seed
     key, sampling = fold_key(kind, settings, halos, config, bands, seed)
     folder = Path(root) / f"{kind}_{key}"
     pool = folder / f"pool_{sampling}.npz"
-    if pool.exists():
-        return load_samples(pool)
-    start = time.perf_counter()
-    ds = build_dataset(sources, config, seed=seed, split=split)
-    images, _, names = training_halos(ds, bands)
-    model = DDPM(settings, images, seed)
-    model.train(folder / "train")
-    n = int(np.ceil(POOL_PER_REAL * len(images)))
-    samples = np.concatenate([model.sample(min(_BATCH, n - i), seed=seed + i, progress=progress)
-                              for i in range(0, n, _BATCH)])
-    save_samples(pool, samples, ds.log, bands, generator=kind, key=key, sampling=sampling, halos=names,
-                 n_real=len(images),
-                 seed=seed, settings=settings.to_dict(), seconds=time.perf_counter() - start)
+    with only_once(pool) as mine:  # runs of a sweep started together train each fold's generator once
+        if mine:
+            start = time.perf_counter()
+            ds = build_dataset(sources, config, seed=seed, split=split)
+            images, _, names = training_halos(ds, bands)
+            model = DDPM(settings, images, seed)
+            model.train(folder / "train")
+            n = int(np.ceil(POOL_PER_REAL * len(images)))
+            samples = np.concatenate([model.sample(min(_BATCH, n - i), seed=seed + i, progress=progress)
+                                      for i in range(0, n, _BATCH)])
+            save_samples(pool, samples, ds.log, bands, generator=kind, key=key, sampling=sampling, halos=names,
+                         n_real=len(images), seed=seed, settings=settings.to_dict(),
+                         seconds=time.perf_counter() - start)
     return load_samples(pool)
 
 
@@ -121,3 +127,29 @@ def clip_like_data(jy: np.ndarray, normaliser: dict, config) -> np.ndarray:
     """
     rms = np.asarray(normaliser["x0"], np.float64) / config.log_reference_sigma
     return clip_cube(np.asarray(jy, np.float32), rms, config.clip_sigma, config.cap_sigma)
+
+
+def main(argv=None):
+    """Train one fold's generator and draw its pool, as a job file says: ``kind``, ``profile``, ``data_config``
+    (a :class:`~halo_utils.config.DataConfig` as a dict), ``bands``, ``seed``, ``split`` (source -> part), ``gleam_dir``
+    and ``root`` (the arguments of :func:`fold_pool`)."""
+    import argparse
+
+    from ..config import DataConfig
+    from ..data.images import read_dataset
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser.add_argument("job", type=Path, help="the job file (JSON)")
+    path = parser.parse_args(argv).job
+    job = json.loads(path.read_text())
+    missing = sorted({"kind", "profile", "data_config", "bands", "seed", "split", "gleam_dir", "root"} - set(job))
+    if missing:
+        parser.error(f"the job {path} lacks {missing}")
+    sources = read_dataset(job["gleam_dir"])
+    pool = fold_pool(job["kind"], sources, job["split"], DataConfig.from_dict(job["data_config"]), job["bands"],
+                     job["profile"], job["seed"], job["root"])
+    print(f"{job['kind']} {pool['meta']['key']}: {len(pool['jy'])} samples, {pool['meta']['seconds']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

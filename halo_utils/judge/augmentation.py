@@ -27,16 +27,19 @@ from ..detect import crossval
 from ..detect.classify import run_tag
 from ..detect.oof import paired_auc_difference, pooled_metrics
 from ..generate.folds import GENERATORS, clip_like_data, draw, fold_pool
-from ..generate.generated import band_normaliser
+from ..generate.generated import band_normaliser, load_samples
 
-__all__ = ["AUGMENT_WITH", "CONTROL", "PAPER_PRIMED", "generator_root", "extender", "tstr", "sweep_runs", "paired_table",
-           "tstr_rows", "main"]
+__all__ = ["AUGMENT_WITH", "CONTROL", "PAPER_PRIMED", "SWEEP_SKIPS", "generator_root", "extender", "tstr", "sweep_runs",
+           "generator_runs", "paired_table", "tstr_rows", "main"]
 
 CONTROL = "real"
 """The control arm: as many extra class-1 images, drawn from the fold's own real training halos (turned, mirrored)."""
 AUGMENT_WITH = ("none", CONTROL) + GENERATORS
 PAPER_PRIMED = {"I": (92.05, 2.94), "A": (95.93, 1.57), "D": (90.45, 0.84)}
 """The paper's Table 5 accuracies (%) of I', A', D' (trained with DDPM halos; its protocol)."""
+SWEEP_SKIPS = dict(saliency=False, baseline_permutations=0)
+"""Notebook parameters of every sweep run: skip what the table does not use (the saliency maps, the forest's
+permutation null). Neither changes the network's scores, so neither is in the run's name."""
 
 
 def generator_root(profile: str) -> Path:
@@ -137,10 +140,54 @@ def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, override
                 name = run_name(profile, seed, source, run_tag(model, protocol, augment_with=augment,
                                                                 generated_per_real=per_real, overrides=overrides))
                 params = dict(model=model, protocol=protocol, seed=int(seed), profile=profile, source=source,
-                              augment_with=augment, generated_per_real=per_real, training_overrides=overrides)
+                              augment_with=augment, generated_per_real=per_real, training_overrides=overrides,
+                              **SWEEP_SKIPS)
                 runs.append(dict(params, run=name, parameters=tuple(params),
                                  done=(paths.results_dir("05_classifier") / f"{name}.json").exists()))
     return runs
+
+
+def generator_runs(kind: str, seeds, profile: str, overrides: dict, protocol: str = "kfold", gleam_dir=None) -> list:
+    """The per-fold generators that a sweep's augmented runs of ``kind`` draw from, each once, as sweep runs.
+
+    A sweep trains them first, ``--jobs`` at a time, each in its own process (:func:`halo_utils.detect.sweep.run_job`),
+    so that no notebook waits for one while the cores idle. Each run is a dict with ``run`` (the generator's name),
+    ``job`` (its job file under ``data/runs/generators/``, written here), ``pool`` and ``done``. The folds, bands,
+    data settings and seeds are the notebook's (its default clip), so the notebooks find these pools; no generators
+    for the control or the real-only arm.
+    """
+    from ..config import data_config
+    from ..data.images import read_dataset
+    from ..detect.classify import train_config
+    from ..generate.folds import fold_key, fold_settings
+    from ..prep.dataset import dataset_root
+    from ..prep.splits import protocol_split
+
+    if kind not in GENERATORS:
+        return []
+    root, folder = dataset_root("gleam", gleam_dir), paths.data_dir() / "runs" / "generators"
+    sources, config, training = read_dataset(root), data_config(profile), train_config(profile, **overrides)
+    runs = {}
+    for seed in seeds:
+        generator_seed = crossval.plan_seed(training, seed)
+        if protocol == "kfold":
+            folds = [f["split"] for f in crossval.kfold_plan(sources, config, training.folds, training.repeats,
+                                                             generator_seed, training.val_fraction)]
+        else:
+            folds = [protocol_split(sources, protocol, seed, training.val_fraction)[0]]
+        for split in folds:
+            halos = [s.name for s in sources if s.label == 1 and split[s.name] == "train"]
+            key, sampling = fold_key(kind, fold_settings(kind, profile), halos, config, training.bands, generator_seed)
+            pool = generator_root(profile) / f"{kind}_{key}" / f"pool_{sampling}.npz"
+            job = folder / f"{kind}_{key}.json"
+            if pool in runs:
+                continue
+            if not pool.exists():
+                paths.write_json(job, dict(kind=kind, profile=profile, data_config=config.to_dict(),
+                                           bands=list(training.bands), seed=generator_seed, split=split,
+                                           gleam_dir=str(root), root=str(generator_root(profile))))
+            runs[pool] = dict(run=f"{kind}_{key}", job=job, pool=pool, done=pool.exists())
+    return list(runs.values())
 
 
 def paired_table(runs: list) -> tuple:
@@ -270,8 +317,13 @@ def main(argv=None):
         overrides["repeats"] = args.repeats
     runs = sweep_runs(seeds, args.models, args.augment_with, args.per_real, args.profile, overrides, versus=args.versus,
                       protocol=args.protocol)
+    name = {("none", CONTROL): "control"}.get((args.versus, args.augment_with), "augmented")
+    name += "" if args.versus == "none" else f"_{args.augment_with}_vs_{args.versus}"
+    name += "" if args.protocol == "kfold" else f"_{args.protocol}"
+    clock = paths.data_dir() / "runs" / f"table5_{name}_{args.profile}_wall.json"
+    generators = generator_runs(args.augment_with, seeds, args.profile, overrides, args.protocol)
     if not args.aggregate_only:
-        failed = sweep.run(runs, args.jobs)
+        failed = sweep.timed_run(generators + runs, args.jobs, clock)
         if failed:
             print("failed runs:", failed)
     command = "python -m halo_utils.judge.augmentation " + " ".join(argv if argv is not None else sys.argv[1:])
@@ -293,14 +345,16 @@ def main(argv=None):
     text += (f"\nWall time of the {len(seconds)} executed notebooks found: {sum(seconds) / 3600:.1f} h (papermill's "
              "record of each; a run resumed after a stop counts its last execution only, and the cores may have been "
              "shared).\n")
+    trained = [load_samples(r["pool"])["meta"]["seconds"] for r in generators if r["pool"].exists()]
+    if trained:
+        text += (f"Training and sampling the {len(trained)} per-fold generators: {sum(trained) / 3600:.1f} h "
+                 "(summed over the generators, each timed in its own process).\n")
+    text += sweep.clock_text(clock)
     tstr = tstr_rows(args.profile, seeds) if args.protocol == "kfold" else []
     if tstr:
         text += ("\nTrain on synthetic, test on real (`04_metrics`, per-source out-of-fold AUC of the classifier "
                  "trained on each fold's generated halos and real non-halos, against its twin trained on the real "
                  "halos of the same folds; difference TSTR minus TRTR):\n\n" + _markdown(tstr))
-    name = {("none", CONTROL): "control"}.get((args.versus, args.augment_with), "augmented")
-    name += "" if args.versus == "none" else f"_{args.augment_with}_vs_{args.versus}"
-    name += "" if args.protocol == "kfold" else f"_{args.protocol}"
     out = paths.project_root() / "docs" / "results" / f"table5_{name}_{args.profile}.md"
     paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
     print(text)
