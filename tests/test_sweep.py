@@ -131,14 +131,20 @@ def test_a_run_s_wall_time_is_papermill_s_record_of_its_notebook(tmp_path, monke
 
 
 def test_a_timed_sweep_records_each_start_that_ran_something(tmp_path, monkeypatch):
-    codes = {"a": 0, "b": 1}
-    monkeypatch.setattr(sweep, "_execute", lambda params, threads: codes[params["run"]])
     clock = tmp_path / "wall.json"
+    seen = []
+
+    def execute(params, threads):  # the second run sees the first one's time already kept (a kill loses nothing)
+        seen.append(json.loads(clock.read_text())["entries"][-1]["runs"] if clock.exists() else 0)
+        return {"a": 0, "b": 1}[params["run"]]
+
+    monkeypatch.setattr(sweep, "_execute", execute)
     runs = [dict(run="a", done=False), dict(run="b", done=False), dict(run="c", done=True)]
     assert sweep.timed_run(runs, 1, clock) == ["b"]
     assert sweep.timed_run([dict(run="c", done=True)], 1, clock) == []  # nothing to run: no entry
     entries = json.loads(clock.read_text())["entries"]
     assert [(e["runs"], e["failed"], e["jobs"]) for e in entries] == [(2, 1, 1)] and entries[0]["seconds"] >= 0
+    assert seen == [0, 1]
     assert "over 1 start(s)" in sweep.clock_text(clock) and "1 failed" in sweep.clock_text(clock)
     assert sweep.clock_text(tmp_path / "none.json") == ""
 

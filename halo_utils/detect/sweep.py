@@ -102,32 +102,46 @@ def notebook_seconds(run: str) -> float | None:
     return json.loads(path.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
 
 
-def run(runs: list, jobs: int = 1) -> list:
-    """Execute the runs not yet done, ``jobs`` at a time (each with cores / jobs threads); return failures."""
+def run(runs: list, jobs: int = 1, after=None) -> list:
+    """Execute the runs not yet done, ``jobs`` at a time (each with cores / jobs threads); return failures.
+
+    ``after(run, exit_code)``, if given, is called as each run ends (from the worker threads).
+    """
     from tqdm.auto import tqdm
 
     todo = [r for r in runs if not r["done"]]
     print(f"{len(runs) - len(todo)} of {len(runs)} runs already done; {len(todo)} to run, {jobs} at a time")
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+
+    def one(r):
+        code = _execute(r, threads)
+        if after is not None:
+            after(r, code)
+        return code
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        codes = list(tqdm(pool.map(lambda r: _execute(r, threads), todo), total=len(todo), desc="sweep"))
+        codes = list(tqdm(pool.map(one, todo), total=len(todo), desc="sweep"))
     return [r["run"] for r, code in zip(todo, codes) if code]
 
 
 def timed_run(runs: list, jobs: int, clock: Path) -> list:
-    """:func:`run`, its wall clock appended to the JSON list ``clock`` when it ran anything (a sweep stopped and
-    started again adds one entry per start); return the failures."""
+    """:func:`run`, its wall clock kept in the JSON ``clock``: one entry per start of the command that ran something,
+    brought up to date as each run ends (a sweep killed part-way keeps its time up to its last finished run).
+    Returns the failures."""
+    import threading
     import time
 
-    todo = sum(not r["done"] for r in runs)
-    start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
-    failed = run(runs, jobs)
-    if todo:
-        past = json.loads(clock.read_text()) if clock.exists() else []
-        paths.write_json(clock, dict(entries=[*(past["entries"] if past else []), dict(
-            started=started, seconds=time.perf_counter() - start, runs=todo, failed=len(failed), jobs=jobs,
-            cores=os.cpu_count())]))
-    return failed
+    past = json.loads(clock.read_text())["entries"] if clock.exists() else []
+    entry = dict(started=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=0.0, runs=0, failed=0, jobs=jobs,
+                 cores=os.cpu_count())
+    start, lock = time.perf_counter(), threading.Lock()
+
+    def after(r, code):
+        with lock:
+            entry.update(seconds=time.perf_counter() - start, runs=entry["runs"] + 1, failed=entry["failed"] + bool(code))
+            paths.write_json(clock, dict(entries=[*past, entry]))
+
+    return run(runs, jobs, after)
 
 
 def clock_text(clock: Path) -> str:
@@ -136,8 +150,8 @@ def clock_text(clock: Path) -> str:
         return ""
     entries = json.loads(clock.read_text())["entries"]
     hours = sum(e["seconds"] for e in entries) / 3600
-    return (f"Sweep wall clock: {hours:.2f} h over {len(entries)} start(s) of the command, running "
-            f"{sum(e['runs'] for e in entries)} runs (generators included; jobs "
+    return (f"Sweep wall clock: {hours:.2f} h over {len(entries)} start(s) of the command, up to the last of the "
+            f"{sum(e['runs'] for e in entries)} runs each finished (generators included; jobs "
             f"{sorted({e['jobs'] for e in entries})} on {entries[-1]['cores']} cores; "
             f"{sum(e['failed'] for e in entries)} failed).\n")
 
