@@ -122,19 +122,21 @@ def only_once(path: str | os.PathLike, wait_s: float = 3600, poll_s: float = 2.0
     """Let one process make ``path`` while the others wait for it (runs of a sweep with ``--jobs 2``).
 
     ``with only_once(path) as mine:`` gives ``mine`` True when this process must make ``path``
-    (it holds ``<path>.lock`` until the block ends), False when ``path`` exists, already or once
-    the process holding the lock has made it. A lock older than ``wait_s`` is stale (left by a
-    killed run); after waiting ``wait_s`` in vain this process makes ``path`` itself.
+    (it holds ``<path>.lock``, which names its process, until the block ends), False when ``path``
+    exists, already or once the process holding the lock has made it. A lock is stale when the
+    process it names no longer runs (a killed run: taken over at once) or it is older than
+    ``wait_s``; after waiting ``wait_s`` in vain this process makes ``path`` itself.
     """
     import time
 
-    path = Path(path)
+    path, held = Path(path), False
     lock = path.with_suffix(".lock")
-    if not path.exists() and not _take_lock(lock, wait_s):
-        end = time.monotonic() + wait_s
-        while not path.exists() and time.monotonic() < end:
-            time.sleep(poll_s)
+    end = time.monotonic() + wait_s
+    while not path.exists() and not (held := _take_lock(lock, wait_s)) and time.monotonic() < end:
+        time.sleep(poll_s)
     if path.exists():
+        if held:
+            lock.unlink(missing_ok=True)
         yield False
         return
     try:
@@ -144,17 +146,30 @@ def only_once(path: str | os.PathLike, wait_s: float = 3600, poll_s: float = 2.0
 
 
 def _take_lock(lock: Path, stale_s: float) -> bool:
-    """Create ``lock`` if no fresh one exists; True if this process holds it now."""
+    """Create ``lock`` (holding this process's id) if no live one exists; True if this process holds it now."""
     import time
 
     lock.parent.mkdir(parents=True, exist_ok=True)
-    if lock.exists() and time.time() - lock.stat().st_mtime > stale_s:
+    if lock.exists() and (time.time() - lock.stat().st_mtime > stale_s or not _holder_runs(lock)):
         lock.unlink(missing_ok=True)  # left by a killed run
     try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-        return True
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
     except FileExistsError:
         return False
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
+
+
+def _holder_runs(lock: Path) -> bool:
+    """False when ``lock`` names a process that no longer runs on this machine (True if unreadable or unsure)."""
+    try:
+        os.kill(int(lock.read_text()), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError):
+        return True
+    return True
 
 
 def _jsonable(value):

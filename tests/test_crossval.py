@@ -264,3 +264,19 @@ def test_paired_auc_difference_sees_a_real_gain_and_not_a_relabelled_copy():
     assert gain["mean"] > 0.1 and gain["ci"][0] > 0 and len(gain["per_seed"]) == 3
     same = oof.paired_auc_difference(list(zip(weak, weak)), n_boot=300)
     assert same["mean"] == 0 and same["ci"] == [0.0, 0.0]
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over_at_once(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from halo_utils import paths
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    target = tmp_path / "pool.npz"
+    target.with_suffix(".lock").write_text(dead.stdout.strip())  # its process has ended
+    start = time.monotonic()
+    with paths.only_once(target, wait_s=600) as mine:
+        assert mine and target.with_suffix(".lock").read_text() == str(__import__("os").getpid())
+    assert time.monotonic() - start < 5 and not target.with_suffix(".lock").exists()

@@ -88,7 +88,7 @@ def fold_pool(kind: str, sources, split: dict, config, bands, profile: str, seed
     key, sampling = fold_key(kind, settings, halos, config, bands, seed)
     folder = Path(root) / f"{kind}_{key}"
     pool = folder / f"pool_{sampling}.npz"
-    with only_once(pool) as mine:  # runs of a sweep started together train each fold's generator once
+    with only_once(pool, wait_s=48 * 3600) as mine:  # runs of a sweep started together train each generator once
         if mine:
             start = time.perf_counter()
             ds = build_dataset(sources, config, seed=seed, split=split)
