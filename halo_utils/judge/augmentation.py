@@ -147,12 +147,14 @@ def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, override
     return runs
 
 
-def generator_runs(kind: str, seeds, profile: str, overrides: dict, protocol: str = "kfold", gleam_dir=None) -> list:
+def generator_runs(kind: str, seeds, profile: str, overrides: dict, protocol: str = "kfold", gleam_dir=None,
+                   write: bool = True) -> list:
     """The per-fold generators that a sweep's augmented runs of ``kind`` draw from, each once, as sweep runs.
 
     A sweep trains them first, ``--jobs`` at a time, each in its own process (:func:`halo_utils.detect.sweep.run_job`),
     so that no notebook waits for one while the cores idle. Each run is a dict with ``run`` (the generator's name),
-    ``job`` (its job file under ``data/runs/generators/``, written here), ``pool`` and ``done``. The folds, bands,
+    ``job`` (its job file under ``data/runs/generators/``, written here for the generators not yet trained unless
+    ``write`` is False), ``pool`` and ``done``. The folds, bands,
     data settings and seeds are the notebook's (its default clip), so the notebooks find these pools; no generators
     for the control or the real-only arm.
     """
@@ -182,7 +184,7 @@ def generator_runs(kind: str, seeds, profile: str, overrides: dict, protocol: st
             job = folder / f"{kind}_{key}.json"
             if pool in runs:
                 continue
-            if not pool.exists():
+            if write and not pool.exists():
                 paths.write_json(job, dict(kind=kind, profile=profile, data_config=config.to_dict(),
                                            bands=list(training.bands), seed=generator_seed, split=split,
                                            gleam_dir=str(root), root=str(generator_root(profile))))
@@ -321,7 +323,8 @@ def main(argv=None):
     name += "" if args.versus == "none" else f"_{args.augment_with}_vs_{args.versus}"
     name += "" if args.protocol == "kfold" else f"_{args.protocol}"
     clock = paths.data_dir() / "runs" / f"table5_{name}_{args.profile}_wall.json"
-    generators = generator_runs(args.augment_with, seeds, args.profile, overrides, args.protocol)
+    generators = generator_runs(args.augment_with, seeds, args.profile, overrides, args.protocol,
+                                write=not args.aggregate_only)
     if not args.aggregate_only:
         failed = sweep.timed_run(generators + runs, args.jobs, clock)
         if failed:
