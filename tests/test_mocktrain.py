@@ -64,6 +64,38 @@ def test_streamed_training_gives_the_numbers_of_training_in_memory(tmp_path, mon
         np.testing.assert_array_equal(a, b)
 
 
+def test_fresh_views_give_every_epoch_its_own_views_of_the_same_fields(tmp_path, monkeypatch):
+    """``mock_fresh_views``: each training epoch reads its own rotations and mirrors of the same fields, the same
+    ones again when the epoch is run again (a resumed run), and training does read them."""
+    import keras
+
+    from halo_utils.models.classifiers import build_classifier
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    settings = config.data_config("smoke")
+    sky = mockset.mock_sky_config(settings)
+    parts = [mockset.build(n, s, settings, sky, shard=16, progress=False) for n, s in ((40, 0), (20, 1))]
+    views = [mockset.Views(part.fields, 2, s) for s, part in enumerate(parts)]
+    log = mocktrain.normaliser(views[0], parts[0].rms, settings)
+    fixed, fresh = (mocktrain.streamed(parts[0], views[0], log, fresh=f) for f in (False, True))
+    assert fixed["x"].at_epoch(3) is fixed["x"] and fixed["x"].fingerprint() != fresh["x"].fingerprint()
+    first, second = fresh["x"].at_epoch(0), fresh["x"].at_epoch(1)
+    np.testing.assert_array_equal(first.views.index, second.views.index)  # the same fields, so the same labels
+    np.testing.assert_array_equal(first[:], fresh["x"].at_epoch(0)[:])
+    changed = [not np.array_equal(a, b) for a, b in zip(first[:], second[:])]
+    assert 0.5 < np.mean(changed) < 1  # 7 in 8 views differ between two draws of the eight rotations and mirrors
+    val = mocktrain.streamed(parts[1], views[1], log)
+    training = classify.train_config("smoke", epochs=2, patience=2)
+    weights = []
+    for k, data in enumerate((fixed, fresh)):
+        config.deterministic(0)
+        keras.utils.set_random_seed(0)
+        net = build_classifier("D", size=settings.cutout, bands=4)
+        classify.train(net, training, data, val, tmp_path / f"run{k}", seed=0)
+        weights.append(net.get_weights())
+    assert any(not np.array_equal(a, b) for a, b in zip(*weights))
+
+
 def test_completeness_and_false_positive_tables(trained):
     result, _ = trained
     table = result["completeness"]
@@ -106,7 +138,8 @@ def test_the_training_size_table_reads_each_run_by_its_name(tmp_path, monkeypatc
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"
     folder.mkdir(parents=True)
-    for n, overrides in ((3000, None), (12000, {"mock_fields": 12000})):
+    for n, overrides in ((3000, None), (12000, {"mock_fields": 12000}),
+                         (12000, {"mock_fields": 12000, "mock_fresh_views": True})):
         tag = classify.run_tag("I", "kfold", "mock", 4.0, True, overrides=overrides)
         mock = dict(test_auc=0.7, test_auc_ci=[0.6, 0.8], threshold={"threshold": 0.5}, test_fpr=0.05, completeness=[],
                     completeness_snr5=0.5, n_halos_snr5=10, train_seconds=1.0, peak_rss_mb=1.0,
@@ -115,6 +148,9 @@ def test_the_training_size_table_reads_each_run_by_its_name(tmp_path, monkeypatc
         (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(dict(mock=mock, transfer=transfer)))
     rows = pretraining.mock_rows("cpu", [0], clipping=(True,), fields=[None, 12000, 50000])
     assert [(r["train_fields"], r["test_fields"]) for r in rows] == [(3000, 1500), (12000, 6000)]
+    assert "training_views" not in rows[0]
+    rows = pretraining.mock_rows("cpu", [0], clipping=(True,), fields=[12000], fresh=(False, True))
+    assert [r["training_views"] for r in rows] == ["fixed", "new every epoch"]
 
 
 def test_pretraining_from_a_larger_mock_detector_is_paired_by_its_run_name(tmp_path, monkeypatch):

@@ -59,6 +59,7 @@ class TrainConfig:
     plan_seed: int | None = None  # kfold protocol: the seed of the folds (None: the run's; set: all seeds share them)
     baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
     mock_fields: int = 3000  # train_on 'mock' / 'mock+gleam': mock training fields (validation 1/5, test 1/2 of it)
+    mock_fresh_views: bool = False  # train_on 'mock' / 'mock+gleam': new random views of the fields every epoch
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -233,7 +234,8 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
     run after ``config.patience`` epochs without improvement. The training images are shuffled
     by a permutation drawn from (``seed``, epoch). ``train_data["x"]`` and ``val_data["x"]`` are arrays, or lazy
     images that ``x[rows]`` makes when read and ``x.fingerprint()`` names (mock fields streamed from disk:
-    :mod:`halo_utils.detect.mocktrain`); lazy images are fed batch by batch in the same order, with the same weights.
+    :mod:`halo_utils.detect.mocktrain`); lazy images are fed batch by batch in the same order, with the same weights,
+    and those with ``x.at_epoch(epoch)`` give each epoch its own images (fresh views of the same fields).
 
     Exactly resumable: after every epoch ``workdir`` receives the weights with the optimizer
     state (``epoch<n>.weights.h5``, a new file each epoch), the random layers' states, the early-stopping and checkpoint
@@ -285,7 +287,8 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
             fit = model.fit(train_data["x"][order], train_data["y"][order], batch_size=config.batch_size, epochs=1,
                             shuffle=False, class_weight=weights, verbose=0)
         else:  # images made as they are read: batch by batch, in the same order, with the same weights
-            fit = model.fit(stream_batches(train_data, order, weights, config.batch_size), epochs=1, shuffle=False, verbose=0)
+            seen = dict(train_data, x=train_data["x"].at_epoch(epoch)) if hasattr(train_data["x"], "at_epoch") else train_data
+            fit = model.fit(stream_batches(seen, order, weights, config.batch_size), epochs=1, shuffle=False, verbose=0)
         logs = {k: float(v[-1]) for k, v in fit.history.items()}
         validate.on_epoch_end(epoch, logs)
         stop.update(logs)

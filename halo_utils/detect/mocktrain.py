@@ -55,10 +55,16 @@ def run_tag(model: str, clipped: bool, clip_sigma, sky: dict | None = None, over
 
 class Inputs:
     """Network inputs made from :class:`~halo_utils.prep.mockset.Views` as they are read: ``inputs[rows]``
-    (len(rows), 64, 64, B) float32 in [0, 1]; ``fingerprint()`` names the fields, the views and the scaling."""
+    (len(rows), 64, 64, B) float32 in [0, 1]; ``fingerprint()`` names the fields, the views and the scaling.
+    With ``fresh``, ``at_epoch(k)`` gives training epoch ``k`` views of its own (``Views.redrawn``): the network
+    then never sees the same rotation and mirror of a field twice in a row, which curbs memorising fields."""
 
-    def __init__(self, views: Views, log: LogNormaliser):
-        self.views, self.log, self.shape = views, log, views.shape
+    def __init__(self, views: Views, log: LogNormaliser, fresh: bool = False):
+        self.views, self.log, self.shape, self.fresh = views, log, views.shape, fresh
+
+    def at_epoch(self, epoch: int) -> "Inputs":
+        """The inputs training epoch ``epoch`` (from 0) reads: these, or with ``fresh`` epoch ``epoch``'s views."""
+        return Inputs(self.views.redrawn(epoch), self.log) if self.fresh else self
 
     def __len__(self) -> int:
         return len(self.views)
@@ -70,6 +76,8 @@ class Inputs:
         digest = hashlib.sha1(self.views.fields.fingerprint().encode())
         for part in (self.views.index, self.views.turns, self.views.mirror):
             digest.update(np.ascontiguousarray(part))
+        if self.fresh:
+            digest.update(b"fresh views every epoch")
         digest.update(json.dumps(self.log.to_dict()).encode())
         return digest.hexdigest()
 
@@ -80,11 +88,12 @@ def normaliser(views: Views, rms: np.ndarray, config) -> LogNormaliser:
     return LogNormaliser().fit(views, config.log_reference_sigma * np.median(rms, axis=0))
 
 
-def streamed(mocks, views: Views, log: LogNormaliser) -> dict:
+def streamed(mocks, views: Views, log: LogNormaliser, fresh: bool = False) -> dict:
     """Training (or validation) data of :func:`halo_utils.detect.classify.train` from the ``views`` of mock fields:
-    ``x`` the lazy network inputs, ``y`` one-hot (n, 2), ``label`` and ``source`` (n,)."""
+    ``x`` the lazy network inputs (``fresh``: new views every epoch), ``y`` one-hot (n, 2), ``label`` and
+    ``source`` (n,)."""
     label = mocks.table.label.to_numpy()[views.index]
-    return dict(x=Inputs(views, log), y=np.eye(2, dtype=np.float32)[label], label=label,
+    return dict(x=Inputs(views, log, fresh), y=np.eye(2, dtype=np.float32)[label], label=label,
                 source=mocks.table.name.to_numpy()[views.index])
 
 
@@ -157,7 +166,7 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     parts = splits(n_fields, seed, config, mock_sky_config(config, clipped=clipped, **(sky or {})), progress)
     seen = Views(parts["train"].fields, per_field, seed)
     log = normaliser(seen, parts["train"].rms, config)
-    train_data = streamed(parts["train"], seen, log)
+    train_data = streamed(parts["train"], seen, log, fresh=training.mock_fresh_views)
     val_data = streamed(parts["val"], Views(parts["val"].fields, per_field, seed + 1), log)
     keras.utils.set_random_seed(seed)
     net = build_classifier(model, size=config.cutout, bands=len(BAND_KEYS))

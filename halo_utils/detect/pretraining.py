@@ -41,14 +41,15 @@ def load_result(profile: str, seed: int, source: str, tag: str) -> dict | None:
 
 
 def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skies=({},), clipping=(False, True),
-              fields=(None,)) -> list:
+              fields=(None,), fresh=(False,)) -> list:
     """One row per mock-only run found (mock images unclipped / clipped like the published, pipeline clip, each of
-    ``skies``: the mock-sky settings changed, e.g. ``{"sidelobe_level": 0.03}``, and each of ``fields``: training
-    fields, None for the profile's ``mock_fields``, a number for the runs with that ``mock_fields`` override)."""
+    ``skies``: the mock-sky settings changed, e.g. ``{"sidelobe_level": 0.03}``, each of ``fields``: training
+    fields, None for the profile's ``mock_fields``, a number for the runs with that ``mock_fields`` override, and
+    each of ``fresh``: True for the runs with new views of the training fields every epoch)."""
     rows = []
-    for seed, sky, clipped, clip, n in ((s, k, c, p, n) for s in seeds for k in skies for c in clipping
-                                        for p in (4.0, None) for n in fields):
-        overrides = None if n is None else {"mock_fields": n}
+    for seed, sky, clipped, clip, n, f in ((s, k, c, p, n, f) for s in seeds for k in skies for c in clipping
+                                           for p in (4.0, None) for n in fields for f in fresh):
+        overrides = {**({} if n is None else {"mock_fields": n}), **({"mock_fresh_views": True} if f else {})} or None
         result = load_result(profile, seed, source, run_tag(model, "kfold", "mock", clip, clipped, overrides=overrides,
                                                       mock_sky=sky))
         if result is None:
@@ -57,7 +58,8 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
         by_snr = {r["peak_snr_bin"]: r for r in mock["completeness"]}
         sky_column = {"mock_sky": ", ".join(f"{k} {v}" for k, v in sky.items()) or "default"} if any(skies) else {}
         size_column = {"train_fields": mock["sizes"]["train"], "test_fields": mock["sizes"]["test"]} if any(fields) else {}
-        rows.append(dict(seed=seed, **size_column, **sky_column, mock_images="clipped like the published" if clipped else "unclipped",
+        views_column = {"training_views": "new every epoch" if f else "fixed"} if any(fresh) else {}
+        rows.append(dict(seed=seed, **size_column, **views_column, **sky_column, mock_images="clipped like the published" if clipped else "unclipped",
                          pipeline_clip="none" if clip is None else f"{clip:g} sigma",
                          test_auc=f"{mock['test_auc']:.3f} [{mock['test_auc_ci'][0]:.3f}, {mock['test_auc_ci'][1]:.3f}]",
                          threshold=f"{mock['threshold']['threshold']:.3f}", test_fpr=f"{mock['test_fpr']:.3f}",
@@ -115,6 +117,8 @@ def main(argv=None):
     parser.add_argument("--model", default="I")
     parser.add_argument("--fields", type=int, nargs="+", default=None, metavar="N",
                         help="tabulate the mock-only runs with these numbers of training fields")
+    parser.add_argument("--fresh-views", action="store_true",
+                        help="with --fields: also the runs with new views every epoch (mock_fresh_views)")
     parser.add_argument("--pretrain-fields", type=int, default=None, metavar="N",
                         help="tabulate only pre-training from the detector of N mock fields (mock_pretraining_<profile>"
                              "_fields<N>.md)")
@@ -132,7 +136,10 @@ def main(argv=None):
                 "`-p training_overrides '{\"mock_fields\": N}'`; mock fields unclipped with `-p clip_sigma None`, or "
                 "clipped like the published with `-p mock_clipped True`): the same detector trained on more mock "
                 "fields (validation 1/5 and test 1/2 as many, the first fields of the same mock seeds), and scored on "
-                "the real clusters.\n\n" + markdown(mock_rows(args.profile, args.seeds, args.model, fields=fields)))
+                "the real clusters" + (" (`training_views`: the two random views of each training field drawn once, "
+                "or new every epoch with `\"mock_fresh_views\": true`)" if args.fresh_views else "") + ".\n\n"
+                + markdown(mock_rows(args.profile, args.seeds, args.model, fields=fields,
+                                     fresh=(False, True) if args.fresh_views else (False,))))
         paths.atomic_write(out / f"mock_fields_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
         print(text)
         return

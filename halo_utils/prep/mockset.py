@@ -181,11 +181,12 @@ def _layout(path: Path) -> tuple:
 class Views:
     """``per_field`` random views of every field — a multiple of 90 deg, a mirror, then the central cut-out — made
     when read: ``views[rows]`` (len(rows), size, size, B) float32 Jy/beam; ``index`` (n * per_field,) each view's
-    field. The draws are made once, from ``seed``, so reading a view twice gives the same image."""
+    field. The draws are made once, from ``seed`` (and ``draw``, if given), so reading a view twice gives the same
+    image; ``redrawn(k)`` gives the same fields with draw ``k``'s views (fresh views for training epoch ``k``)."""
 
-    def __init__(self, fields, per_field: int, seed: int, size: int = 64):
-        rng = np.random.default_rng([seed, 31])
-        self.fields, self.size = fields, size
+    def __init__(self, fields, per_field: int, seed: int, size: int = 64, draw: int | None = None):
+        rng = np.random.default_rng([seed, 31] if draw is None else [seed, 31, draw])
+        self.fields, self.size, self.per_field, self.seed, self.draw = fields, size, per_field, seed, draw
         self.index = np.repeat(np.arange(len(fields)), per_field)
         draws = np.array([(rng.integers(4), rng.uniform()) for _ in self.index], np.float64).reshape(-1, 2)
         self.turns, self.mirror = draws[:, 0].astype(int), draws[:, 1] < 0.5
@@ -193,6 +194,10 @@ class Views:
 
     def __len__(self) -> int:
         return len(self.index)
+
+    def redrawn(self, draw: int) -> "Views":
+        """The same fields, each seen through ``per_field`` other random views (draw ``draw`` of ``seed``)."""
+        return Views(self.fields, self.per_field, self.seed, self.size, draw)
 
     def __getitem__(self, rows) -> np.ndarray:
         rows = np.arange(len(self))[rows]
