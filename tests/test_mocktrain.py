@@ -166,7 +166,8 @@ def test_pretraining_from_a_larger_mock_detector_is_paired_by_its_run_name(tmp_p
     label = np.repeat([0, 1], 5)
     for auc, tag in ((0.6, classify.run_tag("I", "kfold")),
                      (0.7, classify.run_tag("I", "kfold", "mock+gleam", 4.0, True)),
-                     (0.8, classify.run_tag("I", "kfold", "mock+gleam", 4.0, True, overrides={"mock_fields": 25000}))):
+                     (0.8, classify.run_tag("I", "kfold", "mock+gleam", 4.0, True, overrides={"mock_fields": 25000})),
+                     (0.9, classify.run_tag("I", "kfold", "mock+gleam", 4.0, True, overrides={"mock_fresh_views": True}))):
         scores = [dict(source=f"s{i}", label=int(y), score=float(y * auc + i / 100), repeat=0) for i, y in enumerate(label)]
         (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(dict(
             scores=scores, oof_source_auc=auc)))
@@ -174,3 +175,4 @@ def test_pretraining_from_a_larger_mock_detector_is_paired_by_its_run_name(tmp_p
     rows, paired = pretraining.pretraining("cpu", [0], fields=25000)
     assert [(r["real_only"], r["mock_pretrained"], r["difference"]) for r in rows] == [(0.6, 0.8, 0.2)]
     assert paired is not None and pretraining.pretraining("cpu", [0], fields=50000)[0] == []
+    assert [r["mock_pretrained"] for r in pretraining.pretraining("cpu", [0], fresh=True)[0]] == [0.9]

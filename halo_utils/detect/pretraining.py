@@ -19,7 +19,8 @@ writes ``docs/results/mock_fields_<profile>.md``: the mock-only runs with those 
     python -m halo_utils.detect.pretraining --profile cpu --seeds 0 --pretrain-fields 25000
 
 writes ``docs/results/mock_pretraining_<profile>_fields25000.md``: pre-training from the detector of 25,000 mock
-fields (``-p training_overrides '{"mock_fields": 25000}'``) against real-only training.
+fields (``-p training_overrides '{"mock_fields": 25000}'``) against real-only training; ``--fresh-views`` takes the
+runs whose mock detector saw new views of its fields every epoch (``"mock_fresh_views": true``) instead.
 """
 
 from __future__ import annotations
@@ -81,16 +82,18 @@ def _memory(mock: dict) -> dict:
 
 
 def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mock_clipped: bool = True,
-                fields: int | None = None) -> tuple:
+                fields: int | None = None, fresh: bool = False) -> tuple:
     """Per-seed AUC of real-only and mock-pre-trained runs found for both, and their paired difference; ``fields``:
-    the pre-trained runs with that ``mock_fields`` override (None: the profile's)."""
+    the pre-trained runs with that ``mock_fields`` override (None: the profile's); ``fresh``: those whose mock
+    detector saw new views every epoch (``mock_fresh_views``)."""
     import pandas as pd
 
+    overrides = {**({} if fields is None else {"mock_fields": fields}), **({"mock_fresh_views": True} if fresh else {})}
     rows, pairs = [], []
     for seed in seeds:
         real = load_result(profile, seed, source, run_tag(model, "kfold"))
         pre = load_result(profile, seed, source, run_tag(model, "kfold", "mock+gleam", 4.0, mock_clipped,
-                                                         overrides=None if fields is None else {"mock_fields": fields}))
+                                                         overrides=overrides or None))
         if real is None or pre is None:
             continue
         pairs.append((pd.DataFrame(pre["scores"]), pd.DataFrame(real["scores"])))
@@ -118,7 +121,8 @@ def main(argv=None):
     parser.add_argument("--fields", type=int, nargs="+", default=None, metavar="N",
                         help="tabulate the mock-only runs with these numbers of training fields")
     parser.add_argument("--fresh-views", action="store_true",
-                        help="with --fields: also the runs with new views every epoch (mock_fresh_views)")
+                        help="with --fields: also the runs with new views every epoch (mock_fresh_views); without: "
+                             "pre-training from such a detector (mock_pretraining_<profile>[_fields<N>]_freshviews.md)")
     parser.add_argument("--pretrain-fields", type=int, default=None, metavar="N",
                         help="tabulate only pre-training from the detector of N mock fields (mock_pretraining_<profile>"
                              "_fields<N>.md)")
@@ -158,15 +162,17 @@ def main(argv=None):
         paths.atomic_write(out / f"mock_detector_{args.profile}.md", lambda tmp: Path(tmp).write_text(
             f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}).\n\n" + mock))
         print(mock)
-    rows, paired = pretraining(args.profile, args.seeds, args.model, fields=args.pretrain_fields)
-    detector = "" if args.pretrain_fields is None else f", pre-trained on {args.pretrain_fields} mock fields"
+    rows, paired = pretraining(args.profile, args.seeds, args.model, fields=args.pretrain_fields, fresh=args.fresh_views)
+    detector = ("" if args.pretrain_fields is None else f", pre-trained on {args.pretrain_fields} mock fields") \
+        + (", new views every epoch" if args.fresh_views else "")
     text = f"Made by `{command}`: `train_on='mock+gleam'` (mock fields clipped like the published{detector}) against " \
            f"`train_on='gleam'`, model {args.model}, same folds and seeds; per-source out-of-fold AUC.\n\n" + markdown(rows)
     if paired:
         text += (f"\nPaired difference (mock-pretrained minus real-only) over {len(rows)} seeds: "
                  f"{paired['mean']:+.3f}, 95 % interval [{paired['ci'][0]:+.3f}, {paired['ci'][1]:+.3f}] "
                  f"(clusters resampled, stratified, the same draw for both runs of a seed).\n")
-    name = f"mock_pretraining_{args.profile}" + ("" if args.pretrain_fields is None else f"_fields{args.pretrain_fields}")
+    name = f"mock_pretraining_{args.profile}" + ("" if args.pretrain_fields is None else f"_fields{args.pretrain_fields}") \
+        + ("_freshviews" if args.fresh_views else "")
     paths.atomic_write(out / f"{name}.md", lambda tmp: Path(tmp).write_text(text))
     print(text)
 
