@@ -82,6 +82,7 @@ def test_fresh_views_give_every_epoch_its_own_views_of_the_same_fields(tmp_path,
     first, second = fresh["x"].at_epoch(0), fresh["x"].at_epoch(1)
     np.testing.assert_array_equal(first.views.index, second.views.index)  # the same fields, so the same labels
     np.testing.assert_array_equal(first[:], fresh["x"].at_epoch(0)[:])
+    np.testing.assert_array_equal(first[:], fixed["x"][:])  # epoch 0 reads the fixed views (draw 0 is the seed's)
     changed = [not np.array_equal(a, b) for a, b in zip(first[:], second[:])]
     assert 0.5 < np.mean(changed) < 1  # 7 in 8 views differ between two draws of the eight rotations and mirrors
     val = mocktrain.streamed(parts[1], views[1], log)

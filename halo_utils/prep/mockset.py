@@ -182,7 +182,9 @@ class Views:
     """``per_field`` random views of every field — a multiple of 90 deg, a mirror, then the central cut-out — made
     when read: ``views[rows]`` (len(rows), size, size, B) float32 Jy/beam; ``index`` (n * per_field,) each view's
     field. The draws are made once, from ``seed`` (and ``draw``, if given), so reading a view twice gives the same
-    image; ``redrawn(k)`` gives the same fields with draw ``k``'s views (fresh views for training epoch ``k``)."""
+    image; ``redrawn(k)`` gives the same fields with draw ``k``'s views (fresh views for training epoch ``k``; draw 0
+    is the views of ``seed`` itself, as numpy's seeding ignores a trailing 0, so epoch 0 of a fresh-view training
+    reads what a fixed-view training reads)."""
 
     def __init__(self, fields, per_field: int, seed: int, size: int = 64, draw: int | None = None):
         rng = np.random.default_rng([seed, 31] if draw is None else [seed, 31, draw])
