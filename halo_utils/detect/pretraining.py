@@ -31,7 +31,7 @@ from pathlib import Path
 from .. import paths
 from ..config import run_name
 from .classify import run_tag
-from .oof import paired_auc_difference
+from .oof import binomial_interval, paired_auc_difference
 
 __all__ = ["load_result", "mock_rows", "pretraining", "markdown", "main"]
 
@@ -64,7 +64,7 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
                          pipeline_clip="none" if clip is None else f"{clip:g} sigma",
                          test_auc=f"{mock['test_auc']:.3f} [{mock['test_auc_ci'][0]:.3f}, {mock['test_auc_ci'][1]:.3f}]",
                          threshold=f"{mock['threshold']['threshold']:.3f}", test_fpr=f"{mock['test_fpr']:.3f}",
-                         completeness_snr5=f"{mock['completeness_snr5']:.3f} (n={mock['n_halos_snr5']})",
+                         completeness_snr5=_with_interval(mock["completeness_snr5"], mock["n_halos_snr5"]),
                          **{f"completeness_snr{k}": f"{r['completeness']:.2f} ({r['found']}/{r['n']})"
                             for k, r in by_snr.items()},
                          real_auc=f"{real['auc']:.3f} [{real['auc_ci'][0]:.3f}, {real['auc_ci'][1]:.3f}]",
@@ -72,6 +72,12 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
                          real_non_halos_above=f"{real['non_halos_above']}/{real['n_non_halos']}",
                          train_s=round(mock["train_seconds"]), **_memory(mock)))
     return rows
+
+
+def _with_interval(share: float, n: int) -> str:
+    """A completeness of ``n`` halos with its Wilson 95 % interval: ``0.910 [0.898, 0.921] (n=2535)``."""
+    low, high = binomial_interval(round(share * n), n)
+    return f"{share:.3f} [{low:.3f}, {high:.3f}] (n={n})"
 
 
 def _memory(mock: dict) -> dict:
