@@ -27,7 +27,8 @@ from ..prep.mockset import mock_sky_config
 from .artefact import operating_threshold
 from .baseline import forest
 from .mocktrain import splits
-from .oof import binomial_interval, bootstrap_auc
+from .oof import bootstrap_auc
+from .pretraining import completeness_text
 
 __all__ = ["field_features", "forest_scores", "baseline", "rows", "main"]
 
@@ -90,11 +91,6 @@ def _auc(result: dict) -> str:
     return f"{result['test_auc']:.3f} [{result['test_auc_ci'][0]:.3f}, {result['test_auc_ci'][1]:.3f}]"
 
 
-def _completeness(found: int, n: int) -> str:
-    low, high = binomial_interval(found, n)
-    return f"{found / n:.3f} [{low:.3f}, {high:.3f}] ({found}/{n})" if n else "-"
-
-
 def rows(profile: str, seeds, fields, model: str = "I", fpr: float = 0.05) -> list:
     """One row per (seed, training fields, clipping) whose network run exists: forest against network."""
     from ..config import data_config
@@ -110,8 +106,8 @@ def rows(profile: str, seeds, fields, model: str = "I", fpr: float = 0.05) -> li
         out.append(dict(seed=seed, train_fields=n, mock_images="clipped like the published" if clipped else "unclipped",
                         pipeline_clip="none" if clip is None else f"{clip:g} sigma",
                         forest_test_auc=_auc(forest), network_test_auc=_auc(net),
-                        forest_completeness_snr5=_completeness(forest["found_snr5"], forest["n_snr5"]),
-                        network_completeness_snr5=_completeness(net_found, net["n_halos_snr5"]),
+                        forest_completeness_snr5=completeness_text(forest["found_snr5"], forest["n_snr5"]),
+                        network_completeness_snr5=completeness_text(net_found, net["n_halos_snr5"]),
                         forest_test_fpr=f"{forest['test_fpr']:.3f}", network_test_fpr=f"{net['test_fpr']:.3f}"))
     return out
 

@@ -50,8 +50,7 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
     rows = []
     for seed, sky, clipped, clip, n, f in ((s, k, c, p, n, f) for s in seeds for k in skies for c in clipping
                                            for p in (4.0, None) for n in fields for f in fresh):
-        overrides = {**({} if n is None else {"mock_fields": n}), **({"mock_fresh_views": True} if f else {})} or None
-        result = load_result(profile, seed, source, run_tag(model, "kfold", "mock", clip, clipped, overrides=overrides,
+        result = load_result(profile, seed, source, run_tag(model, "kfold", "mock", clip, clipped, overrides=_overrides(n, f),
                                                       mock_sky=sky))
         if result is None:
             continue
@@ -64,7 +63,8 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
                          pipeline_clip="none" if clip is None else f"{clip:g} sigma",
                          test_auc=f"{mock['test_auc']:.3f} [{mock['test_auc_ci'][0]:.3f}, {mock['test_auc_ci'][1]:.3f}]",
                          threshold=f"{mock['threshold']['threshold']:.3f}", test_fpr=f"{mock['test_fpr']:.3f}",
-                         completeness_snr5=_with_interval(mock["completeness_snr5"], mock["n_halos_snr5"]),
+                         completeness_snr5=completeness_text(round(mock["completeness_snr5"] * mock["n_halos_snr5"]),
+                                                             mock["n_halos_snr5"]),
                          **{f"completeness_snr{k}": f"{r['completeness']:.2f} ({r['found']}/{r['n']})"
                             for k, r in by_snr.items()},
                          real_auc=f"{real['auc']:.3f} [{real['auc_ci'][0]:.3f}, {real['auc_ci'][1]:.3f}]",
@@ -74,10 +74,15 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
     return rows
 
 
-def _with_interval(share: float, n: int) -> str:
-    """A completeness of ``n`` halos with its Wilson 95 % interval: ``0.910 [0.898, 0.921] (n=2535)``."""
-    low, high = binomial_interval(round(share * n), n)
-    return f"{share:.3f} [{low:.3f}, {high:.3f}] (n={n})"
+def completeness_text(found: int, n: int) -> str:
+    """``found`` of ``n`` halos with its Wilson 95 % interval: ``0.910 [0.898, 0.921] (2307/2535)``."""
+    low, high = binomial_interval(found, n)
+    return f"{found / n:.3f} [{low:.3f}, {high:.3f}] ({found}/{n})" if n else "-"
+
+
+def _overrides(fields: int | None, fresh: bool) -> dict | None:
+    """The ``TrainConfig`` overrides of a mock run: ``fields`` (None: the profile's) and new views every epoch."""
+    return {**({} if fields is None else {"mock_fields": fields}), **({"mock_fresh_views": True} if fresh else {})} or None
 
 
 def _memory(mock: dict) -> dict:
@@ -94,12 +99,11 @@ def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mo
     detector saw new views every epoch (``mock_fresh_views``)."""
     import pandas as pd
 
-    overrides = {**({} if fields is None else {"mock_fields": fields}), **({"mock_fresh_views": True} if fresh else {})}
     rows, pairs = [], []
     for seed in seeds:
         real = load_result(profile, seed, source, run_tag(model, "kfold"))
         pre = load_result(profile, seed, source, run_tag(model, "kfold", "mock+gleam", 4.0, mock_clipped,
-                                                         overrides=overrides or None))
+                                                         overrides=_overrides(fields, fresh)))
         if real is None or pre is None:
             continue
         pairs.append((pd.DataFrame(pre["scores"]), pd.DataFrame(real["scores"])))
