@@ -146,8 +146,11 @@ def test_the_training_size_table_reads_each_run_by_its_name(tmp_path, monkeypatc
                     completeness_snr5=0.5, n_halos_snr5=10, train_seconds=1.0, peak_rss_mb=1.0,
                     sizes=dict(train=n, val=n // 5, test=n // 2))
         transfer = dict(auc=0.5, auc_ci=[0.4, 0.6], halos_found=1, n_halos=23, non_halos_above=1, n_non_halos=23)
-        (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(dict(mock=mock, transfer=transfer)))
+        scores = [dict(name=f"c{i}", label=i % 2, score=i / 10) for i in range(6)]  # halos 0.1, 0.3, 0.5
+        (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(dict(
+            mock=mock, transfer=transfer, real_scores=scores)))
     rows = pretraining.mock_rows("cpu", [0], clipping=(True,), fields=[None, 12000, 50000])
+    assert rows[0]["real_median_score"] == "0.30 / 0.20"
     assert [(r["train_fields"], r["test_fields"]) for r in rows] == [(3000, 1500), (12000, 6000)]
     assert "training_views" not in rows[0]
     rows = pretraining.mock_rows("cpu", [0], clipping=(True,), fields=[12000], fresh=(False, True))

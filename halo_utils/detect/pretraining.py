@@ -28,6 +28,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from .. import paths
 from ..config import run_name
 from .classify import run_tag
@@ -70,6 +72,7 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
                          real_auc=f"{real['auc']:.3f} [{real['auc_ci'][0]:.3f}, {real['auc_ci'][1]:.3f}]",
                          real_halos_found=f"{real['halos_found']}/{real['n_halos']}",
                          real_non_halos_above=f"{real['non_halos_above']}/{real['n_non_halos']}",
+                         **_median_scores(result.get("real_scores")),
                          train_s=round(mock["train_seconds"]), **_memory(mock)))
     return rows
 
@@ -78,6 +81,14 @@ def completeness_text(found: int, n: int) -> str:
     """``found`` of ``n`` halos with its Wilson 95 % interval: ``0.910 [0.898, 0.921] (2307/2535)``."""
     low, high = binomial_interval(found, n)
     return f"{found / n:.3f} [{low:.3f}, {high:.3f}] ({found}/{n})" if n else "-"
+
+
+def _median_scores(scores: list | None) -> dict:
+    """The real clusters' median score, halos / others (for runs that recorded each cluster's score)."""
+    if not scores:
+        return {}
+    median = {y: float(np.median([r["score"] for r in scores if r["label"] == y])) for y in (1, 0)}
+    return dict(real_median_score=f"{median[1]:.2f} / {median[0]:.2f}")
 
 
 def _overrides(fields: int | None, fresh: bool) -> dict | None:
