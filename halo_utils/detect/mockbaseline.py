@@ -28,7 +28,7 @@ from .artefact import operating_threshold
 from .baseline import forest
 from .mocktrain import splits
 from .oof import bootstrap_auc
-from .pretraining import completeness_text
+from .pretraining import completeness_text, mock_overrides
 
 __all__ = ["field_features", "forest_scores", "baseline", "rows", "main"]
 
@@ -82,7 +82,7 @@ def _network(profile: str, seed: int, model: str, clipped: bool, clip, n_fields:
     from .classify import run_tag
     from .pretraining import load_result
 
-    overrides = None if n_fields == default else {"mock_fields": n_fields}
+    overrides = mock_overrides(None if n_fields == default else n_fields, fresh=False)
     result = load_result(profile, seed, "gleam", run_tag(model, "kfold", "mock", clip, clipped, overrides=overrides))
     return None if result is None else result["mock"]
 

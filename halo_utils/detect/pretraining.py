@@ -35,7 +35,7 @@ from ..config import run_name
 from .classify import run_tag
 from .oof import binomial_interval, paired_auc_difference
 
-__all__ = ["load_result", "mock_rows", "pretraining", "markdown", "main"]
+__all__ = ["load_result", "mock_overrides", "completeness_text", "mock_rows", "pretraining", "markdown", "main"]
 
 
 def load_result(profile: str, seed: int, source: str, tag: str) -> dict | None:
@@ -52,7 +52,7 @@ def mock_rows(profile: str, seeds, model: str = "I", source: str = "gleam", skie
     rows = []
     for seed, sky, clipped, clip, n, f in ((s, k, c, p, n, f) for s in seeds for k in skies for c in clipping
                                            for p in (4.0, None) for n in fields for f in fresh):
-        result = load_result(profile, seed, source, run_tag(model, "kfold", "mock", clip, clipped, overrides=_overrides(n, f),
+        result = load_result(profile, seed, source, run_tag(model, "kfold", "mock", clip, clipped, overrides=mock_overrides(n, f),
                                                       mock_sky=sky))
         if result is None:
             continue
@@ -91,7 +91,7 @@ def _median_scores(scores: list | None) -> dict:
     return dict(real_median_score=f"{median[1]:.2f} / {median[0]:.2f}")
 
 
-def _overrides(fields: int | None, fresh: bool) -> dict | None:
+def mock_overrides(fields: int | None, fresh: bool) -> dict | None:
     """The ``TrainConfig`` overrides of a mock run: ``fields`` (None: the profile's) and new views every epoch."""
     return {**({} if fields is None else {"mock_fields": fields}), **({"mock_fresh_views": True} if fresh else {})} or None
 
@@ -114,7 +114,7 @@ def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mo
     for seed in seeds:
         real = load_result(profile, seed, source, run_tag(model, "kfold"))
         pre = load_result(profile, seed, source, run_tag(model, "kfold", "mock+gleam", 4.0, mock_clipped,
-                                                         overrides=_overrides(fields, fresh)))
+                                                         overrides=mock_overrides(fields, fresh)))
         if real is None or pre is None:
             continue
         pairs.append((pd.DataFrame(pre["scores"]), pd.DataFrame(real["scores"])))

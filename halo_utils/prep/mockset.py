@@ -188,7 +188,7 @@ class Views:
 
     def __init__(self, fields, per_field: int, seed: int, size: int = 64, draw: int | None = None):
         rng = np.random.default_rng([seed, 31] if draw is None else [seed, 31, draw])
-        self.fields, self.size, self.per_field, self.seed, self.draw = fields, size, per_field, seed, draw
+        self.fields, self.size, self.per_field, self.seed = fields, size, per_field, seed
         self.index = np.repeat(np.arange(len(fields)), per_field)
         draws = np.array([(rng.integers(4), rng.uniform()) for _ in self.index], np.float64).reshape(-1, 2)
         self.turns, self.mirror = draws[:, 0].astype(int), draws[:, 1] < 0.5
