@@ -180,3 +180,22 @@ def test_pretraining_from_a_larger_mock_detector_is_paired_by_its_run_name(tmp_p
     assert [(r["real_only"], r["mock_pretrained"], r["difference"]) for r in rows] == [(0.6, 0.8, 0.2)]
     assert paired is not None and pretraining.pretraining("cpu", [0], fields=50000)[0] == []
     assert [r["mock_pretrained"] for r in pretraining.pretraining("cpu", [0], fresh=True)[0]] == [0.9]
+
+
+def test_injected_halos_are_scored_reproducibly_and_a_halo_of_no_flux_leaves_the_host_score(trained, mock_sky,
+                                                                                               monkeypatch):
+    import dataclasses
+
+    from halo_utils.detect import injection
+
+    result, _ = trained
+    det = artefact.load(result["detector"])
+    first, again = (injection.injections(det, mock_sky, per_host=1, seed=0, progress=False) for _ in range(2))
+    assert len(first) == 23 and first.host.nunique() == 23 and np.isfinite(first.peak_snr).all()
+    np.testing.assert_array_equal(first.score, again.score)
+    # with every injected halo emptied, each host scores exactly as it does alone
+    empty = [dataclasses.replace(h, flux_150=0.0) for h in injection.halo_draws(23, 0, injection.mock_sky_config(det.config))]
+    monkeypatch.setattr(injection, "halo_draws", lambda n, seed, sky: empty[:n])
+    blank = injection.injections(det, mock_sky, per_host=1, seed=0, progress=False)
+    np.testing.assert_allclose(blank.score, blank.host_score, atol=1e-6)
+    assert (blank.peak_snr == 0).all()

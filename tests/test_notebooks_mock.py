@@ -71,6 +71,10 @@ def test_classifier_notebook_learns_from_mock_fields(train_on, workspace):
     assert mock["threshold"]["fpr"] <= 0.05 and sum(row["n"] for row in mock["completeness"]) == 50
     if train_on == "mock":
         assert summary["transfer"]["n_scored"] == 46 and len(summary["real_scores"]) == 46
+        # mock halos injected into each of the 23 clusters without a halo, one per cluster in smoke
+        injected = summary["injection"]
+        assert injected["n_hosts"] == 23 and injected["per_host"] == 1
+        assert sum(row["n"] for row in injected["completeness"]) == 23
     else:  # fine-tuned under kfold: every cluster scored out of fold
         assert len(summary["scores"]) == 46 and 0 <= summary["oof_source_auc"] <= 1
 
