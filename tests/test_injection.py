@@ -51,7 +51,7 @@ def test_a_halo_keeps_its_flux_density_and_place_on_every_band_grid():
         r2 = np.sum(image * ((xx - cx) ** 2 + (yy - cy) ** 2)) / image.sum() * BAND_PIXEL_ARCMIN[b] ** 2
         bmaj, bmin, _ = beam(b, -20.0, SKY)
         intrinsic.append(r2 - (bmaj ** 2 + bmin ** 2) * FWHM_TO_SIGMA ** 2)
-    # its size in arcmin too: under a Gaussian beam the flux-weighted <r^2> grows by the beam's sigma_maj^2 + sigma_min^2
+    # its size in arcmin too: under a Gaussian beam the flux-weighted <r^2> grows by sigma_maj^2 + sigma_min^2
     assert np.ptp(intrinsic) < 0.02 * np.mean(intrinsic)
     assert len({h.flux_150 for h in injection.halo_draws(12, 0, SKY)}) == 12
     assert injection.halo_draws(3, 0, SKY) == injection.halo_draws(3, 0, SKY) != injection.halo_draws(3, 1, SKY)
@@ -64,7 +64,8 @@ def test_an_empty_halo_gives_the_clipped_image_back_and_a_bright_one_rises_above
     empty, _ = injection.inject(host, dataclasses.replace(halo, flux_150=0.0), SKY, np.random.default_rng(0), fallback)
     for band in BAND_KEYS:
         np.testing.assert_array_equal(empty.images[band][0], host.images[band][0])
-    bright, peak = injection.inject(host, dataclasses.replace(halo, flux_150=5.0), SKY, np.random.default_rng(0), fallback)
+    bright, peak = injection.inject(host, dataclasses.replace(halo, flux_150=5.0), SKY, np.random.default_rng(0),
+                                    fallback)
     assert peak > 20
     for b, band in enumerate(BAND_KEYS):
         before, after = host.images[band][0], bright.images[band][0]

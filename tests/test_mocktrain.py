@@ -194,7 +194,8 @@ def test_injected_halos_are_scored_reproducibly_and_a_halo_of_no_flux_leaves_the
     assert len(first) == 23 and first.host.nunique() == 23 and np.isfinite(first.peak_snr).all()
     np.testing.assert_array_equal(first.score, again.score)
     # with every injected halo emptied, each host scores exactly as it does alone
-    empty = [dataclasses.replace(h, flux_150=0.0) for h in injection.halo_draws(23, 0, injection.mock_sky_config(det.config))]
+    sky = injection.mock_sky_config(det.config)
+    empty = [dataclasses.replace(h, flux_150=0.0) for h in injection.halo_draws(23, 0, sky)]
     monkeypatch.setattr(injection, "halo_draws", lambda n, seed, sky: empty[:n])
     blank = injection.injections(det, mock_sky, per_host=1, seed=0, progress=False)
     np.testing.assert_allclose(blank.score, blank.host_score, atol=1e-6)

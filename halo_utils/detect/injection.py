@@ -40,8 +40,8 @@ from ..prep.noise import band_noise
 from ..sky.instrument import beam, beam_kernel, correlated_noise, render
 from ..sky.mock import simulate_field
 
-__all__ = ["DRAW_SEED", "PER_HOST", "halo_draws", "halo_image", "inject", "injections", "completeness_table", "summary_row",
-           "summary", "main"]
+__all__ = ["DRAW_SEED", "PER_HOST", "halo_draws", "halo_image", "inject", "injections", "completeness_table",
+           "summary_row", "summary", "main"]
 
 DRAW_SEED = 1000  # mock seed of the injected halos: training uses 3s .. 3s + 2 for run seed s
 STAMP = 121  # pixels per side of the rendering around the field centre
@@ -165,16 +165,26 @@ def completeness_table(table, threshold: float, mock: dict | None = None):
     """Completeness of the injected halos (score at or above ``threshold``) by peak S/N per beam, with a Wilson
     interval, beside the mock test fields' of the same detector (``mock``: the ``mock`` summary of its 05_classifier
     run) when given: a pandas table, one row per bin of :data:`~halo_utils.detect.mocktrain.SNR_BINS`."""
-    from .mocktrain import completeness
+    import pandas as pd
+
+    from .mocktrain import SNR_BINS, completeness
     from .pretraining import completeness_text
 
     out = completeness(table, threshold)
     out["real_hosts"] = [completeness_text(f, n) for f, n in zip(out.found, out.n)]
+    scores = table.groupby(pd.cut(table.peak_snr, list(SNR_BINS), right=False), observed=False).score
+    out["score_quartiles_real_hosts"] = [_quartiles(s) for _, s in scores]
     if mock is not None:
         by_bin = {r["peak_snr_bin"]: r for r in mock["completeness"]}
         out["mock_test_fields"] = [completeness_text(by_bin[b]["found"], by_bin[b]["n"]) if b in by_bin else "-"
                                    for b in out.peak_snr_bin]
-    return out[[c for c in ("peak_snr_bin", "real_hosts", "mock_test_fields") if c in out]]
+    columns = ("peak_snr_bin", "real_hosts", "mock_test_fields", "score_quartiles_real_hosts")
+    return out[[c for c in columns if c in out]]
+
+
+def _quartiles(scores) -> str:
+    """'0.30 / 0.42 / 0.56': the 25th, 50th and 75th percentiles of some scores ('-' if none)."""
+    return " / ".join(f"{q:.2f}" for q in np.percentile(scores, [25, 50, 75])) if len(scores) else "-"
 
 
 def _detector_runs(profile: str, seed: int, model: str, overrides: dict | None):
@@ -188,21 +198,23 @@ def _detector_runs(profile: str, seed: int, model: str, overrides: dict | None):
     for clipped, clip in SETTINGS:
         folder = paths.data_dir() / "models" / "mock_detector" / config.run_name(
             profile, seed, tag=mock_tag(model, clipped, clip, None, overrides)) / "detector"
-        label = ("clipped like the published" if clipped else "unclipped", "none" if clip is None else f"{clip:g} sigma")
+        label = ("clipped like the published" if clipped else "unclipped",
+                 "none" if clip is None else f"{clip:g} sigma")
         yield label, folder, load_result(profile, seed, "gleam", run_tag(model, "kfold", "mock", clip, clipped,
                                                                          overrides=overrides))
 
 
 def summary_row(table, threshold: float, result: dict | None) -> dict:
-    """One detector's injection figures: real hosts above the threshold without a halo, completeness of the
-    injected halos of peak S/N >= 5 (and of the mock test fields'), how often a halo raised its host's score, and
-    the real clusters' AUC of the run."""
+    """One detector's injection figures: real hosts above the threshold without a halo and their score quartiles,
+    completeness of the injected halos of peak S/N >= 5 (and of the mock test fields'), how often a halo raised its
+    host's score, and, from the run's ``result``, the real clusters' AUC and the labelled halos' score quartiles (to
+    set beside those of the injected halos per S/N bin in :func:`completeness_table`)."""
     from .pretraining import completeness_text
 
     bright = table[table.peak_snr >= 5]
     hosts = table.groupby("host").host_score.first()
     row = dict(threshold=f"{threshold:.3f}", hosts_above_threshold=f"{int((hosts >= threshold).sum())}/{len(hosts)}",
-               median_host_score=f"{hosts.median():.2f}",
+               score_quartiles_hosts=_quartiles(hosts),
                completeness_snr5_real_hosts=completeness_text(int(bright.candidate.sum()), len(bright)),
                score_raised_snr5=f"{(bright.score > bright.host_score).mean():.2f}")
     if result is not None:
@@ -210,6 +222,8 @@ def summary_row(table, threshold: float, result: dict | None) -> dict:
         row["completeness_snr5_mock_test"] = completeness_text(round(mock["completeness_snr5"] * mock["n_halos_snr5"]),
                                                                mock["n_halos_snr5"])
         row["real_clusters_auc"] = f"{real['auc']:.3f} [{real['auc_ci'][0]:.3f}, {real['auc_ci'][1]:.3f}]"
+        halos = [r["score"] for r in result.get("real_scores") or [] if r["label"] == 1]
+        row["score_quartiles_labelled_halos"] = _quartiles(halos)
     return row
 
 
@@ -262,7 +276,8 @@ def main(argv=None):
             f"injected one at a time into the images of the 23 real clusters without a halo, {args.per_host} per "
             "cluster, clipped again where the authors clipped, and scored by the mock-trained detector "
             f"(model {args.model}) as the real clusters are. Peak S/N: the halo's noise-free peak per beam at "
-            "139-170 MHz over the host image's noise. Intervals: Wilson 95 %.\n\n" + markdown(rows) + "".join(parts))
+            "139-170 MHz over the host image's noise. Intervals: Wilson 95 %. Score quartiles: 25th / 50th / 75th "
+            "percentile.\n\n" + markdown(rows) + "".join(parts))
     name = f"injection_{args.profile}" + ("" if args.fields is None else f"_fields{args.fields}") \
         + ("_freshviews" if args.fresh_views else "")
     paths.atomic_write(paths.project_root() / "docs" / "results" / f"{name}.md", lambda tmp: Path(tmp).write_text(text))
