@@ -178,7 +178,7 @@ def main(argv=None):
         paths.atomic_write(out / f"mock_sidelobes_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
         print(text)
         return
-    if args.pretrain_fields is None:
+    if args.pretrain_fields is None and not args.fresh_views:
         mock = markdown(mock_rows(args.profile, args.seeds, args.model))
         paths.atomic_write(out / f"mock_detector_{args.profile}.md", lambda tmp: Path(tmp).write_text(
             f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}).\n\n" + mock))
