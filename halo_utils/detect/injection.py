@@ -19,7 +19,7 @@ Where an image was clipped, the noise under the clip is unknown. It is drawn aga
 the image's RMS) and held inside the clip, so the host image comes back unchanged when the halo is left
 out. A halo pixel then rises above the clip with the noise as it would have.
 
-    python -m halo_utils.detect.injection --profile cpu --per-host 20
+    python -m halo_utils.detect.injection --profile cpu --seeds 0 1 --fields 25000 --fresh-views --per-host 20
 
 writes ``docs/results/injection_<profile>.md``: per detector, completeness by the halo's peak S/N per beam
 on real hosts beside the mock test fields'.
@@ -248,7 +248,7 @@ def main(argv=None):
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--model", default="I")
     parser.add_argument("--fields", type=int, default=None, help="the detectors of this mock_fields override")
     parser.add_argument("--fresh-views", action="store_true", help="the detectors trained with mock_fresh_views")
@@ -257,21 +257,22 @@ def main(argv=None):
     args = parser.parse_args(argv)
     command = "python -m halo_utils.detect.injection " + " ".join(argv if argv is not None else sys.argv[1:])
     overrides = mock_overrides(args.fields, args.fresh_views)
-    root = dataset_root("gleam", args.gleam_dir, args.seed)
+    root = dataset_root("gleam", args.gleam_dir)
     rows, parts = [], []
-    for (images, clip), folder, result in _detector_runs(args.profile, args.seed, args.model, overrides):
-        if not folder.exists():
-            print(f"skipped: no detector in {folder}")
-            continue
-        detector = load(folder)
-        threshold = detector.meta["thresholds"]["cv"]["threshold"]
-        table = injections(detector, root, args.per_host, args.seed)
-        out = paths.results_dir("injection") / f"{folder.parent.name}_perhost{args.per_host}.csv"
-        paths.atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
-        rows.append(dict(mock_images=images, pipeline_clip=clip, **summary_row(table, threshold, result)))
-        parts.append(f"\n### Mock images {images}, pipeline clip {clip}: completeness by peak S/N per beam\n\n"
-                     + markdown(completeness_table(table, threshold, None if result is None else result["mock"])
-                                .to_dict("records")))
+    for seed in args.seeds:
+        for (images, clip), folder, result in _detector_runs(args.profile, seed, args.model, overrides):
+            if not folder.exists():
+                print(f"skipped: no detector in {folder}")
+                continue
+            detector = load(folder)
+            threshold = detector.meta["thresholds"]["cv"]["threshold"]
+            table = injections(detector, root, args.per_host, seed)
+            out = paths.results_dir("injection") / f"{folder.parent.name}_perhost{args.per_host}.csv"
+            paths.atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
+            rows.append(dict(seed=seed, mock_images=images, pipeline_clip=clip, **summary_row(table, threshold, result)))
+            parts.append(f"\n### Seed {seed}, mock images {images}, pipeline clip {clip}: completeness by peak S/N per "
+                         "beam\n\n" + markdown(completeness_table(table, threshold, None if result is None else
+                                                                   result["mock"]).to_dict("records")))
     text = (f"Made by `{command}`: halos of the mock population (mock seed {DRAW_SEED} + seed, never seen in training) "
             f"injected one at a time into the images of the 23 real clusters without a halo, {args.per_host} per "
             "cluster, clipped again where the authors clipped, and scored by the mock-trained detector "
