@@ -21,8 +21,10 @@ out. A halo pixel then rises above the clip with the noise as it would have.
 
     python -m halo_utils.detect.injection --profile cpu --seeds 0 1 --fields 25000 --fresh-views --per-host 20
 
-writes ``docs/results/injection_<profile>.md``: per detector, completeness by the halo's peak S/N per beam
-on real hosts beside the mock test fields'.
+writes ``docs/results/injection_<profile>[_fields<N>][_freshviews].md``: per seed and detector (mock fields
+unclipped with no pipeline clip; clipped like the published with a 4-sigma clip), completeness by the halo's peak
+S/N per beam on real hosts beside the mock test fields', and score quartiles beside the labelled halos'; each
+injection's row goes to ``data/results/injection/<detector>_perhost<n>.csv``.
 """
 
 from __future__ import annotations
