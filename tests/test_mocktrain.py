@@ -180,6 +180,11 @@ def test_pretraining_from_a_larger_mock_detector_is_paired_by_its_run_name(tmp_p
     assert [(r["real_only"], r["mock_pretrained"], r["difference"]) for r in rows] == [(0.6, 0.8, 0.2)]
     assert paired is not None and pretraining.pretraining("cpu", [0], fields=50000)[0] == []
     assert [r["mock_pretrained"] for r in pretraining.pretraining("cpu", [0], fresh=True)[0]] == [0.9]
+    # the command for the fresh-view pairs writes its own table and leaves the mock-detector table alone
+    pretraining.main(["--profile", "cpu", "--seeds", "0", "--fresh-views"])
+    written = sorted(p.name for p in (tmp_path / "docs" / "results").iterdir())
+    assert written == ["mock_pretraining_cpu_freshviews.md"]
+    assert "| 0 | 0.6 | 0.9 | 0.3 |" in (tmp_path / "docs" / "results" / written[0]).read_text()
 
 
 def test_injected_halos_are_scored_reproducibly_and_a_halo_of_no_flux_leaves_the_host_score(trained, mock_sky,
