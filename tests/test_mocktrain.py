@@ -191,7 +191,7 @@ def test_injected_halos_are_scored_reproducibly_and_a_halo_of_no_flux_leaves_the
                                                                                                monkeypatch):
     import dataclasses
 
-    from halo_utils.detect import injection
+    from halo_utils.search import injection
 
     result, _ = trained
     det = artefact.load(result["detector"])
