@@ -42,8 +42,8 @@ from ..prep.noise import band_noise
 from ..sky.instrument import beam, beam_kernel, correlated_noise, render
 from ..sky.mock import simulate_field
 
-__all__ = ["DRAW_SEED", "PER_HOST", "halo_draws", "halo_image", "inject", "injections", "completeness_table",
-           "summary_row", "summary", "main"]
+__all__ = ["DRAW_SEED", "PER_HOST", "halo_draws", "halo_image", "host_noise", "inject", "injections",
+           "completeness_table", "summary_row", "summary", "main"]
 
 DRAW_SEED = 1000  # mock seed of the injected halos: training uses 3s .. 3s + 2 for run seed s
 STAMP = 121  # pixels per side of the rendering around the field centre
@@ -95,17 +95,25 @@ def _refilled(image: np.ndarray, threshold: float, rms: float, kernel: np.ndarra
     return np.where(image == 0, inside, image).astype(np.float32)
 
 
-def inject(field, halo, sky, rng, fallback_rms) -> tuple:
+def host_noise(field, fallback_rms) -> list:
+    """(rms, clip threshold) of every band of a field, Jy/beam: its own noise, ``fallback_rms`` (B,) where that
+    cannot be measured; the threshold NaN where the image was not clipped."""
+    out = []
+    for b, band in enumerate(BAND_KEYS):
+        noise = band_noise(field.images[band][0], [f.split(":")[0] for f in field.flags if f.split(":")[1:2] == [band]])
+        rms = float(rms_with_fallback([noise["rms"]], [noise["threshold"]], [fallback_rms[b]])[0][0])
+        out.append((rms, noise["threshold"]))
+    return out
+
+
+def inject(field, halo, sky, rng, fallback_rms, noise=None) -> tuple:
     """A copy of a :class:`~halo_utils.search.fields.Field` with ``halo`` added to every band (clipped again
     where the image was clipped) and the halo's peak S/N per beam at 139-170 MHz against the image's noise
-    (``fallback_rms`` (B,) where that cannot be measured)."""
+    (``fallback_rms`` (B,) where that cannot be measured; ``noise``: the field's :func:`host_noise`, if known)."""
     images, peak = {}, np.nan
-    for b, band in enumerate(BAND_KEYS):
+    for b, ((rms, threshold), band) in enumerate(zip(noise or host_noise(field, fallback_rms), BAND_KEYS)):
         image, wcs = field.images[band]
-        noise = band_noise(image, [f.split(":")[0] for f in field.flags if f.split(":")[1:2] == [band]])
-        rms = float(rms_with_fallback([noise["rms"]], [noise["threshold"]], [fallback_rms[b]])[0][0])
         model = halo_image(halo, sky, image.shape, wcs, field.radec, b)
-        threshold = noise["threshold"]
         if np.isfinite(threshold) and threshold > 0:
             px = _pixel_deg(wcs) * 60
             bmaj, bmin, bpa = beam(b, field.radec[1], sky)
@@ -146,11 +154,11 @@ def injections(detector, root, per_host: int = 20, seed: int = 0, hosts: int = 0
     rows = []
     bar = tqdm(total=len(halos), desc="injected halos", disable=not progress)
     for h, field in enumerate(fields):
-        host_score = scorer(field)[0]["score"]
+        host_score, noise = scorer(field)[0]["score"], host_noise(field, fallback)
         rng = np.random.default_rng([seed, h])
         for j in range(per_host):
             halo = halos[h * per_host + j]
-            injected, peak = inject(field, halo, sky, rng, fallback)
+            injected, peak = inject(field, halo, sky, rng, fallback, noise)
             row = scorer(injected)[0]
             re_arcmin = halo.size * sky.pixel_deg * 60
             rows.append(dict(host=field.name, draw=h * per_host + j, kind=halo.kind, z=halo.z,
@@ -271,7 +279,8 @@ def main(argv=None):
             table = injections(detector, root, args.per_host, seed)
             out = paths.results_dir("injection") / f"{folder.parent.name}_perhost{args.per_host}.csv"
             paths.atomic_write(out, lambda tmp: table.to_csv(tmp, index=False))
-            rows.append(dict(seed=seed, mock_images=images, pipeline_clip=clip, **summary_row(table, threshold, result)))
+            rows.append(dict(seed=seed, mock_images=images, pipeline_clip=clip,
+                             **summary_row(table, threshold, result)))
             parts.append(f"\n### Seed {seed}, mock images {images}, pipeline clip {clip}: completeness by peak S/N per "
                          "beam\n\n" + markdown(completeness_table(table, threshold, None if result is None else
                                                                    result["mock"]).to_dict("records")))
