@@ -280,3 +280,21 @@ def test_a_lock_left_by_a_killed_run_is_taken_over_at_once(tmp_path):
     with paths.only_once(target, wait_s=600) as mine:
         assert mine and target.with_suffix(".lock").read_text() == str(__import__("os").getpid())
     assert time.monotonic() - start < 5 and not target.with_suffix(".lock").exists()
+
+
+def test_auc_by_kind_tells_which_others_the_halos_are_told_from():
+    """Halos scored above the radio galaxies but mixed with the clusters: the split shows it, the pooled AUC hides it."""
+    rng = np.random.default_rng(0)
+    halos = rng.normal(1.0, 1.0, 20)
+    clusters, galaxies = rng.normal(1.0, 1.0, 14), rng.normal(-5.0, 0.1, 6)
+    names = [f"h{i}" for i in range(20)] + [f"c{i}" for i in range(14)] + [f"g{i}" for i in range(6)]
+    kinds = {n: {"h": "halo", "c": "cluster", "g": "radio galaxy"}[n[0]] for n in names}
+    table = pd.DataFrame(dict(source=names * 2, label=[1] * 20 + [0] * 20 + [1] * 20 + [0] * 20, repeat=np.repeat([0, 1], 40),
+                              score=np.tile(np.r_[halos, clusters, galaxies], 2)))
+    rows = {r["against"]: r for r in oof.auc_by_kind(table, kinds, n_boot=300)}
+    assert set(rows) == {"all others", "cluster", "radio galaxy"}
+    assert rows["radio galaxy"]["auc"] == 1.0 and rows["radio galaxy"]["n_others"] == 6
+    assert abs(rows["cluster"]["auc"] - 0.5) < 0.2 and rows["cluster"]["ci"][0] < 0.5 < rows["cluster"]["ci"][1]
+    assert rows["cluster"]["auc"] < rows["all others"]["auc"] < 1.0 and rows["all others"]["n_halos"] == 20
+    with pytest.raises(ValueError, match="g5"):
+        oof.auc_by_kind(table, {k: v for k, v in kinds.items() if k != "g5"})

@@ -205,3 +205,32 @@ def test_injected_halos_are_scored_reproducibly_and_a_halo_of_no_flux_leaves_the
     blank = injection.injections(det, mock_sky, per_host=1, seed=0, progress=False)
     np.testing.assert_allclose(blank.score, blank.host_score, atol=1e-6)
     assert (blank.peak_snr == 0).all()
+
+
+def test_the_kind_table_reads_every_training_of_a_seed_by_its_name(tmp_path, monkeypatch):
+    """``kinds.run_rows`` finds the real-only, mock-only and fine-tuned runs of a seed under 05_classifier's names,
+    each with its own scores (out-of-fold, or the mock detector's scores of the real clusters)."""
+    import json
+
+    from halo_utils.detect import kinds
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    kind = {f"s{i}": ("halo" if i < 4 else "cluster" if i < 7 else "ring") for i in range(9)}
+    ranks = {"gleam": range(9), "mock": range(9)[::-1]}  # real-only ranks halos low, mock-only high
+
+    def scores(order, key):
+        return [{key: f"s{i}", "label": int(i < 4), "score": float(r), **({"repeat": 0} if key == "source" else {})}
+                for i, r in enumerate(order)]
+
+    for train_on, key, tag in (("gleam", "scores", classify.run_tag("I", "kfold")),
+                               ("mock", "real_scores", classify.run_tag("I", "kfold", "mock", 4.0, True,
+                                                                        overrides={"mock_fresh_views": True}))):
+        entry = {key: scores(ranks[train_on], "source" if key == "scores" else "name")}
+        (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(entry))
+    assert kinds.run_rows("cpu", [0], "I", kind) == kinds.run_rows("cpu", [0], "I", kind)[:1]  # fixed views: none
+    rows = kinds.run_rows("cpu", [0], "I", kind, fresh=True)
+    assert [r["detector"] for r in rows] == ["real-only, model I", "mock-only (none seen), model I"]
+    assert rows[0]["vs all others (5)"].startswith("0.000") and rows[1]["vs all others (5)"].startswith("1.000")
+    assert rows[1]["vs ring (2)"].startswith("1.000")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["recall_at_fpr", "repeat_metrics", "pooled_metrics", "bootstrap_auc", "paired_auc_difference",
+__all__ = ["recall_at_fpr", "repeat_metrics", "pooled_metrics", "bootstrap_auc", "auc_by_kind", "paired_auc_difference",
            "permutation_pvalue", "binomial_interval"]
 
 
@@ -63,6 +63,29 @@ def bootstrap_auc(table, n_boot: int = 2000, seed: int = 0, level: float = 0.95)
         values[i] = _auc_columns(y, scores[pick]).mean()
     tail = 100 * (1 - level) / 2
     return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
+
+
+def auc_by_kind(table, kinds: dict, n_boot: int = 2000, seed: int = 0) -> list:
+    """The halos ranked against each kind of other source in turn: which negatives a detector separates.
+
+    ``table``: out-of-fold (or single-run, ``repeat`` 0) scores (source, label, score, repeat); ``kinds``: source ->
+    kind of source (e.g. :func:`halo_utils.data.catalogue.source_kind`). One row for all the others, then one per
+    kind of the label-0 sources: ``against``, ``n_halos``, ``n_others``, ``auc`` (repeat-averaged) and ``ci``
+    (:func:`bootstrap_auc`: every halo against the sources of that kind, both resampled).
+    """
+    missing = sorted(set(table.source) - set(kinds))
+    if missing:
+        raise ValueError(f"no kind for source(s) {', '.join(missing[:5])}")
+    kind = table.source.map(kinds)
+    others = table[table.label == 0]
+    groups = [("all others", others)] + [(k, part) for k, part in others.groupby(kind[table.label == 0])]
+    halos = table[table.label == 1]
+    rows = []
+    for name, part in groups:
+        both = table.loc[halos.index.union(part.index)]
+        rows.append(dict(against=name, n_halos=int(halos.source.nunique()), n_others=int(part.source.nunique()),
+                         auc=float(repeat_metrics(both).auc.mean()), ci=list(bootstrap_auc(both, n_boot, seed))))
+    return rows
 
 
 def paired_auc_difference(pairs: list, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
