@@ -77,6 +77,10 @@ def test_classifier_notebook_learns_from_mock_fields(train_on, workspace):
         assert sum(row["n"] for row in injected["completeness"]) == 23
     else:  # fine-tuned under kfold: every cluster scored out of fold
         assert len(summary["scores"]) == 46 and 0 <= summary["oof_source_auc"] <= 1
+    # the halos against all others, then against each kind of them in the sky's source table
+    by_kind = summary["auc_by_kind"]
+    assert by_kind[0]["against"] == "all others" and len(by_kind) > 2
+    assert sum(r["n_others"] for r in by_kind[1:]) == by_kind[0]["n_others"] == 23
 
 
 def test_classifier_notebook_trains_with_generated_halos_and_pairs_with_its_real_only_twin(workspace):

@@ -26,13 +26,30 @@ from .classify import run_tag
 from .oof import auc_by_kind
 from .pretraining import load_result, markdown, mock_overrides
 
-__all__ = ["kinds", "ensemble_rows", "run_rows", "redshifts", "main"]
+__all__ = ["kinds", "long", "of_run", "ensemble_rows", "run_rows", "redshifts", "main"]
 
 
-def kinds(table=None) -> dict:
-    """Source name -> kind (the ``kind`` column of the committed source table of the published images)."""
-    table = read_source_table() if table is None else table
+def kinds(root=None) -> dict:
+    """Source name -> kind: the ``kind`` column of the source table of the dataset in folder ``root`` (a mock sky's
+    own), or of the committed table of the published images."""
+    table = read_source_table(root)
     return dict(zip(table.source, table.kind))
+
+
+def long(scores):
+    """A run's per-source scores (records or table; ``name`` or ``source``; out-of-fold with ``repeat``, or scored
+    once) as the (source, label, score, repeat) table of :mod:`halo_utils.detect.oof`."""
+    import pandas as pd
+
+    table = pd.DataFrame(scores).rename(columns={"name": "source"})
+    return table[["source", "label", "score", "repeat"]] if "repeat" in table else \
+        table[["source", "label", "score"]].assign(repeat=0)
+
+
+def of_run(scores, root=None) -> list:
+    """:func:`~halo_utils.detect.oof.auc_by_kind` of a run's per-source ``scores`` (see :func:`long`), the kinds
+    from the source table of the dataset in ``root``."""
+    return auc_by_kind(long(scores), kinds(root))
 
 
 def row(label: dict, scores, kind: dict) -> dict:
@@ -58,8 +75,6 @@ def ensemble_rows(csv, kind: dict) -> list:
 
 def run_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -> list:
     """Per seed, the real-only, mock-only and mock-pre-trained runs of ``model`` found (scores of the 46 sources)."""
-    import pandas as pd
-
     overrides = mock_overrides(None, fresh)
     runs = (("real-only", "gleam", "scores"), ("mock-only (none seen)", "mock", "real_scores"),
             ("mock pre-trained + fine-tuned", "mock+gleam", "scores"))
@@ -71,16 +86,13 @@ def run_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -
             result = load_result(profile, seed, "gleam", tag)
             if result is None:
                 continue
-            scores = pd.DataFrame(result[key]).rename(columns={"name": "source"})
-            if "repeat" not in scores:
-                scores = scores.assign(repeat=0)
-            rows.append(row(dict(detector=f"{name}, model {model}", seed=seed), scores, kind))
+            rows.append(row(dict(detector=f"{name}, model {model}", seed=seed), long(result[key]), kind))
     return rows
 
 
-def redshifts(table=None) -> list:
-    """Per kind of source: how many, how many with a redshift, and its range and median."""
-    table = read_source_table() if table is None else table
+def redshifts(root=None) -> list:
+    """Per kind of source: how many, how many with a redshift, and its range and median (source table of ``root``)."""
+    table = read_source_table(root)
     rows = []
     for name, part in table.groupby("kind", sort=False):
         z = part.z.dropna()
