@@ -234,3 +234,26 @@ def test_the_kind_table_reads_every_training_of_a_seed_by_its_name(tmp_path, mon
     assert [r["detector"] for r in rows] == ["real-only, model I", "mock-only (none seen), model I"]
     assert rows[0]["vs all others (5)"].startswith("0.000") and rows[1]["vs all others (5)"].startswith("1.000")
     assert rows[1]["vs ring (2)"].startswith("1.000")
+
+
+def test_the_kind_table_pairs_fine_tuning_with_real_only_training_per_kind(tmp_path, monkeypatch):
+    """``kinds.paired_rows`` pairs the fine-tuned and real-only runs of a seed and splits the gain by kind: a gain
+    made only against the rings shows there, and not against the clusters."""
+    import json
+
+    from halo_utils.detect import kinds
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    kind = {f"s{i}": ("halo" if i < 6 else "cluster" if i < 10 else "ring") for i in range(14)}
+    real = [0.9, 0.8, 0.7, 0.3, 0.2, 0.1] + [0.85, 0.75, 0.25, 0.15] + [0.95, 0.65, 0.35, 0.05]
+    tuned = real[:10] + [0.0, 0.0, 0.0, 0.0]  # the same scores, but every ring now ranked below every halo
+    for tag, score in ((classify.run_tag("I", "kfold"), real), (classify.run_tag("I", "kfold", "mock+gleam", 4.0, True), tuned)):
+        entry = dict(scores=[dict(source=f"s{i}", label=int(i < 6), score=v, repeat=0) for i, v in enumerate(score)])
+        (folder / f"{config.run_name('cpu', 0, 'gleam', tag)}.json").write_text(json.dumps(entry))
+    rows = {r["against"]: r for r in kinds.paired_rows("cpu", [0, 1], "I", kind)}
+    assert list(rows) == ["all others", "cluster", "ring"] and rows["ring"]["seeds"] == "0"
+    assert rows["cluster"]["per seed"] == "+0.000" and rows["ring"]["per seed"] == "+0.500"
+    assert rows["all others"]["per seed"] == "+0.250"
+    assert kinds.paired_rows("cpu", [0], "I", kind, fresh=True) == []  # no fine-tuning from a fresh-view detector

@@ -23,10 +23,10 @@ from pathlib import Path
 from .. import paths
 from ..data.catalogue import read_source_table
 from .classify import run_tag
-from .oof import auc_by_kind
+from .oof import auc_by_kind, paired_auc_difference
 from .pretraining import load_result, markdown, mock_overrides
 
-__all__ = ["kinds", "long", "of_run", "ensemble_rows", "run_rows", "redshifts", "main"]
+__all__ = ["kinds", "long", "of_run", "ensemble_rows", "run_rows", "paired_rows", "redshifts", "main"]
 
 
 def kinds(root=None) -> dict:
@@ -90,6 +90,33 @@ def run_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -
     return rows
 
 
+def paired_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -> list:
+    """Mock pre-training + fine-tuning minus real-only training, paired by seed (the seeds with both runs), against
+    all others and against each kind alone: per-seed differences, their mean and the paired interval
+    (:func:`~halo_utils.detect.oof.paired_auc_difference` on the halos and the sources of that kind)."""
+    pairs, used = [], []
+    for seed in seeds:
+        real = load_result(profile, seed, "gleam", run_tag(model, "kfold"))
+        pre = load_result(profile, seed, "gleam", run_tag(model, "kfold", "mock+gleam", 4.0, True,
+                                                          overrides=mock_overrides(None, fresh)))
+        if real is not None and pre is not None:
+            pairs.append((long(pre["scores"]), long(real["scores"])))
+            used.append(seed)
+    if not pairs:
+        return []
+    label = pairs[0][0].groupby("source").label.first()
+    halos, others = set(label[label == 1].index), {s: kind[s] for s in label[label == 0].index}
+    subsets = [("all others", set(label.index))] + [
+        (name, halos | {s for s, k in others.items() if k == name}) for name in sorted(set(others.values()))]
+    rows = []
+    for name, keep in subsets:
+        diff = paired_auc_difference([(a[a.source.isin(keep)], b[b.source.isin(keep)]) for a, b in pairs])
+        rows.append({"against": name, "seeds": " ".join(map(str, used)),
+                     "per seed": " ".join(f"{d:+.3f}" for d in diff["per_seed"]),
+                     "mean [95 % interval]": f"{diff['mean']:+.3f} [{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]"})
+    return rows
+
+
 def redshifts(root=None) -> list:
     """Per kind of source: how many, how many with a redshift, and its range and median (source table of ``root``)."""
     table = read_source_table(root)
@@ -118,11 +145,14 @@ def main(argv=None):
     sweep = out / f"source_scores_kfold_{args.profile}.csv"
     rows = (ensemble_rows(sweep, kind) if sweep.exists() else []) + \
         run_rows(args.profile, args.seeds, args.model, kind, args.fresh_views)
+    paired = paired_rows(args.profile, args.seeds, args.model, kind, args.fresh_views)
     text = (f"Made by `{command}`: per-source AUC of the 23 halo-class sources against all 23 others and against "
             "each kind of them alone (count in brackets), with 95 % bootstrap intervals (sources of both sides "
             "resampled). Real-only and fine-tuned: out-of-fold scores, averaged over repeats; mock-only: the 46 "
             "scored once, none seen in training; seed ensemble: the sweep's per-source scores averaged over its "
-            "seeds.\n\n" + markdown(rows) + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
+            "seeds.\n\n" + markdown(rows) + "\nMock pre-training + fine-tuning minus real-only training (model "
+            f"{args.model}, same folds and seeds), against all others and each kind alone; interval: clusters "
+            "resampled, the same draw for both runs of a seed:\n\n" + markdown(paired) + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
             "`data/catalogues/gleam_halo_sources.csv`):\n\n" + markdown(redshifts()))
     paths.atomic_write(out / f"auc_by_kind_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
     print(text)
