@@ -257,3 +257,19 @@ def test_the_kind_table_pairs_fine_tuning_with_real_only_training_per_kind(tmp_p
     assert rows["cluster"]["per seed"] == "+0.000" and rows["ring"]["per seed"] == "+0.500"
     assert rows["all others"]["per seed"] == "+0.250"
     assert kinds.paired_rows("cpu", [0], "I", kind, fresh=True) == []  # no fine-tuning from a fresh-view detector
+
+
+def test_the_kind_table_says_how_far_redshift_alone_separates_the_halos(tmp_path):
+    """``kinds.redshifts`` ranks the halos against each kind of other source by redshift alone, on the sources
+    with a redshift: a halo at lower redshift than a cluster costs a pair; a kind with no redshift gets none."""
+    import pandas as pd
+
+    from halo_utils.detect import kinds
+
+    pd.DataFrame(dict(source=["h1", "h2", "h3", "c1", "c2", "r1"], label=[1, 1, 1, 0, 0, 0], split="train",
+                      kind=["halo"] * 3 + ["cluster"] * 2 + ["ring"],
+                      z=[0.2, 0.3, 0.1, 0.05, 0.15, None])).to_csv(tmp_path / "sources.csv", index=False)
+    rows = {r["kind"]: r for r in kinds.redshifts(tmp_path)}
+    column = "AUC of z alone, halo class against it"
+    assert rows["cluster"][column].startswith("0.833") and rows["cluster"]["with_z"] == 2
+    assert rows["ring"][column] == "-" and rows["halo"][column] == "-" and rows["halo"]["z_median"] == "0.200"

@@ -13,7 +13,8 @@ sweep (``docs/results/source_scores_kfold_<profile>.csv``, every model and the h
 seed, the 05_classifier runs of model ``--model``: real-only (``train_on='gleam'``, out-of-fold), mock-only
 (``train_on='mock'``, mock fields clipped like the published; scored on all 46, none seen) and mock
 pre-training + fine-tuning (``train_on='mock+gleam'``). ``--fresh-views``: the mock runs with new views every epoch.
-It ends with the redshifts of each kind (Planck PSZ2 matches of the source table).
+It ends with the redshifts of each kind (Planck PSZ2 matches of the source table) and how well redshift alone
+would separate the halos from each kind where it is known.
 """
 
 from __future__ import annotations
@@ -118,14 +119,25 @@ def paired_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False
 
 
 def redshifts(root=None) -> list:
-    """Per kind of source: how many, how many with a redshift, and its range and median (source table of ``root``)."""
+    """Per kind of source: how many, how many with a redshift, its range and median, and for each kind of non-halo
+    source the AUC of the redshift alone (halo class against that kind, only the sources with a redshift, with a
+    bootstrap interval): how far redshift would separate them if a detector could see it (source table of ``root``).
+    """
     table = read_source_table(root)
+    known = table.dropna(subset=["z"]).assign(score=lambda t: t.z, repeat=0)
+    by_z = {}
+    if known.label.nunique() == 2:
+        ranked = auc_by_kind(known[["source", "label", "score", "repeat"]], dict(zip(table.source, table.kind)))
+        by_z = {r["against"]: r for r in ranked}
     rows = []
     for name, part in table.groupby("kind", sort=False):
         z = part.z.dropna()
+        auc = by_z.get(name) if part.label.eq(0).all() else None
         rows.append(dict(kind=name, sources=len(part), with_z=len(z),
                          z_range=f"{z.min():.3f} - {z.max():.3f}" if len(z) else "-",
-                         z_median=f"{z.median():.3f}" if len(z) else "-"))
+                         z_median=f"{z.median():.3f}" if len(z) else "-",
+                         **{"AUC of z alone, halo class against it":
+                            f"{auc['auc']:.3f} [{auc['ci'][0]:.3f}, {auc['ci'][1]:.3f}]" if auc else "-"}))
     return rows
 
 
