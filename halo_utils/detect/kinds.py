@@ -8,7 +8,7 @@ kind alone, with bootstrap intervals (the clusters of both sides resampled).
 
     python -m halo_utils.detect.kinds --profile cpu --seeds 0 1 2
 
-writes ``docs/results/auc_by_kind_<profile>.md`` from what is there: the seed ensembles of the real-only
+writes ``docs/results/auc_by_kind_<profile>.md`` (``--name N``: ``auc_by_kind_<profile>_N.md``) from what is there: the seed ensembles of the real-only
 sweep (``docs/results/source_scores_kfold_<profile>.csv``, every model and the hand-feature forest) and, per
 seed, the 05_classifier runs of model ``--model``: real-only (``train_on='gleam'``, out-of-fold), mock-only
 (``train_on='mock'``, mock fields clipped like the published; scored on all 46, none seen) and mock
@@ -27,7 +27,8 @@ from .classify import run_tag
 from .oof import auc_by_kind, paired_auc_difference
 from .pretraining import load_result, markdown, mock_overrides
 
-__all__ = ["kinds", "long", "of_run", "ensemble_rows", "run_rows", "paired_rows", "redshifts", "main"]
+__all__ = ["kinds", "long", "of_run", "ensemble_rows", "run_rows", "paired_rows", "redshifts", "table_name",
+           "main"]
 
 
 def kinds(root=None) -> dict:
@@ -141,6 +142,11 @@ def redshifts(root=None) -> list:
     return rows
 
 
+def table_name(profile: str, name: str = "") -> str:
+    """File name of the table under ``docs/results``: ``auc_by_kind_<profile>[_<name>].md``."""
+    return f"auc_by_kind_{profile}" + (f"_{name}" if name else "") + ".md"
+
+
 def main(argv=None):
     import argparse
     import sys
@@ -150,6 +156,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--model", default="I")
     parser.add_argument("--fresh-views", action="store_true", help="the mock runs with new views every epoch")
+    parser.add_argument("--name", default="", help="appended to the table's file name, e.g. 'seeds3-4' for a "
+                        "confirmation on seeds not looked at before")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.detect.kinds " + " ".join(argv if argv is not None else sys.argv[1:])
     kind = kinds()
@@ -166,7 +174,7 @@ def main(argv=None):
             f"{args.model}, same folds and seeds), against all others and each kind alone; interval: clusters "
             "resampled, the same draw for both runs of a seed:\n\n" + markdown(paired) + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
             "`data/catalogues/gleam_halo_sources.csv`):\n\n" + markdown(redshifts()))
-    paths.atomic_write(out / f"auc_by_kind_{args.profile}.md", lambda tmp: Path(tmp).write_text(text))
+    paths.atomic_write(out / table_name(args.profile, args.name), lambda tmp: Path(tmp).write_text(text))
     print(text)
 
 
