@@ -8,8 +8,8 @@ kind alone, with bootstrap intervals (the clusters of both sides resampled).
 
     python -m halo_utils.detect.kinds --profile cpu --seeds 0 1 2
 
-writes ``docs/results/auc_by_kind_<profile>.md`` (``--name N``: ``auc_by_kind_<profile>_N.md``) from what is there: the seed ensembles of the real-only
-sweep (``docs/results/source_scores_kfold_<profile>.csv``, every model and the hand-feature forest) and, per
+writes ``docs/results/auc_by_kind_<profile>.md`` (``--name N``: ``auc_by_kind_<profile>_N.md``) from what is
+there: the seed ensembles of the real-only sweep (``docs/results/source_scores_kfold_<profile>.csv``, every model and the hand-feature forest) and, per
 seed, the 05_classifier runs of model ``--model``: real-only (``train_on='gleam'``, out-of-fold), mock-only
 (``train_on='mock'``, mock fields clipped like the published; scored on all 46, none seen) and mock
 pre-training + fine-tuning (``train_on='mock+gleam'``). ``--fresh-views``: the mock runs with new views every epoch.
