@@ -10,7 +10,7 @@ import functools
 import numpy as np
 
 __all__ = ["BANDS_MHZ", "BAND_KEYS", "BAND_CENTRES_MHZ", "BAND_PIXEL_ARCMIN", "PIXEL_DEG", "BEAM_ARCMIN_200",
-           "FWHM_TO_SIGMA", "cosmology", "kpc_per_arcmin", "cutout_extent_kpc"]
+           "FWHM_TO_SIGMA", "PEAK_BAND", "cosmology", "kpc_per_arcmin", "cutout_extent_kpc"]
 
 BANDS_MHZ = ((72, 103), (103, 134), (139, 170), (170, 231))
 """The four GLEAM sub-bands used throughout, (low, high) edges in MHz, ordered by frequency."""
@@ -32,6 +32,9 @@ BEAM_ARCMIN_200 = 2.0
 
 FWHM_TO_SIGMA = 1 / np.sqrt(8 * np.log(2))
 """A Gaussian's sigma per unit FWHM."""
+
+PEAK_BAND = 2
+"""Index of the band whose peak S/N per beam describes a halo: 139-170 MHz."""
 
 
 @functools.cache

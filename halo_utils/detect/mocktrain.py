@@ -21,16 +21,18 @@ import numpy as np
 
 from ..constants import BAND_KEYS
 from ..models.classifiers import build_classifier
+from ..prep.features import central_peaks
 from ..prep.mockset import Views, build, mock_sky_config
 from ..prep.preprocess import LogNormaliser, MinMaxNormaliser
 from . import artefact
 from .classify import predict, settings_tag, train
 from .oof import bootstrap_auc
 
-__all__ = ["SNR_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "peak_rss_mb", "run_tag", "splits",
-           "train_on_mock", "field_scores", "completeness", "false_positives", "summary"]
+__all__ = ["SNR_BINS", "OBSERVED_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "peak_rss_mb", "run_tag", "splits",
+           "train_on_mock", "field_scores", "completeness", "by_observed", "false_positives", "summary"]
 
 SNR_BINS = (0, 2, 5, 10, 20, np.inf)  # peak S/N per beam of the halo at 139-170 MHz (noise-free rendering)
+OBSERVED_BINS = (-np.inf, 5, 10, 20, np.inf)  # central peak S/N of the image at 139-170 MHz (prep.features)
 COMPLETENESS_AXES = {"peak_snr": "halo peak S/N per beam, 139-170 MHz", "halo_flux_150": "halo flux density, 150 MHz (Jy)",
                      "halo_re_arcmin": "halo e-folding radius (arcmin)", "halo_re_kpc": "halo e-folding radius (kpc)",
                      "z": "redshift"}
@@ -123,6 +125,22 @@ def completeness(table, threshold: float, column: str = "peak_snr", bins=SNR_BIN
     return out.reset_index().rename(columns={column: f"{column}_bin"}).astype({f"{column}_bin": str})
 
 
+def by_observed(table, threshold: float, bins=OBSERVED_BINS):
+    """Per bin of ``observed_snr`` (the central peak S/N of the image, measurable on real fields too): halos (``n``,
+    ``found`` at or above ``threshold``, the median of their true ``peak_snr`` where the table has it) and the other
+    fields (``n_others``, ``others_above``). A pandas table, one row per bin."""
+    import pandas as pd
+
+    cut = pd.cut(table.observed_snr, list(bins), right=False)
+    rows = []
+    for interval, part in table.groupby(cut, observed=False):
+        halos, others = part[part.label == 1], part[part.label == 0]
+        rows.append(dict(observed_snr_bin=str(interval), n=len(halos), found=int((halos.score >= threshold).sum()),
+                         n_others=len(others), others_above=int((others.score >= threshold).sum()),
+                         median_true_snr=float(halos.peak_snr.median()) if "peak_snr" in part and len(halos) else None))
+    return pd.DataFrame(rows)
+
+
 def false_positives(table, threshold: float):
     """False-positive rate per kind of non-halo field (decoy kind x central content), with counts."""
     others = table[table.label == 0]
@@ -145,8 +163,8 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
 
     Returns
     -------
-    dict with ``val`` and ``test`` (per-field tables with ``score``; ``test`` also ``truth`` and ``candidate``: at
-    or above the threshold), ``threshold`` (artefact.operating_threshold on
+    dict with ``val`` and ``test`` (per-field tables with ``score``; ``test`` also ``truth``, ``candidate``: at
+    or above the threshold, and ``observed_snr``: :func:`~halo_utils.prep.features.central_peak_snr` of the field), ``threshold`` (artefact.operating_threshold on
     the validation fields), ``test_auc`` and interval, ``completeness`` (by peak S/N), ``false_positives``,
     ``fit`` (training history), ``detector`` (folder), ``member_weights`` (the network's weights, to start
     fine-tuning from), ``sizes``, ``peak_rss_mb`` (the process's peak resident memory so far: the fields stay on
@@ -173,7 +191,8 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     member = Path(workdir) / "r0f0"
     fit = train(net, training, train_data, val_data, member, seed=seed)
     val = field_scores(net, parts["val"], log, per_field, seed + 1)
-    test = field_scores(net, parts["test"], log, per_field, seed + 2)
+    test = field_scores(net, parts["test"], log, per_field, seed + 2).assign(
+        observed_snr=central_peaks(parts["test"].fields, parts["test"].rms, config.pixel_arcmin))
     scores = val.rename(columns={"name": "source"})[["source", "label", "score"]]
     threshold = artefact.operating_threshold(scores, fpr)
     artefact.write_member(member, _member_record(log, parts["train"]))
@@ -222,6 +241,7 @@ def summary(result: dict) -> dict:
     return dict({k: result[k] for k in keys}, detector=str(result["detector"]),
                 completeness_snr5=float(snr5.candidate.mean()) if len(snr5) else float("nan"), n_halos_snr5=int(len(snr5)),
                 completeness=result["completeness"].to_dict("records"),
+                by_observed=by_observed(result["test"], result["threshold"]["threshold"]).to_dict("records"),
                 false_positives=result["false_positives"].to_dict("records"),
                 best_epoch=result["fit"]["best_epoch"], epochs_run=result["fit"]["epochs_run"],
                 train_seconds=result["fit"]["train_seconds"], history=result["fit"]["history"])

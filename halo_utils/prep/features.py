@@ -6,17 +6,22 @@ the summed S/N within 15' and the filled fraction (share of non-zero pixels) wit
 three spectral slopes (log ratios of the summed S/N of neighbouring bands). 15 features,
 computed per fold because the noise RMS of images whose RMS cannot be told comes from that
 fold's training sources.
+
+:func:`central_peak_snr` is what an astronomer reads off an image at the cluster centre: the
+brightest pixel within 3' over the noise RMS at 139-170 MHz. It holds the halo's own peak S/N per
+beam plus whatever compact source and noise lie there, so it is an upper bound on the halo's peak
+(up to noise), and it is measured the same way on real and on mock fields.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..constants import BAND_KEYS
+from ..constants import BAND_KEYS, PEAK_BAND
 from ..data.grid import field_size, regrid
 from .preprocess import clip_cube
 
-__all__ = ["FEATURES", "unclipped_fields", "features"]
+__all__ = ["FEATURES", "unclipped_fields", "features", "central_peak_snr", "central_peaks"]
 
 FEATURES = ([f"central_snr_{b}" for b in BAND_KEYS] + [f"sum_snr_15_{b}" for b in BAND_KEYS]
             + [f"filled_15_{b}" for b in BAND_KEYS]
@@ -57,3 +62,25 @@ def features(fields: dict, rms: dict, config) -> "pandas.DataFrame":
         logs = np.log10(np.maximum(summed, 0.0) + 1.0)  # unclipped: a sum below zero is noise, no emission
         rows[name] = [*central, *summed, *filled, *np.diff(logs)]
     return pd.DataFrame.from_dict(rows, orient="index", columns=FEATURES)
+
+
+def central_peak_snr(field: np.ndarray, rms, pixel_arcmin: float, radius_arcmin: float = 3.0, band: int = PEAK_BAND) -> float:
+    """The largest S/N within ``radius_arcmin`` of the centre of one band of a field.
+
+    Parameters
+    ----------
+    field : (H, W, B) Jy/beam, on one grid of ``pixel_arcmin`` (arcmin per pixel)
+    rms : (B,) noise per band, Jy/beam
+    """
+    image = field[..., band]
+    return float(image[_radius_arcmin(image.shape, pixel_arcmin) <= radius_arcmin].max() / rms[band])
+
+
+def central_peaks(fields, rms: np.ndarray, pixel_arcmin: float, chunk: int = 256, **kwargs) -> np.ndarray:
+    """:func:`central_peak_snr` of every field of ``fields`` ((n, H, W, B), read ``chunk`` at a time, e.g. a lazy
+    :class:`~halo_utils.prep.mockset.Fields`) with ``rms`` (n, B): (n,) float."""
+    out = np.empty(len(fields))
+    for start in range(0, len(fields), chunk):
+        for i, field in enumerate(fields[start:start + chunk], start):
+            out[i] = central_peak_snr(field, rms[i], pixel_arcmin, **kwargs)
+    return out

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from ..constants import BAND_KEYS
+from ..constants import BAND_KEYS, PEAK_BAND
 from ..data.grid import field_size
 from ..sky.instrument import beam, render
 from ..sky.mock import SkyConfig, simulate_field
@@ -34,8 +34,6 @@ from .augment import crop_centre, rotate_cube
 from .preprocess import clip_cube
 
 __all__ = ["MockSet", "Fields", "Views", "mock_sky_config", "build", "views"]
-
-PEAK_BAND = 2  # 139-170 MHz: the band whose peak S/N per beam describes a halo
 
 
 @dataclasses.dataclass
