@@ -75,6 +75,11 @@ def test_classifier_notebook_learns_from_mock_fields(train_on, workspace):
         injected = summary["injection"]
         assert injected["n_hosts"] == 23 and injected["per_host"] == 1
         assert sum(row["n"] for row in injected["completeness"]) == 23
+        # the halos found against the number expected at the mock rate of their central peak S/N
+        bright = summary["brightness"]
+        assert bright["expected_found"]["n"] == 23 and len(bright["central_peak_snr"]) == 46
+        assert 0 <= bright["expected_found"]["found"] <= 23
+        assert sum(row["n"] for row in mock["by_observed"]) == 50
     else:  # fine-tuned under kfold: every cluster scored out of fold
         assert len(summary["scores"]) == 46 and 0 <= summary["oof_source_auc"] <= 1
     # the halos against all others, then against each kind of them in the sky's source table
