@@ -24,7 +24,6 @@ from .. import paths
 from ..config import data_config
 from .classify import run_tag
 from .mocktrain import by_observed
-from .oof import binomial_interval
 from .pretraining import completeness_text, load_result, markdown, mock_overrides
 
 __all__ = ["real_observed", "real_table", "side_by_side", "expected_found", "main"]
