@@ -133,8 +133,9 @@ def main(argv=None):
                      f"{c['range'][1]:.1f}]", verdict="below the range" if c["found"] < c["range"][0] else
                      "above the range" if c["found"] > c["range"][1] else "inside the range")
                 for s, c in zip(runs, counts)]
-    sources_table = pd.concat(tables).pivot_table(index=["name", "kind", "observed_snr"], columns="seed",
-                                                  values="score").round(3).reset_index()
+    sources_table = pd.concat(tables).assign(observed_snr=lambda t: t.observed_snr.round(1)).pivot_table(
+        index=["name", "kind", "observed_snr"], columns="seed", values="score").round(3)
+    sources_table = sources_table.rename(columns=lambda s: f"score, seed {s}").reset_index()
     text = (f"Made by `{command}`. The mock-only detector (model {args.model}, mock images clipped like the published, "
             "new views every epoch; 05_classifier `train_on='mock'`): the mock test halos and the 23 labelled halos it "
             "finds at its operating threshold (5 % false positives on validation mock fields), per bin of the central "
