@@ -236,6 +236,28 @@ def test_the_kind_table_reads_every_training_of_a_seed_by_its_name(tmp_path, mon
     assert rows[1]["vs ring (2)"].startswith("1.000")
 
 
+def test_the_mock_only_seed_ensemble_averages_each_sources_scores(tmp_path, monkeypatch):
+    """``kinds.mock_ensemble_rows`` averages the mock-only runs' scores per source: two seeds that each rank one halo
+    below every other source, a different one each, rank every halo first once averaged."""
+    import json
+
+    from halo_utils.detect import kinds
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    kind = {f"s{i}": ("halo" if i < 2 else "cluster") for i in range(4)}
+    tag = classify.run_tag("I", "kfold", "mock", 4.0, True, overrides={"mock_fresh_views": True})
+    for seed, score in ((0, [1.0, 0.0, 0.4, 0.3]), (1, [0.0, 1.0, 0.4, 0.3])):
+        entry = dict(real_scores=[dict(name=f"s{i}", label=int(i < 2), score=v) for i, v in enumerate(score)])
+        (folder / f"{config.run_name('cpu', seed, 'gleam', tag)}.json").write_text(json.dumps(entry))
+    assert kinds.mock_ensemble_rows("cpu", [0], "I", kind, fresh=True) == []  # one seed is no ensemble
+    single = kinds.run_rows("cpu", [0, 1], "I", kind, fresh=True)
+    assert [r["vs all others (2)"][:5] for r in single] == ["0.500", "0.500"]
+    (row,) = kinds.mock_ensemble_rows("cpu", [0, 1, 2], "I", kind, fresh=True)
+    assert row["seed"] == "0 1" and row["vs all others (2)"].startswith("1.000")
+
+
 def test_the_kind_table_pairs_fine_tuning_with_real_only_training_per_kind(tmp_path, monkeypatch):
     """``kinds.paired_rows`` pairs the fine-tuned and real-only runs of a seed and splits the gain by kind: a gain
     made only against the rings shows there, and not against the clusters."""

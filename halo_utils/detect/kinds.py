@@ -12,7 +12,8 @@ writes ``docs/results/auc_by_kind_<profile>.md`` (``--name N``: ``auc_by_kind_<p
 there: the seed ensembles of the real-only sweep (``docs/results/source_scores_kfold_<profile>.csv``, every model and the hand-feature forest) and, per
 seed, the 05_classifier runs of model ``--model``: real-only (``train_on='gleam'``, out-of-fold), mock-only
 (``train_on='mock'``, mock fields clipped like the published; scored on all 46, none seen) and mock
-pre-training + fine-tuning (``train_on='mock+gleam'``). ``--fresh-views``: the mock runs with new views every epoch.
+pre-training + fine-tuning (``train_on='mock+gleam'``), then, from two mock-only runs on, their seed ensemble (each
+source's scores averaged over the seeds). ``--fresh-views``: the mock runs with new views every epoch.
 It ends with the redshifts of each kind (Planck PSZ2 matches of the source table) and how well redshift alone
 would separate the halos from each kind where it is known.
 """
@@ -27,7 +28,7 @@ from .classify import run_tag
 from .oof import auc_by_kind, paired_auc_difference
 from .pretraining import load_result, markdown, mock_overrides
 
-__all__ = ["kinds", "long", "of_run", "ensemble_rows", "run_rows", "paired_rows", "redshifts", "table_name",
+__all__ = ["kinds", "long", "of_run", "ensemble_rows", "run_rows", "mock_ensemble_rows", "paired_rows", "redshifts", "table_name",
            "main"]
 
 
@@ -90,6 +91,21 @@ def run_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -
                 continue
             rows.append(row(dict(detector=f"{name}, model {model}", seed=seed), long(result[key]), kind))
     return rows
+
+
+def mock_ensemble_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -> list:
+    """The mock-only runs of ``seeds`` found, their scores of each source averaged (as the real-only sweep's seed
+    ensemble averages): one row, or none when fewer than two seeds were run."""
+    import pandas as pd
+
+    tag = run_tag(model, "kfold", "mock", 4.0, True, overrides=mock_overrides(None, fresh))
+    found = {s: r for s in seeds if (r := load_result(profile, s, "gleam", tag)) is not None}
+    if len(found) < 2:
+        return []
+    scores = pd.concat([long(r["real_scores"]) for r in found.values()])
+    mean = scores.groupby("source", as_index=False).agg(label=("label", "first"), score=("score", "mean"))
+    name = f"mock-only (none seen), model {model}, seed ensemble"
+    return [row(dict(detector=name, seed=" ".join(map(str, found))), mean.assign(repeat=0), kind)]
 
 
 def paired_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -> list:
@@ -164,13 +180,14 @@ def main(argv=None):
     out = paths.project_root() / "docs" / "results"
     sweep = out / f"source_scores_kfold_{args.profile}.csv"
     rows = (ensemble_rows(sweep, kind) if sweep.exists() else []) + \
-        run_rows(args.profile, args.seeds, args.model, kind, args.fresh_views)
+        run_rows(args.profile, args.seeds, args.model, kind, args.fresh_views) + \
+        mock_ensemble_rows(args.profile, args.seeds, args.model, kind, args.fresh_views)
     paired = paired_rows(args.profile, args.seeds, args.model, kind, args.fresh_views)
     text = (f"Made by `{command}`: per-source AUC of the 23 halo-class sources against all 23 others and against "
             "each kind of them alone (count in brackets), with 95 % bootstrap intervals (sources of both sides "
             "resampled). Real-only and fine-tuned: out-of-fold scores, averaged over repeats; mock-only: the 46 "
-            "scored once, none seen in training; seed ensemble: the sweep's per-source scores averaged over its "
-            "seeds.\n\n" + markdown(rows) + "\nMock pre-training + fine-tuning minus real-only training (model "
+            "scored once, none seen in training; seed ensemble: the sweep's (or the mock-only runs') per-source scores "
+            "averaged over seeds.\n\n" + markdown(rows) + "\nMock pre-training + fine-tuning minus real-only training (model "
             f"{args.model}, same folds and seeds), against all others and each kind alone; interval: clusters "
             "resampled, the same draw for both runs of a seed:\n\n" + markdown(paired) + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
             "`data/catalogues/gleam_halo_sources.csv`):\n\n" + markdown(redshifts()))
