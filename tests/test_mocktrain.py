@@ -1,6 +1,7 @@
 """A detector trained on mock fields: saved so that the search scores as training scored, completeness tables."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from halo_utils import config
@@ -256,6 +257,25 @@ def test_the_mock_only_seed_ensemble_averages_each_sources_scores(tmp_path, monk
     assert [r["vs all others (2)"][:5] for r in single] == ["0.500", "0.500"]
     (row,) = kinds.mock_ensemble_rows("cpu", [0, 1, 2], "I", kind, fresh=True)
     assert row["seed"] == "0 1" and row["vs all others (2)"].startswith("1.000")
+
+
+def test_the_auc_against_all_is_the_count_weighted_mean_of_the_kinds_and_needed_auc_inverts_it():
+    from halo_utils.detect import kinds, oof
+
+    rng = np.random.default_rng(0)
+    names = [f"s{i}" for i in range(20)]
+    kind = dict(zip(names, ["halo"] * 8 + ["cluster"] * 7 + ["ring"] * 3 + ["galaxy"] * 2))
+    table = pd.DataFrame(dict(source=names, label=[int(kind[n] == "halo") for n in names], score=rng.uniform(size=20),
+                              repeat=0))
+    rows = {r["against"]: r for r in oof.auc_by_kind(table, kind, n_boot=10)}
+    counts = {k: rows[k]["n_others"] for k in ("cluster", "ring", "galaxy")}
+    weighted = sum(counts[k] * rows[k]["auc"] for k in counts) / sum(counts.values())
+    assert rows["all others"]["auc"] == pytest.approx(weighted)
+    given = {k: rows[k]["auc"] for k in ("ring", "galaxy")}
+    assert kinds.needed_auc(counts, rows["all others"]["auc"], given) == pytest.approx(rows["cluster"]["auc"])
+    assert kinds.needed_auc(counts, 0.8, {"ring": 0.5, "galaxy": 0.5}) == pytest.approx((0.8 * 12 - 2.5) / 7)
+    with pytest.raises(ValueError, match="every kind but one"):
+        kinds.needed_auc(counts, 0.8, {"ring": 0.5})
 
 
 def test_the_kind_table_pairs_fine_tuning_with_real_only_training_per_kind(tmp_path, monkeypatch):
