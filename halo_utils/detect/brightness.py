@@ -61,7 +61,7 @@ def real_table(scores, observed: dict, kind: dict):
 
 def side_by_side(mock_bins: list, real, threshold: float) -> list:
     """One row per bin of the central peak S/N: mock test halos found (``mock_bins``: the ``by_observed`` records of a
-    run, or several runs' pooled), the median true peak S/N of those halos, labelled halos found, and fields without a
+    run), the median true peak S/N of those halos, labelled halos found, and fields without a
     halo above the threshold, mock and real (the clusters without reported emission alone, then all 23)."""
     real_bins = by_observed(real, threshold)
     clusters = by_observed(real[(real.label == 1) | real.kind.str.startswith("cluster")], threshold)
@@ -69,7 +69,8 @@ def side_by_side(mock_bins: list, real, threshold: float) -> list:
     for m, r, c in zip(mock_bins, real_bins.to_dict("records"), clusters.to_dict("records")):
         rows.append({"central peak S/N, 139-170 MHz": m["observed_snr_bin"],
                      "mock halos found [Wilson 95 %]": completeness_text(m["found"], m["n"]),
-                     "their true peak S/N (median)": f"{m['median_true_snr']:.1f}" if _known(m["median_true_snr"]) else "-",
+                     "their true peak S/N (median)":
+                         f"{m['median_true_snr']:.1f}" if _known(m["median_true_snr"]) else "-",
                      "labelled halos found": completeness_text(r["found"], r["n"]),
                      "mock fields without a halo above": completeness_text(m["others_above"], m["n_others"]),
                      "real clusters without emission above": completeness_text(c["others_above"], c["n_others"]),
@@ -125,7 +126,7 @@ def main(argv=None):
     for seed, result in runs.items():
         threshold = result["mock"]["threshold"]["threshold"]
         real = real_table(result["real_scores"], observed, kind)
-        tables.append(real.assign(seed=seed, above=real.score >= threshold))
+        tables.append(real.assign(seed=seed))
         parts.append(f"\n### Seed {seed} (threshold {threshold:.3f})\n\n"
                      + markdown(side_by_side(result["mock"]["by_observed"], real, threshold)))
         counts.append(expected_found(result["mock"]["by_observed"], real, threshold))
@@ -135,18 +136,20 @@ def main(argv=None):
                 for s, c in zip(runs, counts)]
     sources_table = pd.concat(tables).assign(observed_snr=lambda t: t.observed_snr.round(1)).pivot_table(
         index=["name", "kind", "observed_snr"], columns="seed", values="score").round(3)
-    sources_table = sources_table.rename(columns=lambda s: f"score, seed {s}").reset_index()
+    sources_table = sources_table.rename(columns=lambda s: f"score, seed {s}").reset_index().rename(
+        columns={"observed_snr": "central peak S/N"})
     text = (f"Made by `{command}`. The mock-only detector (model {args.model}, mock images clipped like the published, "
             "new views every epoch; 05_classifier `train_on='mock'`): the mock test halos and the 23 labelled halos it "
             "finds at its operating threshold (5 % false positives on validation mock fields), per bin of the central "
-            "peak S/N the image shows at 139-170 MHz (brightest pixel within 3' of the centre over the noise, after the "
-            "pipeline's 4 sigma clip; `halo_utils.prep.features.central_peak_snr`). Fractions with Wilson 95 % "
+            "peak S/N the image shows at 139-170 MHz (brightest pixel within 3' of the centre over the noise, after "
+            "the pipeline's 4 sigma clip; `halo_utils.prep.features.central_peak_snr`). Fractions with Wilson 95 % "
             "intervals.\n" + "".join(parts)
             + "\n### Labelled halos found against the number expected at the mock rate of their bin\n\n"
-            "Expected: the sum over the labelled halos of the mock halos' found fraction in the halo's bin, with a 95 % "
-            "range (binomial, the mock rates taken as known). The seeds score the same 23 halos, so they are not pooled.\n\n" + markdown(per_seed)
+            "Expected: the sum over the labelled halos of the mock halos' found fraction in the halo's bin, with a "
+            "95 % range (binomial, the mock rates taken as known). The seeds score the same 23 halos, so they are not "
+            "pooled.\n\n" + markdown(per_seed)
             + "\n### Every real source: central peak S/N and score per seed\n\n"
-            + markdown(sources_table.sort_values(["kind", "observed_snr"]).to_dict("records")))
+            + markdown(sources_table.sort_values(["kind", "central peak S/N"]).to_dict("records")))
     out = paths.project_root() / "docs" / "results" / f"transfer_by_brightness_{args.profile}.md"
     paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
     print(text)

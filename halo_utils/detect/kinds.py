@@ -220,8 +220,9 @@ def main(argv=None):
     text = (f"Made by `{command}`: per-source AUC of the 23 halo-class sources against all 23 others and against "
             "each kind of them alone (count in brackets), with 95 % bootstrap intervals (sources of both sides "
             "resampled). Real-only and fine-tuned: out-of-fold scores, averaged over repeats; mock-only: the 46 "
-            "scored once, none seen in training; seed ensemble: the sweep's (or the mock-only runs') per-source scores "
-            "averaged over seeds.\n\n" + markdown(rows) + "\nMock pre-training + fine-tuning minus real-only training (model "
+            "scored once, none seen in training; seed ensemble: the sweep's (or the mock-only runs') per-source "
+            "scores averaged over seeds.\n\n" + markdown(rows) + "\nMock pre-training + fine-tuning minus real-only "
+            "training (model "
             f"{args.model}, same folds and seeds), against all others and each kind alone; interval: clusters "
             "resampled, the same draw for both runs of a seed:\n\n" + markdown(paired) + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
             "`data/catalogues/gleam_halo_sources.csv`):\n\n" + markdown(redshifts())

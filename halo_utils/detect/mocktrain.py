@@ -28,8 +28,9 @@ from . import artefact
 from .classify import predict, settings_tag, train
 from .oof import bootstrap_auc
 
-__all__ = ["SNR_BINS", "OBSERVED_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "peak_rss_mb", "run_tag", "splits",
-           "train_on_mock", "field_scores", "completeness", "by_observed", "false_positives", "summary"]
+__all__ = ["SNR_BINS", "OBSERVED_BINS", "COMPLETENESS_AXES", "Inputs", "normaliser", "streamed", "peak_rss_mb",
+           "run_tag", "splits", "train_on_mock", "field_scores", "completeness", "by_observed", "false_positives",
+           "summary"]
 
 SNR_BINS = (0, 2, 5, 10, 20, np.inf)  # peak S/N per beam of the halo at 139-170 MHz (noise-free rendering)
 OBSERVED_BINS = (-np.inf, 5, 10, 20, np.inf)  # central peak S/N of the image at 139-170 MHz (prep.features)
@@ -164,8 +165,8 @@ def train_on_mock(model: str, config, training, n_fields: int, seed: int, workdi
     Returns
     -------
     dict with ``val`` and ``test`` (per-field tables with ``score``; ``test`` also ``truth``, ``candidate``: at
-    or above the threshold, and ``observed_snr``: :func:`~halo_utils.prep.features.central_peak_snr` of the field), ``threshold`` (artefact.operating_threshold on
-    the validation fields), ``test_auc`` and interval, ``completeness`` (by peak S/N), ``false_positives``,
+    or above the threshold, and ``observed_snr``: :func:`~halo_utils.prep.features.central_peak_snr` of the
+    field), ``threshold`` (artefact.operating_threshold on the validation fields), ``test_auc`` and interval, ``completeness`` (by peak S/N), ``false_positives``,
     ``fit`` (training history), ``detector`` (folder), ``member_weights`` (the network's weights, to start
     fine-tuning from), ``sizes``, ``peak_rss_mb`` (the process's peak resident memory so far: the fields stay on
     disk and the training images are made batch by batch, so it does not grow with ``n_fields``)

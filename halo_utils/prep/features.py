@@ -9,8 +9,9 @@ fold's training sources.
 
 :func:`central_peak_snr` is what an astronomer reads off an image at the cluster centre: the
 brightest pixel within 3' over the noise RMS at 139-170 MHz. It holds the halo's own peak S/N per
-beam plus whatever compact source and noise lie there, so it is an upper bound on the halo's peak
-(up to noise), and it is measured the same way on real and on mock fields.
+beam plus whatever compact source and noise lie there, so for a halo peaking within 3' of the
+centre it is an upper bound on the halo's peak (up to noise), and it is measured the same way on
+real and on mock fields.
 """
 
 from __future__ import annotations
@@ -64,7 +65,8 @@ def features(fields: dict, rms: dict, config) -> "pandas.DataFrame":
     return pd.DataFrame.from_dict(rows, orient="index", columns=FEATURES)
 
 
-def central_peak_snr(field: np.ndarray, rms, pixel_arcmin: float, radius_arcmin: float = 3.0, band: int = PEAK_BAND) -> float:
+def central_peak_snr(field: np.ndarray, rms, pixel_arcmin: float, radius_arcmin: float = 3.0,
+                     band: int = PEAK_BAND) -> float:
     """The largest S/N within ``radius_arcmin`` of the centre of one band of a field.
 
     Parameters
