@@ -22,9 +22,8 @@ import numpy as np
 
 from .. import paths
 from ..config import data_config
-from .classify import run_tag
 from .mocktrain import by_observed
-from .pretraining import completeness_text, load_result, markdown, mock_overrides
+from .pretraining import completeness_text, load_result, markdown
 
 __all__ = ["real_observed", "real_table", "side_by_side", "expected_found", "main"]
 
@@ -104,7 +103,7 @@ def main(argv=None):
 
     from ..data.images import read_dataset
     from ..prep.noise import noise_table
-    from .kinds import kinds
+    from .kinds import kinds, tag_of
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", default="cpu")
@@ -113,7 +112,7 @@ def main(argv=None):
     parser.add_argument("--gleam-dir", default=None, help="the published images (default: $HALO_GLEAM_DIR)")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.detect.brightness " + " ".join(argv if argv is not None else sys.argv[1:])
-    tag = run_tag(args.model, "kfold", "mock", 4.0, True, overrides=mock_overrides(None, True))
+    tag = tag_of(args.model, "mock", fresh=True)
     runs = {s: load_result(args.profile, s, "gleam", tag) for s in args.seeds}
     runs = {s: r for s, r in runs.items() if r is not None and "by_observed" in r["mock"]}
     if not runs:

@@ -29,8 +29,8 @@ from .classify import run_tag
 from .oof import auc_by_kind, paired_auc_difference
 from .pretraining import load_result, markdown, mock_overrides
 
-__all__ = ["kinds", "long", "of_run", "ensemble_rows", "run_rows", "mock_ensemble_rows", "paired_rows", "needed_auc",
-           "target_rows", "redshifts", "table_name", "main"]
+__all__ = ["kinds", "long", "of_run", "ensemble_rows", "tag_of", "run_rows", "mock_ensemble_rows", "paired_rows",
+           "needed_auc", "target_rows", "redshifts", "table_name", "main"]
 
 
 def kinds(root=None) -> dict:
@@ -77,17 +77,23 @@ def ensemble_rows(csv, kind: dict) -> list:
     return rows
 
 
+def tag_of(model: str, train_on: str, fresh: bool = False) -> str:
+    """The 05_classifier run tag these tables read: ``kfold`` real-only (``train_on='gleam'``), or a ``mock`` /
+    ``mock+gleam`` run from mock fields clipped like the published, the pipeline's 4 sigma clip (``fresh``: new views
+    every epoch)."""
+    if train_on == "gleam":
+        return run_tag(model, "kfold")
+    return run_tag(model, "kfold", train_on, 4.0, True, overrides=mock_overrides(None, fresh))
+
+
 def run_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -> list:
     """Per seed, the real-only, mock-only and mock-pre-trained runs of ``model`` found (scores of the 46 sources)."""
-    overrides = mock_overrides(None, fresh)
     runs = (("real-only", "gleam", "scores"), ("mock-only (none seen)", "mock", "real_scores"),
             ("mock pre-trained + fine-tuned", "mock+gleam", "scores"))
     rows = []
     for seed in seeds:
         for name, train_on, key in runs:
-            tag = run_tag(model, "kfold") if train_on == "gleam" else \
-                run_tag(model, "kfold", train_on, 4.0, True, overrides=overrides)
-            result = load_result(profile, seed, "gleam", tag)
+            result = load_result(profile, seed, "gleam", tag_of(model, train_on, fresh))
             if result is None:
                 continue
             rows.append(row(dict(detector=f"{name}, model {model}", seed=seed), long(result[key]), kind))
@@ -99,8 +105,7 @@ def mock_ensemble_rows(profile: str, seeds, model: str, kind: dict, fresh: bool 
     ensemble averages): one row, or none when fewer than two seeds were run."""
     import pandas as pd
 
-    tag = run_tag(model, "kfold", "mock", 4.0, True, overrides=mock_overrides(None, fresh))
-    found = {s: r for s in seeds if (r := load_result(profile, s, "gleam", tag)) is not None}
+    found = {s: r for s in seeds if (r := load_result(profile, s, "gleam", tag_of(model, "mock", fresh))) is not None}
     if len(found) < 2:
         return []
     scores = pd.concat([long(r["real_scores"]) for r in found.values()])
@@ -115,9 +120,8 @@ def paired_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False
     (:func:`~halo_utils.detect.oof.paired_auc_difference` on the halos and the sources of that kind)."""
     pairs, used = [], []
     for seed in seeds:
-        real = load_result(profile, seed, "gleam", run_tag(model, "kfold"))
-        pre = load_result(profile, seed, "gleam", run_tag(model, "kfold", "mock+gleam", 4.0, True,
-                                                          overrides=mock_overrides(None, fresh)))
+        real = load_result(profile, seed, "gleam", tag_of(model, "gleam"))
+        pre = load_result(profile, seed, "gleam", tag_of(model, "mock+gleam", fresh))
         if real is not None and pre is not None:
             pairs.append((long(pre["scores"]), long(real["scores"])))
             used.append(seed)
