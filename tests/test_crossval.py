@@ -264,6 +264,20 @@ def test_paired_auc_difference_sees_a_real_gain_and_not_a_relabelled_copy():
     assert gain["mean"] > 0.1 and gain["ci"][0] > 0 and len(gain["per_seed"]) == 3
     same = oof.paired_auc_difference(list(zip(weak, weak)), n_boot=300)
     assert same["mean"] == 0 and same["ci"] == [0.0, 0.0]
+    assert gain["needed"] == gain["mean"] - gain["ci"][0] and gain["power"] > 0.9
+
+
+def test_paired_auc_difference_has_little_power_when_two_runs_differ_by_noise_alone():
+    rng = np.random.default_rng(4)
+    label = np.repeat([0, 1], 23)
+
+    def table(score):
+        return pd.DataFrame(dict(source=[f"s{i}" for i in range(46)], label=label, repeat=0, score=score))
+
+    one = [table(label * 0.8 + rng.normal(size=46)) for _ in range(3)]
+    other = [table(label * 0.8 + rng.normal(size=46)) for _ in range(3)]
+    diff = oof.paired_auc_difference(list(zip(one, other)), n_boot=300)
+    assert diff["ci"][0] < 0 < diff["ci"][1] and diff["power"] < 0.5 and diff["needed"] > 0.05
 
 
 def test_a_lock_left_by_a_killed_run_is_taken_over_at_once(tmp_path):

@@ -117,7 +117,9 @@ def mock_ensemble_rows(profile: str, seeds, model: str, kind: dict, fresh: bool 
 def paired_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False) -> list:
     """Mock pre-training + fine-tuning minus real-only training, paired by seed (the seeds with both runs), against
     all others and against each kind alone: per-seed differences, their mean and the paired interval
-    (:func:`~halo_utils.detect.oof.paired_auc_difference` on the halos and the sources of that kind)."""
+    (:func:`~halo_utils.detect.oof.paired_auc_difference` on the halos and the sources of that kind), the mean
+    difference from which an interval this wide lies above 0, and the power: the share of the resampled differences
+    above it."""
     pairs, used = [], []
     for seed in seeds:
         real = load_result(profile, seed, "gleam", tag_of(model, "gleam"))
@@ -136,7 +138,8 @@ def paired_rows(profile: str, seeds, model: str, kind: dict, fresh: bool = False
         diff = paired_auc_difference([(a[a.source.isin(keep)], b[b.source.isin(keep)]) for a, b in pairs])
         rows.append({"against": name, "seeds": " ".join(map(str, used)),
                      "per seed": " ".join(f"{d:+.3f}" for d in diff["per_seed"]),
-                     "mean [95 % interval]": f"{diff['mean']:+.3f} [{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]"})
+                     "mean [95 % interval]": f"{diff['mean']:+.3f} [{diff['ci'][0]:+.3f}, {diff['ci'][1]:+.3f}]",
+                     "interval above 0 from": f"{diff['needed']:+.3f}", "power": f"{diff['power']:.2f}"})
     return rows
 
 
@@ -228,7 +231,10 @@ def main(argv=None):
             "scores averaged over seeds.\n\n" + markdown(rows) + "\nMock pre-training + fine-tuning minus real-only "
             "training (model "
             f"{args.model}, same folds and seeds), against all others and each kind alone; interval: clusters "
-            "resampled, the same draw for both runs of a seed:\n\n" + markdown(paired) + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
+            "resampled, the same draw for both runs of a seed. `interval above 0 from`: the smallest mean difference "
+            "whose interval, as wide below its mean as this one, would lie above 0; `power`: the share of the "
+            "resampled differences above that, i.e. were the true difference the one measured, about how often a "
+            "new sample of as many sources would show it with an interval above 0:\n\n" + markdown(paired) + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
             "`data/catalogues/gleam_halo_sources.csv`):\n\n" + markdown(redshifts())
             + "\nWhat the target asks: the AUC against all others is the mean of the AUCs against each kind, weighted "
             "by its count, so a detector that ranks the rings and radio galaxies at chance needs nearly perfect "

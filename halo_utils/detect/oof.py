@@ -96,7 +96,12 @@ def paired_auc_difference(pairs: list, n_boot: int = 2000, seed: int = 0, level:
     *sources* (stratified by class), the same draw for both runs of every pair: the interval reflects the
     clusters, and the pairing cancels what the two runs share.
 
-    Returns dict(per_seed (list of differences), mean, ci, n_sources)
+    Two numbers say what such a sample can show: ``needed``, the smallest mean difference whose interval (of this
+    width below its mean) would lie above 0, and ``power``, the share of the resampled differences above
+    ``needed``: were the true difference the one measured, about how often a new sample of as many sources
+    would give an interval above 0.
+
+    Returns dict(per_seed (list of differences), mean, ci, needed, power, n_sources)
     """
     wide = []
     for a, b in pairs:
@@ -115,8 +120,10 @@ def paired_auc_difference(pairs: list, n_boot: int = 2000, seed: int = 0, level:
     y = np.r_[np.ones(len(pos), int), np.zeros(len(neg), int)]
     draws = [difference(np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]), y) for _ in range(n_boot)]
     tail = 100 * (1 - level) / 2
-    return dict(per_seed=per_seed, mean=float(np.mean(per_seed)),
-                ci=[float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))], n_sources=int(len(label)))
+    mean, ci = float(np.mean(per_seed)), [float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))]
+    needed = mean - ci[0]
+    return dict(per_seed=per_seed, mean=mean, ci=ci, needed=needed, power=float(np.mean(np.asarray(draws) > needed)),
+                n_sources=int(len(label)))
 
 
 def pooled_metrics(table, n_boot: int = 2000, seed: int = 0) -> dict:
