@@ -14,6 +14,7 @@ fold; the out-of-fold per-source scores are pooled (:mod:`halo_utils.detect.oof`
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -31,6 +32,9 @@ from . import baseline
 from .artefact import member_record, write_member
 from .classify import TrainConfig, distribution, model_inputs, predict, source_scores, train, train_config
 from .oof import permutation_pvalue, pooled_metrics, repeat_metrics
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
+    import pandas
 
 __all__ = ["group_distance_deg", "kfold_plan", "fit_kfold", "plan_seed", "fold_seed", "permuted", "permuted_plan",
            "baseline_scores",

@@ -8,7 +8,12 @@ over repeats (no averaging of scores across repeats, which would be an ensemble)
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
+    import pandas
 
 __all__ = ["recall_at_fpr", "repeat_metrics", "pooled_metrics", "bootstrap_auc", "auc_by_kind", "paired_auc_difference",
            "permutation_pvalue", "binomial_interval"]

@@ -16,11 +16,16 @@ real and on mock fields.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..constants import BAND_KEYS, PEAK_BAND
 from ..data.grid import field_size, regrid
 from .preprocess import clip_cube
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
+    import pandas
 
 __all__ = ["FEATURES", "unclipped_fields", "features", "central_peak_snr", "central_peaks"]
 

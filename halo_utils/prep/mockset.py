@@ -22,6 +22,7 @@ import dataclasses
 import hashlib
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,6 +33,9 @@ from ..sky.instrument import beam, render
 from ..sky.mock import SkyConfig, simulate_field
 from .augment import crop_centre, rotate_cube
 from .preprocess import clip_cube
+
+if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
+    import pandas
 
 __all__ = ["MockSet", "Fields", "Views", "mock_sky_config", "build", "views"]
 
