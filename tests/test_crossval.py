@@ -264,7 +264,7 @@ def test_paired_auc_difference_sees_a_real_gain_and_not_a_relabelled_copy():
     assert gain["mean"] > 0.1 and gain["ci"][0] > 0 and len(gain["per_seed"]) == 3
     same = oof.paired_auc_difference(list(zip(weak, weak)), n_boot=300)
     assert same["mean"] == 0 and same["ci"] == [0.0, 0.0]
-    assert gain["needed"] == gain["mean"] - gain["ci"][0] and gain["power"] > 0.9
+    assert 0 < gain["needed"] < gain["mean"] and gain["power"] > 0.9  # shown, so above what showing it needs
 
 
 def test_paired_auc_difference_has_little_power_when_two_runs_differ_by_noise_alone():

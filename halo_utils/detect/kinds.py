@@ -234,7 +234,8 @@ def main(argv=None):
             "resampled, the same draw for both runs of a seed. `interval above 0 from`: the smallest mean difference "
             "whose interval, as wide below its mean as this one, would lie above 0; `power`: the share of the "
             "resampled differences above that, i.e. were the true difference the one measured, about how often a "
-            "new sample of as many sources would show it with an interval above 0:\n\n" + markdown(paired) + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
+            "new sample of as many sources would show it with an interval above 0:\n\n" + markdown(paired)
+            + "\nRedshifts of each kind (Planck PSZ2 matches within 6 arcmin, "
             "`data/catalogues/gleam_halo_sources.csv`):\n\n" + markdown(redshifts())
             + "\nWhat the target asks: the AUC against all others is the mean of the AUCs against each kind, weighted "
             "by its count, so a detector that ranks the rings and radio galaxies at chance needs nearly perfect "
