@@ -17,7 +17,7 @@ from ..constants import cosmology
 if TYPE_CHECKING:
     from .mock import SkyConfig
 
-__all__ = ["REFERENCE_MHZ", "Component", "log_uniform", "draw_components"]
+__all__ = ["REFERENCE_MHZ", "Component", "log_uniform", "draw_components", "injected_emission"]
 
 REFERENCE_MHZ = 150.0
 
@@ -168,3 +168,18 @@ def draw_components(rng, name: str, label: int, config: SkyConfig) -> tuple:
         else:
             central = []
     return central + _compact_sources(rng, name, config), z, {}
+
+
+def injected_emission(rng, name: str, label: int, centre: float, config: SkyConfig) -> tuple:
+    """Emission of the balanced population to put into a real cut-out about pixel (``centre``, ``centre``): a giant halo
+    (``label`` 1) or a decoy drawn as that halo would be (0: a ring or a blended group, at the decoy flux scale).
+
+    Returns (components, cluster dict of :func:`~halo_utils.sky.population.cluster_draw`).
+    """
+    from .population import cluster_draw, decoy
+
+    cluster = cluster_draw(rng, config)
+    if label == 1:
+        return [_giant_halo(name, centre, cluster["z"], cluster["flux"], cluster["alpha"], cluster["re_kpc"], rng,
+                            config)], cluster
+    return decoy(rng, name, centre, cluster, config, _PARTS), cluster

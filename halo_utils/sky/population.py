@@ -24,7 +24,7 @@ import numpy as np
 
 from ..constants import cosmology
 
-__all__ = ["halo_power", "flux_density", "draw_balanced"]
+__all__ = ["halo_power", "flux_density", "cluster_draw", "draw_balanced", "decoy"]
 
 M_PIVOT = 6.0  # 1e14 Msun
 
@@ -41,6 +41,17 @@ def flux_density(log_power: float, z: float, alpha: float) -> float:
     return float(10 ** log_power * (1 + z) ** (1 + alpha) / (4 * np.pi * d_l ** 2) / 1e-26)
 
 
+def cluster_draw(rng, config) -> dict:
+    """One cluster of the balanced population: ``z``, ``m500`` (1e14 Msun), a halo's spectral index ``alpha``, 150 MHz
+    flux density ``flux`` (Jy, from the P150-M500 relation) and e-folding radius ``re_kpc``."""
+    z = float(rng.uniform(*config.z))
+    m500 = float(np.exp(rng.uniform(*np.log(config.m500_range))))
+    alpha = float(rng.uniform(*config.halo_alpha))
+    flux = flux_density(halo_power(m500, rng, config), z, alpha)
+    re_kpc = float(config.halo_re_at_pivot_kpc * (m500 / M_PIVOT) ** (1 / 3) * 10 ** rng.normal(0, 0.1))
+    return dict(z=z, m500=m500, alpha=alpha, flux=flux, re_kpc=re_kpc)
+
+
 def draw_balanced(rng, name: str, label: int, config, parts) -> tuple:
     """The central components and redshift of one field of the balanced population.
 
@@ -49,11 +60,8 @@ def draw_balanced(rng, name: str, label: int, config, parts) -> tuple:
     flux density, e-folding radius and spectral index, which a non-halo field's decoy carries instead).
     """
     centre = (config.size - 1) / 2
-    z = float(rng.uniform(*config.z))
-    m500 = float(np.exp(rng.uniform(*np.log(config.m500_range))))
-    alpha = float(rng.uniform(*config.halo_alpha))
-    flux = flux_density(halo_power(m500, rng, config), z, alpha)
-    re_kpc = float(config.halo_re_at_pivot_kpc * (m500 / M_PIVOT) ** (1 / 3) * 10 ** rng.normal(0, 0.1))
+    c = cluster_draw(rng, config)
+    z, flux, re_kpc = c["z"], c["flux"], c["re_kpc"]
     u = rng.uniform()
     if u < config.radio_galaxy_fraction:
         central, kind = parts["radio_galaxy"](rng, name, centre, z, config), "radio-galaxy"
@@ -62,10 +70,17 @@ def draw_balanced(rng, name: str, label: int, config, parts) -> tuple:
     else:
         central, kind = [], "none"
     if label == 1:
-        extra = [parts["halo"](name, centre, z, flux, alpha, re_kpc, rng, config)]
-    elif rng.uniform() < config.ring_fraction:
-        extra = parts["ring"](rng, name, centre, config, flux=flux * config.decoy_flux_scale)
+        extra = [parts["halo"](name, centre, z, flux, c["alpha"], re_kpc, rng, config)]
     else:
-        extra = parts["group"](rng, name, centre, z, flux * config.decoy_flux_scale, re_kpc, config)
-    return central + extra, z, dict(central=kind, m500=m500, drawn_flux_150=flux, drawn_re_kpc=re_kpc,
-                                    drawn_alpha=alpha)
+        extra = decoy(rng, name, centre, c, config, parts)
+    return central + extra, z, dict(central=kind, m500=c["m500"], drawn_flux_150=flux, drawn_re_kpc=re_kpc,
+                                    drawn_alpha=c["alpha"])
+
+
+def decoy(rng, name: str, centre: float, cluster: dict, config, parts) -> list:
+    """A non-halo field's decoy for ``cluster`` (:func:`cluster_draw`): an ORC-like ring (``config.ring_fraction``
+    of them) or a blended group of compact sources, at ``config.decoy_flux_scale`` times the halo's flux density."""
+    flux = cluster["flux"] * config.decoy_flux_scale
+    if rng.uniform() < config.ring_fraction:
+        return parts["ring"](rng, name, centre, config, flux=flux)
+    return parts["group"](rng, name, centre, cluster["z"], flux, cluster["re_kpc"], config)

@@ -1,0 +1,172 @@
+"""Halos injected into real backgrounds: training and test images whose truth is known and whose sky is real.
+
+Images come in pairs cut from one place of a :class:`~halo_utils.prep.backgrounds.Bank` (a random allowed
+position or, ``hard_share`` of the time, a non-halo cluster's centre), turned by a multiple of 90 deg and maybe
+mirrored: row ``2j + 1`` holds a halo of the mock population (:mod:`halo_utils.sky.population`) at its centre,
+row ``2j`` the same cut-out without it — empty, or, ``decoy_share`` of the time, with a decoy (a ring or a blended
+group of compact sources at halo-like flux density). The only difference between the classes is then the
+emission put in, never the background.
+
+Each band's emission is rendered on the cut-out's own grid with the band's beam at the field's declination. Where
+the authors clipped the image, the noise under their clip is unknown: it is drawn again, beam-correlated at the
+image's RMS and held inside the clip (so a pixel rises above it with the noise it would have had), on both rows of
+a pair. Then the pipeline's own clip (``DataConfig.clip_sigma``) runs on both alike.
+
+    images = Injected(bank, n=4000, seed=0, config=settings)
+    x = images[rows]                    # (len(rows), 64, 64, B) Jy/beam, made when read
+    x, truth = images.make(rows)        # and what each holds (pandas): kind, flux, size, redshift, peak S/N ...
+    epoch3 = images.at_epoch(3)         # the same number of pairs, new draws
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+
+import numpy as np
+
+from ..constants import BAND_KEYS, PEAK_BAND
+from ..sky.components import _kpc_to_px, injected_emission
+from ..sky.instrument import beam, beam_kernel, correlated_noise, render
+from .mockset import mock_sky_config
+from .preprocess import clip_cube
+
+__all__ = ["Injected", "refilled"]
+
+
+def refilled(image: np.ndarray, threshold: float, rms: float, kernel: np.ndarray, rng) -> np.ndarray:
+    """``image`` (H, W) with its clipped pixels (exact zeros) given beam-correlated noise of ``rms`` held inside
+    (-threshold, threshold): clipping it again at ``threshold`` gives ``image`` back."""
+    bound = np.nextafter(np.float32(threshold), np.float32(0))  # the largest float32 the clip zeroes
+    inside = np.clip(correlated_noise(rng, rms, kernel, image.shape).astype(np.float32), -bound, bound)
+    return np.where(image == 0, inside, image).astype(np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pair:
+    field: int
+    y: int
+    x: int
+    turns: int
+    mirror: bool
+    hard: bool
+
+
+class Injected:
+    """``n`` images (n // 2 pairs) of a bank, made when read; see the module docstring.
+
+    Parameters
+    ----------
+    bank : :class:`~halo_utils.prep.backgrounds.Bank`
+    n : images (even)
+    seed, draw : the draws are those of (seed, draw); ``at_epoch(k)`` gives draw ``k``
+    config : :class:`~halo_utils.config.DataConfig` (the pipeline's clip)
+    decoy_share : share of the empty rows given a decoy
+    hard_share : share of the pairs centred on a non-halo cluster's centre (if the bank has any)
+    sky : :class:`~halo_utils.sky.mock.SkyConfig` fields to change for the injected emission
+    """
+
+    def __init__(self, bank, n: int, seed: int, config, decoy_share: float = 0.5, hard_share: float = 0.25,
+                 draw: int = 0, sky: dict | None = None):
+        if n % 2:
+            raise ValueError(f"Injected images come in pairs: n must be even, not {n}")
+        self.bank, self.n, self.seed, self.config, self.draw = bank, n, seed, config, draw
+        self.decoy_share, self.hard_share, self.sky_overrides = decoy_share, hard_share, dict(sky or {})
+        self.sky = mock_sky_config(config, population="balanced", **self.sky_overrides)
+        self.label = np.arange(n) % 2
+        self.shape = (n, bank.size, bank.size, len(BAND_KEYS))
+        self._kernels, self._beams = {}, {}
+
+    def __len__(self) -> int:
+        return self.n
+
+    def at_epoch(self, epoch: int) -> "Injected":
+        """The same bank and settings with the draws of training epoch ``epoch`` (epoch 0: these)."""
+        return Injected(self.bank, self.n, self.seed, self.config, self.decoy_share, self.hard_share, epoch,
+                        self.sky_overrides)
+
+    def pair(self, j: int) -> _Pair:
+        """Where pair ``j`` is cut: field, centre pixel, turns, mirror, whether on a cluster centre."""
+        rng = np.random.default_rng([self.seed, 41, self.draw, j])
+        hard = bool(self.bank.hard) and rng.uniform() < self.hard_share
+        if hard:
+            field, y, x = self.bank.hard[int(rng.integers(len(self.bank.hard)))]
+        else:
+            field, y, x = self.bank.draw(rng)
+        return _Pair(field, y, x, int(rng.integers(4)), bool(rng.uniform() < 0.5), hard)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return self.make(rows)[0]
+
+    def make(self, rows) -> tuple:
+        """(images (len(rows), S, S, B) float32 Jy/beam, truth table (pandas) with one row per image)."""
+        import pandas as pd
+
+        rows = np.arange(self.n)[rows]
+        out = np.empty((len(rows), *self.shape[1:]), np.float32)
+        truth = []
+        for k, i in enumerate(rows):
+            out[k], record = self._image(int(i))
+            truth.append(record)
+        return out, pd.DataFrame(truth)
+
+    def _image(self, i: int) -> tuple:
+        where, label = self.pair(i // 2), i % 2
+        rng = np.random.default_rng([self.seed, 43, self.draw, i])
+        bank, centre = self.bank, (self.bank.size - 1) / 2
+        components, cluster = [], {}
+        if label == 1 or rng.uniform() < self.decoy_share:
+            components, cluster = injected_emission(rng, f"pair{i // 2}", label, centre, self.sky)
+        beams = self._beams_of(where.field)
+        model = (render(components, beams, (bank.size, bank.size), self.sky.pixel_deg).astype(np.float32)
+                 if components else np.zeros((len(BAND_KEYS), bank.size, bank.size), np.float32))
+        cube = np.array(bank.cutout(where.field, where.y, where.x), np.float32)
+        rms, threshold = bank.rms[where.field], bank.threshold[where.field]
+        for b in range(len(BAND_KEYS)):
+            if np.isfinite(threshold[b]) and threshold[b] > 0:
+                cube[..., b] = refilled(cube[..., b], threshold[b], rms[b], self._kernel(where.field, b), rng)
+            cube[..., b] += model[b]
+        if self.config.clip_sigma is not None or self.config.cap_sigma is not None:
+            cube = clip_cube(cube, rms, self.config.clip_sigma, self.config.cap_sigma)
+        cube = np.rot90(cube, where.turns, axes=(0, 1))
+        cube = cube[:, ::-1] if where.mirror else cube
+        return np.ascontiguousarray(cube), self._record(i, where, components, cluster, model, rms)
+
+    def _record(self, i, where, components, cluster, model, rms) -> dict:
+        halo = next((c for c in components if c.kind == "halo"), None)
+        kind = "none" if not components else halo.kind if halo else components[0].kind
+        re_px = halo.size if halo else np.nan
+        return dict(image=i, label=i % 2, host=self.bank.names[where.field], y=where.y, x=where.x,
+                    on_cluster_centre=where.hard, kind=kind, z=cluster.get("z", np.nan),
+                    m500=cluster.get("m500", np.nan),
+                    flux_150=sum(c.flux_150 for c in components) if components else 0.0,
+                    re_arcmin=re_px * self.sky.pixel_deg * 60,
+                    re_kpc=re_px / _kpc_to_px(1.0, halo.z, self.sky.pixel_deg) if halo else np.nan,
+                    peak_snr=float(model[PEAK_BAND].max() / rms[PEAK_BAND]))
+
+    def _beams_of(self, field: int) -> list:
+        if field not in self._beams:
+            dec = float(self.bank.radec[field][1])
+            self._beams[field] = [beam(b, dec, self.sky) for b in range(len(BAND_KEYS))]
+        return self._beams[field]
+
+    def _kernel(self, field: int, band: int) -> np.ndarray:
+        if (field, band) not in self._kernels:
+            px = self.sky.pixel_deg * 60
+            bmaj, bmin, bpa = self._beams_of(field)[band]
+            self._kernels[field, band] = beam_kernel(bmaj / px, bmin / px, bpa)
+        return self._kernels[field, band]
+
+    def fingerprint(self) -> str:
+        """SHA-1 naming the bank's fields and positions, the settings and the draws."""
+        digest = hashlib.sha1()
+        for name, field, allowed in zip(self.bank.names, self.bank.fields, self.bank.allowed):
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(field).tobytes())
+            digest.update(np.packbits(allowed).tobytes())
+        digest.update(np.ascontiguousarray(self.bank.rms).tobytes())
+        digest.update(json.dumps(dict(n=self.n, seed=self.seed, draw=self.draw, decoy=self.decoy_share,
+                                      hard=self.hard_share, sky=self.sky.to_dict(), hard_centres=self.bank.hard,
+                                      config=self.config.to_dict()), sort_keys=True, default=str).encode())
+        return digest.hexdigest()
