@@ -60,6 +60,12 @@ class TrainConfig:
     baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
     mock_fields: int = 3000  # train_on 'mock' / 'mock+gleam': mock training fields (validation 1/5, test 1/2 of it)
     mock_fresh_views: bool = False  # train_on 'mock' / 'mock+gleam': new random views of the fields every epoch
+    injected_images: int = 4000  # train_on 'injected': training images per epoch (pairs with and without a halo), new each epoch
+    injected_val: int = 1000  # train_on 'injected': validation images per fold (from the validation sources' fields)
+    injected_test: int = 800  # train_on 'injected': held-out images per fold (half with a halo, half with nothing)
+    injected_decoys: float = 0.5  # train_on 'injected': share of the halo-free training images given a decoy
+    injected_hard: float = 0.25  # train_on 'injected': share of the pairs centred on a non-halo cluster's centre
+    injected_fpr: float = 0.05  # train_on 'injected': false-positive rate of the threshold on the validation images
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -68,10 +74,10 @@ class TrainConfig:
 _SOURCE_LEVEL = dict(checkpoint_on="val_source_loss", stop_on="val_source_loss", fit_gate=0.95)
 _TRAIN_PROFILES = {
     "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=3, repeats=1, baseline_permutations=3, mock_fields=200,
-                         **_SOURCE_LEVEL),
+                         injected_images=64, injected_val=32, injected_test=32, **_SOURCE_LEVEL),
     "cpu": TrainConfig("cpu", epochs=20, patience=6, **_SOURCE_LEVEL),
     "paper": TrainConfig("paper", epochs=25, patience=6, repeats=5, baseline_permutations=1000, mock_fields=50000,
-                         **_SOURCE_LEVEL),
+                         injected_images=20000, injected_val=4000, injected_test=4000, **_SOURCE_LEVEL),
 }
 
 
@@ -80,9 +86,10 @@ def train_config(profile: str, **overrides) -> TrainConfig:
     return from_profile(_TRAIN_PROFILES, profile, overrides)
 
 
-TRAIN_ON = ("gleam", "mock", "mock+gleam")
+TRAIN_ON = ("gleam", "mock", "mock+gleam", "injected")
 """What a classifier learns from: the labelled clusters of ``source`` (the published images or the mock sky of the
-seed), mock fields only (``halo_utils.detect.mocktrain``), or mock pre-training then the clusters' kfold folds."""
+seed), mock fields only (``halo_utils.detect.mocktrain``), mock pre-training then the clusters' kfold folds, or
+mock halos injected into the real fields of each fold's training sources (``halo_utils.detect.realsky``)."""
 
 
 def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: float | None = 4.0,
@@ -98,7 +105,9 @@ def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: floa
     if train_on not in TRAIN_ON:
         raise ValueError(f"train_on must be one of {TRAIN_ON}, not {train_on!r}")
     tag = f"{model}_{protocol}"
-    if train_on != "gleam":
+    if train_on == "injected":
+        tag += "_injected"
+    elif train_on != "gleam":
         tag += "_mock" + ("clipped" if mock_clipped else "") + ("gleam" if train_on == "mock+gleam" else "")
         tag += settings_tag(mock_sky)
     if clip_sigma != 4.0:

@@ -1,0 +1,262 @@
+"""A halo detector trained on halos injected into real GLEAM backgrounds, judged on held-out real fields.
+
+``train_on='injected'`` of notebook 05. For every fold of the ``kfold`` plan (:func:`halo_utils.detect.crossval.kfold_plan`):
+
+1. three banks of real backgrounds (:mod:`halo_utils.prep.backgrounds`): the fields of the fold's training, validation
+   and test sources, each kept clear of the others' fields and of every halo-class source;
+2. a network trained on pairs of training-bank cut-outs with and without an injected halo (:mod:`halo_utils.prep.injected`),
+   new draws every epoch, its checkpoint and operating threshold (5 % false positives) chosen on validation-bank pairs;
+3. measured on the test bank, never trained on: each held-out cut-out with a halo injected and with nothing, so
+   completeness (against the halo's peak S/N, flux density and size) and the false-positive rate come from the same
+   real skies; and the fold's test sources scored as the catalogue search scores a cluster (90 deg turns and
+   mirrors of the central cut-out), out of fold.
+
+Intervals resample the unit that varies: host fields for the injections, sources for the AUC.
+
+    result = run(sources, "I", settings, training, seed=0, workdir=...)
+    summary(result)   # completeness_real_snr5, fpr_real, oof_source_auc, auc_vs_clusters, ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from .. import paths
+from ..constants import BAND_KEYS
+from ..data.catalogue import read_source_table
+from ..models.classifiers import build_classifier
+from ..prep.augment import augment, variants
+from ..prep.backgrounds import build_bank
+from ..prep.dataset import source_field, source_rms, source_rng
+from ..prep.injected import Injected
+from ..prep.noise import noise_table
+from ..prep.preprocess import LogNormaliser, MinMaxNormaliser, band_rms
+from . import artefact
+from .classify import predict, train
+from .crossval import fold_seed, kfold_plan, plan_seed
+from .oof import auc_by_kind, pooled_metrics
+
+__all__ = ["CLUSTERS", "scoring_config", "Scaled", "fold_banks", "fold_sources", "run", "field_interval",
+           "completeness_by", "summary"]
+
+CLUSTERS = "cluster without reported diffuse emission"
+FIT_SAMPLE = 512  # training images the log scaling is fitted on
+
+
+def scoring_config(config):
+    """The settings a real cluster is scored with: the central cut-out turned by multiples of 90 deg and mirrored,
+    no brightness change (what the injected training images are: exact turns, no interpolation)."""
+    return dataclasses.replace(config, n_rotations=4, flips=("none", "horizontal"), n_brightness=1)
+
+
+class Scaled:
+    """Lazy images (``Injected`` or an array) as network inputs in [0, 1]: ``x[rows]``; ``at_epoch`` passes on."""
+
+    def __init__(self, images, log: LogNormaliser):
+        self.images, self.log, self.shape = images, log, images.shape
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, rows) -> np.ndarray:
+        return inputs(self.images[rows], self.log)
+
+    def at_epoch(self, epoch: int) -> "Scaled":
+        return Scaled(self.images.at_epoch(epoch), self.log)
+
+    def fingerprint(self) -> str:
+        return hashlib.sha1((self.images.fingerprint() + json.dumps(self.log.to_dict())).encode()).hexdigest()
+
+
+def inputs(jy: np.ndarray, log: LogNormaliser) -> np.ndarray:
+    """Cut-outs (n, S, S, B) Jy/beam -> network inputs in [0, 1], as ``Detector.inputs`` scales them."""
+    return (log.transform(jy) + 1) / 2
+
+
+def _noise(sources):
+    """(noise table, source -> the authors' clip level per band (B,), NaN where not clipped)."""
+    noise = noise_table(sources)
+    thresholds = {name: rows.set_index("band").loc[list(BAND_KEYS)].threshold.to_numpy(float)
+                  for name, rows in noise.groupby("source")}
+    return noise, thresholds
+
+
+def fold_banks(sources, split: dict, config, noise, thresholds: dict, table) -> dict:
+    """The ``train``, ``val`` and ``test`` banks of one fold (each the fields of that part's sources)."""
+    rms, _ = source_rms(noise, split, config.clip_sigma)
+    z, kinds = dict(zip(table.source, table.z)), dict(zip(table.source, table.kind))
+    return {part: build_bank(sources, [n for n, p in split.items() if p == part], config, rms, thresholds, z, kinds)
+            for part in ("train", "val", "test")}
+
+
+def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: int) -> tuple:
+    """The fold's test sources as the search scores a cluster: (inputs (n, S, S, B), label (n,), source (n,))."""
+    rms, _ = source_rms(noise, split, config.clip_sigma)
+    xs, labels, names = [], [], []
+    for src in sorted((s for s in sources if split[s.name] == "test"), key=lambda s: s.name):
+        views = augment(source_field(src, config, rms[src.name]), variants(config, source_rng(seed, src.name)),
+                        config.cutout)
+        xs.append(inputs(views, log))
+        labels += [src.label] * len(views)
+        names += [src.name] * len(views)
+    return np.concatenate(xs), np.array(labels), np.array(names)
+
+
+def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path, noise, thresholds, table,
+          progress: bool) -> dict:
+    """Train one fold's network on injected pairs and measure it (module docstring, steps 1-3)."""
+    import keras
+    import pandas as pd
+
+    from .classify import source_scores
+
+    split, s = fold["split"], fold_seed(seed, fold["repeat"], fold["fold"])
+    banks = fold_banks(sources, split, config, noise, thresholds, table)
+    shares = dict(decoy_share=training.injected_decoys, hard_share=training.injected_hard)
+    train_set = Injected(banks["train"], training.injected_images, s, config, **shares)
+    log = LogNormaliser().fit(train_set[:min(FIT_SAMPLE, len(train_set))],
+                              config.log_reference_sigma * np.median(banks["train"].rms, axis=0))
+    val_x, val_truth = Injected(banks["val"], training.injected_val, s + 1, config, **shares).make(slice(None))
+    label = train_set.label
+    train_data = dict(x=Scaled(train_set, log), y=np.eye(2, dtype=np.float32)[label], label=label)
+    val_data = dict(x=inputs(val_x, log), y=np.eye(2, dtype=np.float32)[val_truth.label], label=val_truth.label.to_numpy())
+    keras.utils.set_random_seed(s)
+    net = build_classifier(model, size=config.cutout, bands=len(BAND_KEYS))
+    folder = workdir / f"r{fold['repeat']}f{fold['fold']}"
+    fit = train(net, dataclasses.replace(training, fit_gate=0.0), train_data, val_data, folder, seed=s)
+    val = pd.DataFrame(dict(source=val_truth.image.astype(str), label=val_truth.label, score=predict(net, val_data["x"])))
+    threshold = artefact.operating_threshold(val, training.injected_fpr)
+    test_x, test = Injected(banks["test"], training.injected_test, s + 2, config, decoy_share=0.0,
+                            hard_share=training.injected_hard).make(slice(None))
+    test = test.assign(score=predict(net, inputs(test_x, log)), threshold=threshold["threshold"],
+                       repeat=fold["repeat"], fold=fold["fold"])
+    x, y, names = fold_sources(sources, split, scoring_config(config), noise, log, seed)
+    scores = source_scores(predict(net, x), y, names).reset_index()
+    artefact.write_member(folder, _member(log, banks["train"], noise, split, sources))
+    return dict(repeat=fold["repeat"], fold=fold["fold"], threshold=threshold, injections=test.to_dict("records"),
+                scores=scores.assign(repeat=fold["repeat"], fold=fold["fold"]).to_dict("records"),
+                best_epoch=fit["best_epoch"], epochs_run=fit["epochs_run"], train_seconds=fit["train_seconds"],
+                history=fit["history"], bank_sizes={p: dict(fields=len(b.names), allowed=b.n_allowed,
+                                                            independent=b.independent(), cluster_centres=len(b.hard))
+                                                   for p, b in banks.items()})
+
+
+def _member(log: LogNormaliser, bank, noise, split: dict, sources) -> dict:
+    """What the saved detector needs of one fold's network: its scaling, the noise of its training fields, what it saw."""
+    seen = sorted(n for n, p in split.items() if p in ("train", "val"))
+    radec = {s.name: s.radec for s in sources}
+    log_rms = {b: artefact.log_spread(bank.rms[:, i]) for i, b in enumerate(BAND_KEYS)}
+    unit = MinMaxNormaliser(np.zeros(len(BAND_KEYS)), np.ones(len(BAND_KEYS)))  # unused: the detector scales by log
+    return dict(log=log.to_dict(), minmax=unit.to_dict(), rms_fallback=[band_rms(noise, split)[b] for b in BAND_KEYS],
+                log_rms=log_rms, seen=seen, seen_radec=[list(map(float, radec[n])) for n in seen])
+
+
+def run(sources, model: str, config, training, seed: int, workdir, root=None, progress: bool = True) -> dict:
+    """Every fold of the ``kfold`` plan of ``seed`` trained on injected halos and measured (module docstring).
+
+    A finished fold is kept in ``workdir/r<repeat>f<fold>/fold.json`` and read back by a rerun with the same
+    settings; a killed fold resumes from its last epoch (:func:`~halo_utils.detect.classify.train`).
+
+    Returns
+    -------
+    dict with ``plan``, ``folds`` (per fold: threshold, fit, bank sizes), ``injections`` (one row per held-out
+    injection or empty cut-out: host field, label, halo flux / size / z / peak S/N, score, candidate), ``scores``
+    (out-of-fold per source and repeat), ``detector`` (saved folder)
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    workdir = Path(workdir)
+    table = read_source_table(root)
+    noise, thresholds = _noise(sources)
+    plan = kfold_plan(sources, config, training.folds, training.repeats, plan_seed(training, seed), training.val_fraction)
+    folds = []
+    for fold in tqdm(plan, desc=f"{model} folds (injected)", disable=not progress):
+        saved = workdir / f"r{fold['repeat']}f{fold['fold']}" / "fold.json"
+        key = _key(config, training, fold, seed, model)
+        if saved.exists() and json.loads(saved.read_text()).get("key") == key:
+            folds.append(json.loads(saved.read_text()))
+            continue
+        out = dict(_fold(sources, model, config, training, fold, seed, workdir, noise, thresholds, table, progress),
+                   key=key)
+        paths.write_json(saved, out)
+        folds.append(json.loads(saved.read_text()))
+    injections = pd.DataFrame([r for f in folds for r in f["injections"]])
+    injections["candidate"] = injections.score >= injections.threshold
+    scores = pd.DataFrame([r for f in folds for r in f["scores"]])
+    detector = artefact.save(workdir / "detector", workdir, model, scoring_config(config), training, scores, seed,
+                             {s.name: s.label for s in sources}, artefact.sources_fingerprint(sources),
+                             source="gleam-injected")
+    return dict(plan=plan, folds=folds, injections=injections, scores=scores, detector=detector,
+                kinds=dict(zip(table.source, table.kind)))
+
+
+def _key(config, training, fold, seed, model) -> str:
+    text = json.dumps(dict(config=config.to_dict(), training=training.to_dict(), split=fold["split"], seed=seed,
+                           model=model, version=1), sort_keys=True, default=str)
+    return hashlib.sha1(text.encode()).hexdigest()
+
+
+def field_interval(table, value, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> list:
+    """Percentile interval of ``value(rows)`` (a number from a table) resampling host fields (column ``host``) with
+    replacement: every injection of a field comes along with it."""
+    groups = [g for _, g in table.groupby("host")]
+    rng = np.random.default_rng(seed)
+    draws = []
+    for _ in range(n_boot):
+        pick = rng.integers(len(groups), size=len(groups))
+        draws.append(value(_concat([groups[i] for i in pick])))
+    draws = np.array([d for d in draws if np.isfinite(d)])
+    tail = (1 - level) / 2
+    return [float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))] if len(draws) else [np.nan, np.nan]
+
+
+def _concat(parts):
+    import pandas as pd
+
+    return pd.concat(parts, ignore_index=True)
+
+
+def _found(rows) -> float:
+    return float(rows.candidate.mean()) if len(rows) else np.nan
+
+
+def completeness_by(injections, column: str = "peak_snr", bins=(0, 2, 5, 10, 20, np.inf), n_boot: int = 1000):
+    """Completeness of the injected halos per bin of ``column``, with host-field intervals: a pandas table."""
+    import pandas as pd
+
+    halos = injections[injections.label == 1]
+    rows = []
+    for interval, part in halos.groupby(pd.cut(halos[column], list(bins), right=False), observed=False):
+        lo, hi = field_interval(part, _found, n_boot) if len(part) else (np.nan, np.nan)
+        rows.append({f"{column}_bin": str(interval), "n": len(part), "hosts": part.host.nunique(),
+                     "found": int(part.candidate.sum()), "completeness": _found(part), "low": lo, "high": hi})
+    return pd.DataFrame(rows)
+
+
+def summary(result: dict, n_boot: int = 2000) -> dict:
+    """The JSON-able figures of a :func:`run`: completeness at peak S/N >= 5 and the false-positive rate on held-out
+    real cut-outs (host-field intervals), the out-of-fold AUC over all sources and against the clusters alone
+    (source intervals), the per-kind AUCs, the bank sizes and the training times."""
+    inj, scores = result["injections"], result["scores"]
+    bright = inj[(inj.label == 1) & (inj.peak_snr >= 5)]
+    empty = inj[inj.label == 0]
+    pooled = pooled_metrics(scores[["repeat", "source", "label", "score"]], n_boot=n_boot)
+    by_kind = auc_by_kind(scores[["repeat", "source", "label", "score"]], result["kinds"], n_boot=n_boot)
+    clusters = next((r for r in by_kind if r.get("against") == CLUSTERS), {})
+    return dict(completeness_real_snr5=_found(bright), completeness_real_snr5_ci=field_interval(bright, _found, n_boot),
+                n_injections=int((inj.label == 1).sum()), n_injections_snr5=int(len(bright)),
+                n_host_fields=int(inj.host.nunique()),
+                fpr_real=_found(empty), fpr_real_ci=field_interval(empty, _found, n_boot), n_empty=int(len(empty)),
+                oof_source_auc=pooled["oof_source_auc"], oof_source_auc_ci=pooled["oof_source_auc_ci"],
+                auc_vs_clusters=clusters.get("auc"), auc_vs_clusters_ci=clusters.get("ci"), auc_by_kind=by_kind,
+                completeness=completeness_by(inj, n_boot=n_boot // 2).to_dict("records"),
+                thresholds=[f["threshold"]["threshold"] for f in result["folds"]],
+                bank_sizes=[f["bank_sizes"] for f in result["folds"]],
+                train_seconds=float(sum(f["train_seconds"] for f in result["folds"])),
+                best_epochs=[f["best_epoch"] for f in result["folds"]], detector=str(result["detector"]))
