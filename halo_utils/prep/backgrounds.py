@@ -20,6 +20,7 @@ The centres of the non-halo clusters are kept (``hard``): hard negatives, and ho
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -79,15 +80,20 @@ class Bank:
                         kept.append(radec)
         return len(kept)
 
+    @functools.cached_property
+    def _centres(self) -> tuple:
+        """(field, y, x) arrays of every allowed centre."""
+        where = [np.nonzero(a) for a in self.allowed]
+        field = np.concatenate([np.full(len(ys), i) for i, (ys, _) in enumerate(where)]).astype(int)
+        return field, np.concatenate([ys for ys, _ in where]).astype(int), np.concatenate([xs for _, xs in where]).astype(int)
+
     def draw(self, rng) -> tuple:
         """A random allowed centre (field, y, x), every allowed pixel of the bank equally likely."""
-        counts = np.array([a.sum() for a in self.allowed], float)
-        if not counts.sum():
+        field, ys, xs = self._centres
+        if not len(field):
             raise ValueError(f"the background bank of {self.names} has no allowed cut-out position")
-        i = int(rng.choice(len(counts), p=counts / counts.sum()))
-        ys, xs = np.nonzero(self.allowed[i])
-        j = int(rng.integers(len(ys)))
-        return i, int(ys[j]), int(xs[j])
+        j = int(rng.integers(len(field)))
+        return int(field[j]), int(ys[j]), int(xs[j])
 
     def cutout(self, field: int, y: int, x: int) -> np.ndarray:
         """The (size, size, B) cut-out of ``field`` centred on pixel (y, x), Jy/beam."""

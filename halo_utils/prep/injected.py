@@ -9,8 +9,8 @@ emission put in, never the background.
 
 Each band's emission is rendered on the cut-out's own grid with the band's beam at the field's declination. Where
 the authors clipped the image, the noise under their clip is unknown: it is drawn again, beam-correlated at the
-image's RMS and held inside the clip (so a pixel rises above it with the noise it would have had), on both rows of
-a pair. Then the pipeline's own clip (``DataConfig.clip_sigma``) runs on both alike.
+image's RMS (windows of one noise map per field and band) and held inside the clip, so a pixel rises above it with
+the noise it would have had; both images of a pair get the same noise. Then the pipeline's own clip (``DataConfig.clip_sigma``) runs on both alike.
 
     images = Injected(bank, n=4000, seed=0, config=settings)
     x = images[rows]                    # (len(rows), 64, 64, B) Jy/beam, made when read
@@ -32,15 +32,17 @@ from ..sky.instrument import beam, beam_kernel, correlated_noise, render
 from .mockset import mock_sky_config
 from .preprocess import clip_cube
 
-__all__ = ["Injected", "refilled"]
+__all__ = ["NOISE_SIDE", "Injected", "refilled"]
 
 
-def refilled(image: np.ndarray, threshold: float, rms: float, kernel: np.ndarray, rng) -> np.ndarray:
-    """``image`` (H, W) with its clipped pixels (exact zeros) given beam-correlated noise of ``rms`` held inside
-    (-threshold, threshold): clipping it again at ``threshold`` gives ``image`` back."""
+NOISE_SIDE = 256  # side of the noise map drawn once per field and band, px; cut-outs take windows of it
+
+
+def refilled(image: np.ndarray, threshold: float, noise: np.ndarray) -> np.ndarray:
+    """``image`` (H, W) with its clipped pixels (exact zeros) given ``noise`` (H, W) held inside (-threshold,
+    threshold): clipping it again at ``threshold`` gives ``image`` back."""
     bound = np.nextafter(np.float32(threshold), np.float32(0))  # the largest float32 the clip zeroes
-    inside = np.clip(correlated_noise(rng, rms, kernel, image.shape).astype(np.float32), -bound, bound)
-    return np.where(image == 0, inside, image).astype(np.float32)
+    return np.where(image == 0, np.clip(noise, -bound, bound), image).astype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,7 +78,7 @@ class Injected:
         self.sky = mock_sky_config(config, population="balanced", **self.sky_overrides)
         self.label = np.arange(n) % 2
         self.shape = (n, bank.size, bank.size, len(BAND_KEYS))
-        self._kernels, self._beams = {}, {}
+        self._maps, self._beams = {}, {}
 
     def __len__(self) -> int:
         return self.n
@@ -118,20 +120,42 @@ class Injected:
         components, cluster = [], {}
         if label == 1 or rng.uniform() < self.decoy_share:
             components, cluster = injected_emission(rng, f"pair{i // 2}", label, centre, self.sky)
-        beams = self._beams_of(where.field)
-        model = (render(components, beams, (bank.size, bank.size), self.sky.pixel_deg).astype(np.float32)
-                 if components else np.zeros((len(BAND_KEYS), bank.size, bank.size), np.float32))
         cube = np.array(bank.cutout(where.field, where.y, where.x), np.float32)
+        model = np.zeros((len(BAND_KEYS), bank.size, bank.size), np.float32)
         rms, threshold = bank.rms[where.field], bank.threshold[where.field]
+        if components:
+            model = render(components, self._beams_of(where.field), (bank.size, bank.size),
+                           self.sky.pixel_deg).astype(np.float32)
+        clip = np.inf if self.config.clip_sigma is None else self.config.clip_sigma
         for b in range(len(BAND_KEYS)):
-            if np.isfinite(threshold[b]) and threshold[b] > 0:
-                cube[..., b] = refilled(cube[..., b], threshold[b], rms[b], self._kernel(where.field, b), rng)
+            clipped = np.isfinite(threshold[b]) and threshold[b] > 0
+            if clipped and (components or threshold[b] > clip * rms[b]):  # else the refill is clipped away again
+                cube[..., b] = refilled(cube[..., b], threshold[b], self._noise(where, b))
             cube[..., b] += model[b]
         if self.config.clip_sigma is not None or self.config.cap_sigma is not None:
             cube = clip_cube(cube, rms, self.config.clip_sigma, self.config.cap_sigma)
         cube = np.rot90(cube, where.turns, axes=(0, 1))
         cube = cube[:, ::-1] if where.mirror else cube
         return np.ascontiguousarray(cube), self._record(i, where, components, cluster, model, rms)
+
+    def _noise(self, where: _Pair, band: int) -> np.ndarray:
+        """The refill noise of a pair (both images alike) in one band: a window of the field's noise map at an offset,
+        turn and mirror drawn for the pair."""
+        rng = np.random.default_rng([self.seed, 47, self.draw, where.field, where.y, where.x, band])
+        size = self.bank.size
+        y, x = rng.integers(NOISE_SIDE - size, size=2)
+        window = np.rot90(self._noise_map(where.field, band)[y:y + size, x:x + size], int(rng.integers(4)))
+        return window[:, ::-1] if rng.uniform() < 0.5 else window
+
+    def _noise_map(self, field: int, band: int) -> np.ndarray:
+        """Beam-correlated noise (NOISE_SIDE, NOISE_SIDE) of the field's RMS in ``band``, drawn once per (seed, field)."""
+        if (field, band) not in self._maps:
+            px = self.sky.pixel_deg * 60
+            bmaj, bmin, bpa = self._beams_of(field)[band]
+            rng = np.random.default_rng([self.seed, 53, field, band])
+            self._maps[field, band] = correlated_noise(rng, self.bank.rms[field, band], beam_kernel(
+                bmaj / px, bmin / px, bpa), (NOISE_SIDE, NOISE_SIDE)).astype(np.float32)
+        return self._maps[field, band]
 
     def _record(self, i, where, components, cluster, model, rms) -> dict:
         halo = next((c for c in components if c.kind == "halo"), None)
@@ -150,13 +174,6 @@ class Injected:
             dec = float(self.bank.radec[field][1])
             self._beams[field] = [beam(b, dec, self.sky) for b in range(len(BAND_KEYS))]
         return self._beams[field]
-
-    def _kernel(self, field: int, band: int) -> np.ndarray:
-        if (field, band) not in self._kernels:
-            px = self.sky.pixel_deg * 60
-            bmaj, bmin, bpa = self._beams_of(field)[band]
-            self._kernels[field, band] = beam_kernel(bmaj / px, bmin / px, bpa)
-        return self._kernels[field, band]
 
     def fingerprint(self) -> str:
         """SHA-1 naming the bank's fields and positions, the settings and the draws."""
