@@ -31,7 +31,7 @@ from ..prep.splits import check_protocol
 from .oof import binomial_interval
 from .stream import probabilities, stream_batches
 
-__all__ = ["TrainConfig", "train_config", "TRAIN_ON", "run_tag", "settings_tag", "distribution", "model_inputs",
+__all__ = ["TrainConfig", "train_config", "TRAIN_ON", "check_train_on", "run_tag", "settings_tag", "distribution", "model_inputs",
            "class_weights", "deterministic", "source_loss", "train", "predict", "evaluate", "source_scores", "evaluate_run"]
 
 
@@ -66,6 +66,7 @@ class TrainConfig:
     injected_decoys: float = 0.5  # train_on 'injected': share of the halo-free training images given a decoy
     injected_hard: float = 0.25  # train_on 'injected': share of the pairs centred on a non-halo cluster's centre
     injected_fpr: float = 0.05  # train_on 'injected': false-positive rate of the threshold on the validation images
+    limit_draws: int = 20  # train_on 'injected': halos injected per flux density into each held-out cluster (upper limits)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -74,10 +75,11 @@ class TrainConfig:
 _SOURCE_LEVEL = dict(checkpoint_on="val_source_loss", stop_on="val_source_loss", fit_gate=0.95)
 _TRAIN_PROFILES = {
     "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=3, repeats=1, baseline_permutations=3, mock_fields=200,
-                         injected_images=64, injected_val=32, injected_test=32, **_SOURCE_LEVEL),
+                         injected_images=64, injected_val=32, injected_test=32, limit_draws=2, **_SOURCE_LEVEL),
     "cpu": TrainConfig("cpu", epochs=20, patience=6, **_SOURCE_LEVEL),
     "paper": TrainConfig("paper", epochs=25, patience=6, repeats=5, baseline_permutations=1000, mock_fields=50000,
-                         injected_images=20000, injected_val=4000, injected_test=4000, **_SOURCE_LEVEL),
+                         injected_images=20000, injected_val=4000, injected_test=4000, limit_draws=50,
+                         **_SOURCE_LEVEL),
 }
 
 
@@ -92,6 +94,12 @@ seed), mock fields only (``halo_utils.detect.mocktrain``), mock pre-training the
 mock halos injected into the real fields of each fold's training sources (``halo_utils.detect.realsky``)."""
 
 
+def check_train_on(train_on: str):
+    """Refuse a ``train_on`` that is not one of :data:`TRAIN_ON`, naming the choices."""
+    if train_on not in TRAIN_ON:
+        raise ValueError(f"train_on must be one of {TRAIN_ON}, not {train_on!r}")
+
+
 def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: float | None = 4.0,
             mock_clipped: bool = False, augment_with: str = "none", generated_per_real: float = 1.0,
             overrides: dict | None = None, mock_sky: dict | None = None) -> str:
@@ -102,8 +110,7 @@ def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: floa
     :class:`TrainConfig` override (e.g. ``_planseed0_repeats1``) and per mock-sky setting changed for the mock
     fields (``mock_sky``, e.g. ``_sidelobelevel0.03``)."""
     check_protocol(protocol)
-    if train_on not in TRAIN_ON:
-        raise ValueError(f"train_on must be one of {TRAIN_ON}, not {train_on!r}")
+    check_train_on(train_on)
     tag = f"{model}_{protocol}"
     if train_on == "injected":
         tag += "_injected"

@@ -36,13 +36,13 @@ from ..prep.dataset import source_field, source_rms, source_rng
 from ..prep.injected import Injected
 from ..prep.noise import noise_table
 from ..prep.preprocess import LogNormaliser, MinMaxNormaliser, band_rms
-from . import artefact
+from . import artefact, limits
 from .classify import predict, train
 from .crossval import fold_seed, kfold_plan, plan_seed
 from .oof import auc_by_kind, pooled_metrics
 
 __all__ = ["CLUSTERS", "scoring_config", "Scaled", "fold_banks", "fold_sources", "run", "field_interval",
-           "completeness_by", "summary"]
+           "completeness_by", "limits_table", "summary"]
 
 CLUSTERS = "cluster without reported diffuse emission"
 FIT_SAMPLE = 512  # training images the log scaling is fitted on
@@ -87,11 +87,12 @@ def _noise(sources):
 
 
 def fold_banks(sources, split: dict, config, noise, thresholds: dict, table) -> dict:
-    """The ``train``, ``val`` and ``test`` banks of one fold (each the fields of that part's sources)."""
+    """The ``train``, ``val`` and ``test`` banks of one fold (each the fields of that part's sources; the training
+    bank kept clear of the others' fields)."""
     rms, _ = source_rms(noise, split, config.clip_sigma)
     z, kinds = dict(zip(table.source, table.z)), dict(zip(table.source, table.kind))
-    return {part: build_bank(sources, [n for n, p in split.items() if p == part], config, rms, thresholds, z, kinds)
-            for part in ("train", "val", "test")}
+    return {part: build_bank(sources, [n for n, p in split.items() if p == part], config, rms, thresholds, z, kinds,
+                             keep_out=part == "train") for part in ("train", "val", "test")}
 
 
 def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: int) -> tuple:
@@ -135,15 +136,35 @@ def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path
                             hard_share=training.injected_hard).make(slice(None))
     test = test.assign(score=predict(net, inputs(test_x, log)), threshold=threshold["threshold"],
                        repeat=fold["repeat"], fold=fold["fold"])
+    limits = _limits(net, log, threshold["threshold"], banks["test"], table, config, s, training.limit_draws) \
+        if fold["repeat"] == 0 else []
     x, y, names = fold_sources(sources, split, scoring_config(config), noise, log, seed)
     scores = source_scores(predict(net, x), y, names).reset_index()
     artefact.write_member(folder, _member(log, banks["train"], noise, split, sources))
     return dict(repeat=fold["repeat"], fold=fold["fold"], threshold=threshold, injections=test.to_dict("records"),
+                limits=limits,
                 scores=scores.assign(repeat=fold["repeat"], fold=fold["fold"]).to_dict("records"),
                 best_epoch=fit["best_epoch"], epochs_run=fit["epochs_run"], train_seconds=fit["train_seconds"],
                 history=fit["history"], bank_sizes={p: dict(fields=len(b.names), allowed=b.n_allowed,
                                                             independent=b.independent(), cluster_centres=len(b.hard))
                                                    for p, b in banks.items()})
+
+
+def _limits(net, log, threshold: float, bank, table, config, seed: int, draws: int) -> list:
+    """Upper limits (:mod:`halo_utils.detect.limits`) of the held-out non-halo clusters whose centres are in ``bank``."""
+    z = dict(zip(table.source, table.z))
+    out = []
+    for field, y, x in bank.hard:
+        name = bank.names[field]
+        known = z.get(name) is not None and np.isfinite(z[name])
+        at = z[name] if known else limits.DEFAULT_Z
+        curve = limits.detection_curve(lambda jy: predict(net, inputs(jy, log)) >= threshold, bank, field, y, x, at,
+                                       config, seed, per_flux=draws)
+        s50, s90 = limits.flux_limit(curve, 0.5), limits.flux_limit(curve, 0.9)
+        out.append(dict(cluster=name, z=at, z_known=known, re_kpc=limits.re_kpc(), s50_jy=s50, s90_jy=s90,
+                        p50_w_hz=limits.power_150(s50, at), p90_w_hz=limits.power_150(s90, at),
+                        curve=curve.to_dict("records")))
+    return out
 
 
 def _member(log: LogNormaliser, bank, noise, split: dict, sources) -> dict:
@@ -193,7 +214,7 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
                              {s.name: s.label for s in sources}, artefact.sources_fingerprint(sources),
                              source="gleam-injected")
     return dict(plan=plan, folds=folds, injections=injections, scores=scores, detector=detector,
-                kinds=dict(zip(table.source, table.kind)))
+                limits=pd.DataFrame([r for f in folds for r in f["limits"]]), kinds=dict(zip(table.source, table.kind)))
 
 
 def _key(config, training, fold, seed, model) -> str:
@@ -237,6 +258,13 @@ def completeness_by(injections, column: str = "peak_snr", bins=(0, 2, 5, 10, 20,
         rows.append({f"{column}_bin": str(interval), "n": len(part), "hosts": part.host.nunique(),
                      "found": int(part.candidate.sum()), "completeness": _found(part), "low": lo, "high": hi})
     return pd.DataFrame(rows)
+
+
+def limits_table(result: dict):
+    """One row per held-out cluster without a halo: redshift, assumed e-folding radius, S50 / S90 (Jy at 150 MHz)
+    and the P150 they imply (W/Hz), from the fold model that held the cluster out (first repeat)."""
+    table = result["limits"]
+    return table.drop(columns="curve").sort_values("cluster").reset_index(drop=True) if len(table) else table
 
 
 def summary(result: dict, n_boot: int = 2000) -> dict:

@@ -126,9 +126,12 @@ def _distance_arcmin(grid: tuple, radec) -> np.ndarray:
 
 
 def build_bank(sources, names, config, rms: dict, thresholds: dict, z: dict, kinds: dict | None = None,
-               size: int | None = None, exclusion_kpc: float = EXCLUSION_KPC,
+               size: int | None = None, keep_out: bool = True, exclusion_kpc: float = EXCLUSION_KPC,
                default_arcmin: float = DEFAULT_EXCLUSION_ARCMIN) -> Bank:
-    """The bank of the fields of ``names`` among ``sources`` (the others' fields are kept out, pixel for pixel).
+    """The bank of the fields of ``names`` among ``sources``.
+
+    With ``keep_out`` (a training bank) no cut-out has a pixel in the field of a source not in ``names``. A bank of
+    held-out fields needs no such rule: its cut-outs lie inside its own fields, where no training cut-out reaches.
 
     Parameters
     ----------
@@ -156,7 +159,7 @@ def build_bank(sources, names, config, rms: dict, thresholds: dict, z: dict, kin
             if other.label == 1:
                 ok &= _distance_arcmin(grid, other.radec) > exclusion_arcmin(
                     z.get(other.name), exclusion_kpc, default_arcmin) + view_arcmin
-        for other in outside:  # the other field's square, by its circumscribed circle
+        for other in outside if keep_out else ():  # the other field's square, by its circumscribed circle
             reach = field_extent_deg(other, config.pixel_arcmin) * 60 / np.sqrt(2)
             ok &= _distance_arcmin(grid, other.radec) > reach + view_arcmin
         fields.append(regrid(src, config.pixel_arcmin, side))

@@ -32,7 +32,7 @@ from ..sky.instrument import beam, beam_kernel, correlated_noise, render
 from .mockset import mock_sky_config
 from .preprocess import clip_cube
 
-__all__ = ["NOISE_SIDE", "Injected", "refilled"]
+__all__ = ["NOISE_SIDE", "Injected", "inject", "refilled"]
 
 
 NOISE_SIDE = 256  # side of the noise map drawn once per field and band, px; cut-outs take windows of it
@@ -43,6 +43,23 @@ def refilled(image: np.ndarray, threshold: float, noise: np.ndarray) -> np.ndarr
     threshold): clipping it again at ``threshold`` gives ``image`` back."""
     bound = np.nextafter(np.float32(threshold), np.float32(0))  # the largest float32 the clip zeroes
     return np.where(image == 0, np.clip(noise, -bound, bound), image).astype(np.float32)
+
+
+def inject(cube: np.ndarray, model, rms, threshold, config, noise) -> np.ndarray:
+    """A real cut-out (S, S, B) Jy/beam with emission ``model`` (B, S, S) Jy/beam added (None: nothing), through the
+    pipeline's clip of ``config``; where the authors clipped a band (``threshold`` (B,) finite) its zeros are first
+    refilled with ``noise(band)`` (S, S) held inside their clip. Returns a new (S, S, B) float32 array."""
+    out = np.array(cube, np.float32)
+    clip = np.inf if config.clip_sigma is None else config.clip_sigma
+    for b in range(out.shape[-1]):
+        clipped = np.isfinite(threshold[b]) and threshold[b] > 0
+        if clipped and (model is not None or threshold[b] > clip * rms[b]):  # else the refill is clipped away again
+            out[..., b] = refilled(out[..., b], threshold[b], noise(b))
+        if model is not None:
+            out[..., b] += model[b]
+    if config.clip_sigma is not None or config.cap_sigma is not None:
+        out = clip_cube(out, rms, config.clip_sigma, config.cap_sigma)
+    return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,20 +137,11 @@ class Injected:
         components, cluster = [], {}
         if label == 1 or rng.uniform() < self.decoy_share:
             components, cluster = injected_emission(rng, f"pair{i // 2}", label, centre, self.sky)
-        cube = np.array(bank.cutout(where.field, where.y, where.x), np.float32)
-        model = np.zeros((len(BAND_KEYS), bank.size, bank.size), np.float32)
+        cube = bank.cutout(where.field, where.y, where.x)
         rms, threshold = bank.rms[where.field], bank.threshold[where.field]
-        if components:
-            model = render(components, self._beams_of(where.field), (bank.size, bank.size),
-                           self.sky.pixel_deg).astype(np.float32)
-        clip = np.inf if self.config.clip_sigma is None else self.config.clip_sigma
-        for b in range(len(BAND_KEYS)):
-            clipped = np.isfinite(threshold[b]) and threshold[b] > 0
-            if clipped and (components or threshold[b] > clip * rms[b]):  # else the refill is clipped away again
-                cube[..., b] = refilled(cube[..., b], threshold[b], self._noise(where, b))
-            cube[..., b] += model[b]
-        if self.config.clip_sigma is not None or self.config.cap_sigma is not None:
-            cube = clip_cube(cube, rms, self.config.clip_sigma, self.config.cap_sigma)
+        model = render(components, self._beams_of(where.field), (bank.size, bank.size),
+                       self.sky.pixel_deg).astype(np.float32) if components else None
+        cube = inject(cube, model, rms, threshold, self.config, lambda b: self._noise(where, b))
         cube = np.rot90(cube, where.turns, axes=(0, 1))
         cube = cube[:, ::-1] if where.mirror else cube
         return np.ascontiguousarray(cube), self._record(i, where, components, cluster, model, rms)
@@ -167,7 +175,7 @@ class Injected:
                     flux_150=sum(c.flux_150 for c in components) if components else 0.0,
                     re_arcmin=re_px * self.sky.pixel_deg * 60,
                     re_kpc=re_px / _kpc_to_px(1.0, halo.z, self.sky.pixel_deg) if halo else np.nan,
-                    peak_snr=float(model[PEAK_BAND].max() / rms[PEAK_BAND]))
+                    peak_snr=0.0 if model is None else float(model[PEAK_BAND].max() / rms[PEAK_BAND]))
 
     def _beams_of(self, field: int) -> list:
         if field not in self._beams:
