@@ -39,6 +39,7 @@ class DataConfig:
     n_brightness: int = 10  # brightness factors drawn per (rotation, flip)
     brightness_range: tuple = (0.9, 1.4)  # uniform range of the brightness factors
     log_reference_sigma: float = 1.0  # log scaling y = log10(1 + x / (k * rms_band)), k = this
+    subtract_compact: bool = False  # remove beam-sized sources before the clip (halo_utils.prep.compact); needs pixel_arcmin
 
     @property
     def cutout_arcmin(self) -> float | None:
@@ -61,7 +62,12 @@ class DataConfig:
         return cls(**values)
 
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        """The settings; without ``subtract_compact`` while it is off, so runs (and every cache named after the
+        settings) made before the option keep their names."""
+        out = dataclasses.asdict(self)
+        if not self.subtract_compact:
+            del out["subtract_compact"]
+        return out
 
 
 _DATA_PROFILES = {

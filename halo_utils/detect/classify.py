@@ -102,7 +102,7 @@ def check_train_on(train_on: str):
 
 def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: float | None = 4.0,
             mock_clipped: bool = False, augment_with: str = "none", generated_per_real: float = 1.0,
-            overrides: dict | None = None, mock_sky: dict | None = None) -> str:
+            overrides: dict | None = None, mock_sky: dict | None = None, subtract_compact: bool = False) -> str:
     """The ``tag`` of a classifier run's name (:func:`halo_utils.config.run_name`): ``<model>_<protocol>``, then
     ``_mock`` or ``_mockgleam`` (``_mockclipped``, ``_mockclippedgleam`` for mock fields clipped like the published
     images) for runs that learn from mock fields, ``_noclip`` / ``_clip<k>`` for a clip other than 4 sigma,
@@ -119,6 +119,8 @@ def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: floa
         tag += settings_tag(mock_sky)
     if clip_sigma != 4.0:
         tag += "_noclip" if clip_sigma is None else f"_clip{clip_sigma:g}"
+    if subtract_compact:
+        tag += "_subtracted"
     if augment_with != "none":
         tag += f"_{augment_with}{generated_per_real:g}x"
     return tag + settings_tag(overrides)

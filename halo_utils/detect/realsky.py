@@ -31,7 +31,7 @@ from ..constants import BAND_KEYS
 from ..data.catalogue import read_source_table
 from ..models.classifiers import build_classifier
 from ..prep.augment import augment, variants
-from ..prep.backgrounds import build_bank
+from ..prep.backgrounds import build_bank, wide_fields
 from ..prep.dataset import source_field, source_rms, source_rng
 from ..prep.injected import Injected
 from ..prep.noise import noise_table
@@ -86,13 +86,13 @@ def _noise(sources):
     return noise, thresholds
 
 
-def fold_banks(sources, split: dict, config, noise, thresholds: dict, table) -> dict:
+def fold_banks(sources, split: dict, config, noise, thresholds: dict, table, fields: dict | None = None) -> dict:
     """The ``train``, ``val`` and ``test`` banks of one fold (each the fields of that part's sources; the training
-    bank kept clear of the others' fields)."""
+    bank kept clear of the others' fields); ``fields``: :func:`~halo_utils.prep.backgrounds.wide_fields`, if made."""
     rms, _ = source_rms(noise, split, config.clip_sigma)
     z, kinds = dict(zip(table.source, table.z)), dict(zip(table.source, table.kind))
     return {part: build_bank(sources, [n for n, p in split.items() if p == part], config, rms, thresholds, z, kinds,
-                             keep_out=part == "train") for part in ("train", "val", "test")}
+                             keep_out=part == "train", fields=fields) for part in ("train", "val", "test")}
 
 
 def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: int) -> tuple:
@@ -109,7 +109,7 @@ def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: 
 
 
 def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path, noise, thresholds, table,
-          progress: bool) -> dict:
+          fields: dict) -> dict:
     """Train one fold's network on injected pairs and measure it (module docstring, steps 1-3)."""
     import keras
     import pandas as pd
@@ -117,7 +117,7 @@ def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path
     from .classify import source_scores
 
     split, s = fold["split"], fold_seed(seed, fold["repeat"], fold["fold"])
-    banks = fold_banks(sources, split, config, noise, thresholds, table)
+    banks = fold_banks(sources, split, config, noise, thresholds, table, fields)
     shares = dict(decoy_share=training.injected_decoys, hard_share=training.injected_hard)
     train_set = Injected(banks["train"], training.injected_images, s, config, **shares)
     log = LogNormaliser().fit(train_set[:min(FIT_SAMPLE, len(train_set))],
@@ -196,15 +196,17 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
     table = read_source_table(root)
     noise, thresholds = _noise(sources)
     plan = kfold_plan(sources, config, training.folds, training.repeats, plan_seed(training, seed), training.val_fraction)
-    folds = []
+    fields, folds = None, []
     for fold in tqdm(plan, desc=f"{model} folds (injected)", disable=not progress):
         saved = workdir / f"r{fold['repeat']}f{fold['fold']}" / "fold.json"
         key = _key(config, training, fold, seed, model)
         if saved.exists() and json.loads(saved.read_text()).get("key") == key:
             folds.append(json.loads(saved.read_text()))
             continue
-        out = dict(_fold(sources, model, config, training, fold, seed, workdir, noise, thresholds, table, progress),
-                   key=key)
+        if fields is None:  # each source's field once for every fold (the noise of the fields, not of a fold's fallback)
+            fields = wide_fields(sources, config, source_rms(noise, {s.name: "train" for s in sources},
+                                                              config.clip_sigma)[0])
+        out = dict(_fold(sources, model, config, training, fold, seed, workdir, noise, thresholds, table, fields), key=key)
         paths.write_json(saved, out)
         folds.append(json.loads(saved.read_text()))
     injections = pd.DataFrame([r for f in folds for r in f["injections"]])

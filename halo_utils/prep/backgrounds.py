@@ -26,8 +26,10 @@ import numpy as np
 
 from ..constants import BAND_KEYS, kpc_per_arcmin
 from ..data.grid import regrid, sky_grid, wide_field_size
+from .dataset import subtracted
 
-__all__ = ["EXCLUSION_KPC", "DEFAULT_EXCLUSION_ARCMIN", "Bank", "exclusion_arcmin", "build_bank", "field_extent_deg"]
+__all__ = ["EXCLUSION_KPC", "DEFAULT_EXCLUSION_ARCMIN", "Bank", "exclusion_arcmin", "wide_fields", "build_bank",
+           "field_extent_deg"]
 
 EXCLUSION_KPC = 1500.0
 """Radius kept free around a halo-class source, kpc: half of a 3 Mpc halo (giant halos are 1-2 Mpc, rarely >2 Mpc)."""
@@ -125,9 +127,19 @@ def _distance_arcmin(grid: tuple, radec) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1, 1))) * 60
 
 
+def wide_fields(sources, config, rms: dict) -> dict:
+    """Source -> its field on the common grid (:func:`field_extent_deg` wide; compact sources removed if
+    ``config.subtract_compact``), Jy/beam, not clipped by the pipeline: what :func:`build_bank` cuts from."""
+    out = {}
+    for src in sources:
+        side = wide_field_size(src, config.pixel_arcmin)
+        out[src.name] = subtracted(regrid(src, config.pixel_arcmin, side), rms[src.name], src.radec[1], config)
+    return out
+
+
 def build_bank(sources, names, config, rms: dict, thresholds: dict, z: dict, kinds: dict | None = None,
-               size: int | None = None, keep_out: bool = True, exclusion_kpc: float = EXCLUSION_KPC,
-               default_arcmin: float = DEFAULT_EXCLUSION_ARCMIN) -> Bank:
+               size: int | None = None, keep_out: bool = True, fields: dict | None = None,
+               exclusion_kpc: float = EXCLUSION_KPC, default_arcmin: float = DEFAULT_EXCLUSION_ARCMIN) -> Bank:
     """The bank of the fields of ``names`` among ``sources``.
 
     With ``keep_out`` (a training bank) no cut-out has a pixel in the field of a source not in ``names``. A bank of
@@ -140,6 +152,7 @@ def build_bank(sources, names, config, rms: dict, thresholds: dict, z: dict, kin
     config : :class:`~halo_utils.config.DataConfig` (grid pixel, cut-out side)
     rms, thresholds : source -> (B,) noise and the authors' clip level per band, Jy/beam (NaN: not clipped)
     z : source -> redshift (NaN where unknown), for the exclusion radius of halo-class sources
+    fields : :func:`wide_fields` of the sources, if already made
     kinds : source -> kind (:func:`halo_utils.data.catalogue.source_kind`); the non-halo clusters' centres become ``hard``
     """
     size = size or config.cutout
@@ -147,7 +160,8 @@ def build_bank(sources, names, config, rms: dict, thresholds: dict, z: dict, kin
     names, half = sorted(names), size // 2
     inside = [s for s in sources if s.name in set(names)]
     outside = [s for s in sources if s.name not in set(names)]
-    fields, radec, allowed, hard = [], [], [], []
+    fields = fields or wide_fields(inside, config, rms)
+    cuts, radec, allowed, hard = [], [], [], []
     for i, src in enumerate(sorted(inside, key=lambda s: s.name)):
         side = wide_field_size(src, config.pixel_arcmin)
         wcs = sky_grid(*src.radec, config.pixel_arcmin, side)
@@ -162,13 +176,13 @@ def build_bank(sources, names, config, rms: dict, thresholds: dict, z: dict, kin
         for other in outside if keep_out else ():  # the other field's square, by its circumscribed circle
             reach = field_extent_deg(other, config.pixel_arcmin) * 60 / np.sqrt(2)
             ok &= _distance_arcmin(grid, other.radec) > reach + view_arcmin
-        fields.append(regrid(src, config.pixel_arcmin, side))
+        cuts.append(fields[src.name])
         radec.append(src.radec)
         allowed.append(ok)
         if kinds and kinds.get(src.name) == "cluster without reported diffuse emission" and ok[side // 2, side // 2]:
             hard.append((i, side // 2, side // 2))
     ordered = sorted(inside, key=lambda s: s.name)
-    return Bank(names=[s.name for s in ordered], fields=fields, radec=np.array(radec, float).reshape(-1, 2),
+    return Bank(names=[s.name for s in ordered], fields=cuts, radec=np.array(radec, float).reshape(-1, 2),
                 rms=np.array([rms[s.name] for s in ordered], float).reshape(-1, len(BAND_KEYS)),
                 threshold=np.array([thresholds[s.name] for s in ordered], float).reshape(-1, len(BAND_KEYS)),
                 allowed=allowed, hard=hard, size=size, pixel_arcmin=config.pixel_arcmin)

@@ -34,7 +34,7 @@ from .noise import noise_table
 from .preprocess import LogNormaliser, MinMaxNormaliser, band_rms, clip_cube
 from .splits import published_split
 
-__all__ = ["dataset_root", "HaloDataset", "build_dataset", "source_field", "source_rms", "rms_with_fallback", "source_rng",
+__all__ = ["dataset_root", "HaloDataset", "build_dataset", "source_field", "subtracted", "source_rms", "rms_with_fallback", "source_rng",
            "training_halos"]
 
 _FLIPS = ("none", "horizontal", "vertical")
@@ -153,14 +153,26 @@ def source_field(src, config, rms, wide: bool = False) -> np.ndarray:
 
     With ``config.pixel_arcmin`` the bands are first resampled onto one grid: a field that
     holds every rotation of the cut-out, or (``wide``) the largest field inside every band,
-    for the side cut-outs. Without it, the published 300x300 pixel-stacked cube.
+    for the side cut-outs; with ``config.subtract_compact`` its compact sources are then removed
+    (:mod:`halo_utils.prep.compact`). Without a grid, the published 300x300 pixel-stacked cube.
     """
     if config.pixel_arcmin is None:
+        if config.subtract_compact:
+            raise ValueError("subtract_compact needs a common sky grid (pixel_arcmin): the beam is set per band there")
         cube = src.cube
     else:
         size = wide_field_size(src, config.pixel_arcmin) if wide else field_size(config.cutout)
-        cube = regrid(src, config.pixel_arcmin, size)
+        cube = subtracted(regrid(src, config.pixel_arcmin, size), rms, src.radec[1], config)
     return clip_cube(cube, rms, config.clip_sigma, config.cap_sigma)
+
+
+def subtracted(cube: np.ndarray, rms, dec: float, config) -> np.ndarray:
+    """``cube`` (H, W, B) on the common grid with its compact sources removed if ``config.subtract_compact``, else as is."""
+    if not config.subtract_compact:
+        return cube
+    from .compact import subtract
+
+    return subtract(cube, rms, dec, config.pixel_arcmin)
 
 
 def build_dataset(sources, config, seed: int = 0, split: dict | None = None, noise=None,

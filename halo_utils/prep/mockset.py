@@ -64,8 +64,10 @@ def mock_sky_config(config, clipped: bool = False, population: str = "balanced",
 
 
 def _folder(n_shard: int, seed: int, config, sky: SkyConfig) -> Path:
-    key = json.dumps(dict(seed=seed, shard=n_shard, clip_sigma=config.clip_sigma, cap_sigma=config.cap_sigma,
-                          sky=sky.to_dict()), sort_keys=True, default=str)
+    key = dict(seed=seed, shard=n_shard, clip_sigma=config.clip_sigma, cap_sigma=config.cap_sigma, sky=sky.to_dict())
+    if config.subtract_compact:
+        key["subtract_compact"] = True
+    key = json.dumps(key, sort_keys=True, default=str)
     return paths.data_dir() / "mockset" / hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
@@ -76,6 +78,10 @@ def _field(seed: int, index: int, config, sky: SkyConfig) -> tuple:
     row = dict(sim["field"])
     rms = np.array([row[f"rms_{b}"] for b in BAND_KEYS])
     cube = np.moveaxis(sim["cube"], 0, -1)
+    if config.subtract_compact:
+        from .compact import subtract
+
+        cube = subtract(cube, rms, row["dec"], config.pixel_arcmin)
     if config.clip_sigma is not None or config.cap_sigma is not None:
         cube = clip_cube(cube, rms, config.clip_sigma, config.cap_sigma)
     halo = [c for c in sim["components"] if c.kind in ("halo", "mini-halo")]

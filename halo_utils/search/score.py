@@ -28,7 +28,7 @@ from ..constants import BAND_KEYS
 from ..data.grid import field_size, reproject_band, sky_grid
 from ..detect.artefact import separation_deg
 from ..prep.augment import augment, variants
-from ..prep.dataset import rms_with_fallback, source_rng
+from ..prep.dataset import rms_with_fallback, source_rng, subtracted
 from ..prep.noise import band_noise
 from ..prep.preprocess import central_cutout, clip_cube
 
@@ -91,7 +91,8 @@ class Scorer:
         params = variants(config, source_rng(det.meta["seed"], field.name))
         scores, preview = [], None
         for rms, group in groups.items():
-            clipped = clip_cube(cube, np.array(rms), config.clip_sigma, config.cap_sigma)
+            clipped = clip_cube(subtracted(cube, np.array(rms), field.radec[1], config), np.array(rms), config.clip_sigma,
+                                config.cap_sigma)
             if preview is None:
                 preview = central_cutout(clipped, size=config.cutout)[0]
                 flags += self._content_flags(central_cutout(cube, size=config.cutout)[0], preview, np.array(rms))
