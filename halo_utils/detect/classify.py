@@ -60,6 +60,7 @@ class TrainConfig:
     baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
     mock_fields: int = 3000  # train_on 'mock' / 'mock+gleam': mock training fields (validation 1/5, test 1/2 of it)
     mock_fresh_views: bool = False  # train_on 'mock' / 'mock+gleam': new random views of the fields every epoch
+    injected_repeats: int = 1  # train_on 'injected': repeats of the k-fold plan (its first repeat is the real-only run's)
     injected_images: int = 4000  # train_on 'injected': training images per epoch (pairs with and without a halo), new each epoch
     injected_val: int = 1000  # train_on 'injected': validation images per fold (from the validation sources' fields)
     injected_test: int = 800  # train_on 'injected': held-out images per fold (half with a halo, half with nothing)
@@ -78,7 +79,7 @@ _TRAIN_PROFILES = {
                          injected_images=64, injected_val=32, injected_test=32, limit_draws=2, **_SOURCE_LEVEL),
     "cpu": TrainConfig("cpu", epochs=20, patience=6, **_SOURCE_LEVEL),
     "paper": TrainConfig("paper", epochs=25, patience=6, repeats=5, baseline_permutations=1000, mock_fields=50000,
-                         injected_images=20000, injected_val=4000, injected_test=4000, limit_draws=50,
+                         injected_repeats=2, injected_images=20000, injected_val=4000, injected_test=4000, limit_draws=50,
                          **_SOURCE_LEVEL),
 }
 

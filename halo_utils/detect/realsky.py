@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +40,7 @@ from ..prep.preprocess import LogNormaliser, MinMaxNormaliser, band_rms
 from . import artefact, limits
 from .classify import predict, train
 from .crossval import fold_seed, kfold_plan, plan_seed
+from .mocktrain import peak_rss_mb
 from .oof import auc_by_kind, pooled_metrics
 
 __all__ = ["CLUSTERS", "scoring_config", "Scaled", "fold_banks", "fold_sources", "run", "field_interval",
@@ -195,7 +197,8 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
     workdir = Path(workdir)
     table = read_source_table(root)
     noise, thresholds = _noise(sources)
-    plan = kfold_plan(sources, config, training.folds, training.repeats, plan_seed(training, seed), training.val_fraction)
+    plan = kfold_plan(sources, config, training.folds, training.injected_repeats, plan_seed(training, seed),
+                      training.val_fraction)
     fields, folds = None, []
     for fold in tqdm(plan, desc=f"{model} folds (injected)", disable=not progress):
         saved = workdir / f"r{fold['repeat']}f{fold['fold']}" / "fold.json"
@@ -206,7 +209,9 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
         if fields is None:  # each source's field once for every fold (the noise of the fields, not of a fold's fallback)
             fields = wide_fields(sources, config, source_rms(noise, {s.name: "train" for s in sources},
                                                               config.clip_sigma)[0])
+        tick = time.perf_counter()
         out = dict(_fold(sources, model, config, training, fold, seed, workdir, noise, thresholds, table, fields), key=key)
+        out["fold_seconds"] = time.perf_counter() - tick
         paths.write_json(saved, out)
         folds.append(json.loads(saved.read_text()))
     injections = pd.DataFrame([r for f in folds for r in f["injections"]])
@@ -270,12 +275,15 @@ def limits_table(result: dict):
 
 
 def summary(result: dict, n_boot: int = 2000) -> dict:
-    """The JSON-able figures of a :func:`run`: completeness at peak S/N >= 5 and the false-positive rate on held-out
-    real cut-outs (host-field intervals), the out-of-fold AUC over all sources and against the clusters alone
-    (source intervals), the per-kind AUCs, the bank sizes and the training times."""
+    """The JSON-able figures of a :func:`run`: completeness at peak S/N >= 5 on held-out real cut-outs, the
+    false-positive rate on the same cut-outs with nothing injected at random positions (``fpr_real``) and at the
+    centres of held-out clusters without a halo (``fpr_cluster_centres``), all with host-field intervals; the
+    out-of-fold AUC over all sources and against the clusters alone (source intervals), the per-kind AUCs, the bank
+    sizes and the training times."""
     inj, scores = result["injections"], result["scores"]
     bright = inj[(inj.label == 1) & (inj.peak_snr >= 5)]
-    empty = inj[inj.label == 0]
+    empty = inj[(inj.label == 0) & ~inj.on_cluster_centre]
+    centres = inj[(inj.label == 0) & inj.on_cluster_centre]
     pooled = pooled_metrics(scores[["repeat", "source", "label", "score"]], n_boot=n_boot)
     by_kind = auc_by_kind(scores[["repeat", "source", "label", "score"]], result["kinds"], n_boot=n_boot)
     clusters = next((r for r in by_kind if r.get("against") == CLUSTERS), {})
@@ -283,10 +291,13 @@ def summary(result: dict, n_boot: int = 2000) -> dict:
                 n_injections=int((inj.label == 1).sum()), n_injections_snr5=int(len(bright)),
                 n_host_fields=int(inj.host.nunique()),
                 fpr_real=_found(empty), fpr_real_ci=field_interval(empty, _found, n_boot), n_empty=int(len(empty)),
+                fpr_cluster_centres=_found(centres), fpr_cluster_centres_ci=field_interval(centres, _found, n_boot),
+                n_cluster_centres=int(centres.host.nunique()),
                 oof_source_auc=pooled["oof_source_auc"], oof_source_auc_ci=pooled["oof_source_auc_ci"],
                 auc_vs_clusters=clusters.get("auc"), auc_vs_clusters_ci=clusters.get("ci"), auc_by_kind=by_kind,
                 completeness=completeness_by(inj, n_boot=n_boot // 2).to_dict("records"),
                 thresholds=[f["threshold"]["threshold"] for f in result["folds"]],
                 bank_sizes=[f["bank_sizes"] for f in result["folds"]],
                 train_seconds=float(sum(f["train_seconds"] for f in result["folds"])),
+                fold_seconds=float(sum(f["fold_seconds"] for f in result["folds"])), peak_rss_mb=peak_rss_mb(),
                 best_epochs=[f["best_epoch"] for f in result["folds"]], detector=str(result["detector"]))
