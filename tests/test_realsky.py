@@ -182,3 +182,47 @@ def test_power_inverts_the_populations_flux_density():
     from halo_utils.sky.population import flux_density
 
     assert limits.power_150(flux_density(25.0, 0.2, -1.3), 0.2, -1.3) == pytest.approx(1e25, rel=1e-9)
+
+
+def _run_notebook(tmp_path, monkeypatch, **parameters):
+    import json
+    from pathlib import Path
+
+    import shutil
+
+    papermill = pytest.importorskip("papermill")
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "data" / "catalogues").mkdir(parents=True)
+    shutil.copy(root / "data" / "catalogues" / "gleam_halo_sources.csv", tmp_path / "data" / "catalogues")
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))  # a scratch project: the run writes there
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    notebook = root / "notebooks" / "05_classifier.ipynb"
+    papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(notebook.parent), progress_bar=False,
+                               log_output=False, parameters=dict(profile="smoke", seed=0, model="I", **parameters))
+    return json.loads((tmp_path / "data" / "results" / "05_classifier" / "I_kfold_injected_smoke_seed0.json").read_text())
+
+
+def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, monkeypatch):
+    """``train_on='injected'`` in smoke on the real fields: the JSON a user reads, every source scored out of fold,
+    every injection in a field its fold held out, an upper limit for each held-out cluster without a halo."""
+    import pandas as pd
+
+    summary = _run_notebook(tmp_path, monkeypatch, train_on="injected", gleam_dir=str(gleam_dir))
+    assert summary["train_on"] == "injected" and summary["subtract_compact"] is False
+    for key in ("completeness_real_snr5", "fpr_real", "oof_source_auc", "auc_vs_clusters"):
+        assert 0 <= summary[key] <= 1, key
+        if key != "oof_source_auc":
+            low, high = summary[f"{key}_ci"]
+            assert low <= summary[key] <= high, key
+    folds = {f["fold"]: f["split"] for f in summary["folds"]}
+    assert sorted(r["source"] for r in summary["scores"]) == sorted(folds[0])  # 46 sources, each scored once
+    assert all(folds[r["fold"]][r["source"]] == "test" for r in summary["scores"])
+    limits = pd.read_csv(summary["upper_limits"])
+    assert len(limits) == 14 and {"s50_jy", "s90_jy", "p50_w_hz", "z_known"} <= set(limits.columns)
+    assert ((limits.s90_jy >= limits.s50_jy) | limits.s90_jy.isna()).all()
+
+
+def test_an_unknown_train_on_is_refused_even_with_a_run_name(tmp_path, monkeypatch):
+    papermill = pytest.importorskip("papermill")
+    with pytest.raises(papermill.PapermillExecutionError, match="train_on must be one of"):
+        _run_notebook(tmp_path, monkeypatch, train_on="injceted", run_name="X", source="mock")
