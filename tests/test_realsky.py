@@ -175,7 +175,10 @@ def test_upper_limit_recovers_a_known_limit():
                                    fluxes=np.geomspace(expected / 3, expected * 3, 25))
     assert abs(limits.flux_limit(curve, 0.5) / expected - 1) < 0.1
     assert limits.flux_limit(curve, 0.9) > limits.flux_limit(curve, 0.5)
+    assert curve.share.iloc[0] == 0  # the noise alone is never found
     assert np.isnan(limits.flux_limit(curve.assign(share=0.2), 0.5))  # never reached: above the grid
+    found_alone = curve.assign(share=np.where(curve.flux_150 == 0, 0.6, curve.share))
+    assert np.isnan(limits.flux_limit(found_alone, 0.5))  # the empty field is already "found": no limit
 
 
 def test_power_inverts_the_populations_flux_density():

@@ -48,7 +48,8 @@ def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, s
     """The share of injected halos found at each flux density in the cut-out of ``bank`` field ``field`` at (y, x).
 
     ``score(images) -> bool array``: images (n, S, S, B) Jy/beam after the pipeline's clip, True where found.
-    Returns a pandas table: ``flux_150`` (Jy), ``n``, ``found``, ``share``.
+    Returns a pandas table: ``flux_150`` (Jy), ``n``, ``found``, ``share``; its first row, flux 0, is the cut-out with
+    nothing injected (the same turns, mirrors and refill noise): how often the cluster alone is "found".
     """
     import pandas as pd
 
@@ -62,10 +63,11 @@ def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, s
                              (NOISE_SIDE, NOISE_SIDE)).astype(np.float32) for b in range(len(BAND_KEYS))]
     radius = re_kpc(m500)
     rows = []
-    for flux in fluxes:
+    for flux in (0.0, *fluxes):
         images = []
         for _ in range(per_flux):
-            model = render([halo(rng, flux, z, radius, centre, sky, alpha)], beams, (size, size), sky.pixel_deg)
+            model = render([halo(rng, max(flux, 1e-30), z, radius, centre, sky, alpha)], beams, (size, size),
+                           sky.pixel_deg) * (flux > 0)
             oy, ox = rng.integers(NOISE_SIDE - size, size=2)
             cube = inject(bank.cutout(field, y, x), model.astype(np.float32), rms, threshold, config,
                           lambda b: maps[b][oy:oy + size, ox:ox + size])
@@ -78,7 +80,12 @@ def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, s
 
 def flux_limit(curve, level: float) -> float:
     """The 150 MHz flux density (Jy) at which the share found first reaches ``level``, interpolated in log flux on the
-    running maximum of the curve; NaN if it never does (the limit lies above the grid)."""
+    running maximum of the curve; NaN if it never does (the limit lies above the grid) or if the cut-out with nothing
+    injected (flux 0) is already found that often (no limit: the detector takes the cluster itself for a halo)."""
+    empty = curve[curve.flux_150 <= 0]
+    if len(empty) and empty.share.max() >= level:
+        return float("nan")
+    curve = curve[curve.flux_150 > 0]
     share = np.maximum.accumulate(curve.share.to_numpy())
     flux = curve.flux_150.to_numpy()
     above = np.flatnonzero(share >= level)

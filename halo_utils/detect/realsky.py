@@ -153,7 +153,9 @@ def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path
 
 
 def _limits(net, log, threshold: float, bank, table, config, seed: int, draws: int) -> list:
-    """Upper limits (:mod:`halo_utils.detect.limits`) of the held-out non-halo clusters whose centres are in ``bank``."""
+    """Upper limits (:mod:`halo_utils.detect.limits`) of the held-out non-halo clusters whose centres are in ``bank``;
+    ``found_alone``: how often the cluster's centre with nothing injected is above the threshold (at 0.5 or more
+    there is no limit)."""
     z = dict(zip(table.source, table.z))
     out = []
     for field, y, x in bank.hard:
@@ -163,7 +165,8 @@ def _limits(net, log, threshold: float, bank, table, config, seed: int, draws: i
         curve = limits.detection_curve(lambda jy: predict(net, inputs(jy, log)) >= threshold, bank, field, y, x, at,
                                        config, seed, per_flux=draws)
         s50, s90 = limits.flux_limit(curve, 0.5), limits.flux_limit(curve, 0.9)
-        out.append(dict(cluster=name, z=at, z_known=known, re_kpc=limits.re_kpc(), s50_jy=s50, s90_jy=s90,
+        empty = float(curve.share[curve.flux_150 <= 0].iloc[0])
+        out.append(dict(cluster=name, z=at, z_known=known, re_kpc=limits.re_kpc(), found_alone=empty, s50_jy=s50, s90_jy=s90,
                         p50_w_hz=limits.power_150(s50, at), p90_w_hz=limits.power_150(s90, at),
                         curve=curve.to_dict("records")))
     return out
@@ -226,7 +229,7 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
 
 def _key(config, training, fold, seed, model) -> str:
     text = json.dumps(dict(config=config.to_dict(), training=training.to_dict(), split=fold["split"], seed=seed,
-                           model=model, version=1), sort_keys=True, default=str)
+                           model=model, version=2), sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()
 
 

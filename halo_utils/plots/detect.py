@@ -10,7 +10,7 @@ import numpy as np
 from .core import _mean_std_band, _plt
 
 __all__ = ["show_training", "show_roc", "show_source_scores", "show_maps", "show_confusion", "show_completeness",
-           "show_candidates"]
+           "show_candidates", "show_limits"]
 
 
 def show_training(histories: dict):
@@ -172,5 +172,23 @@ def show_candidates(table, previews: dict, bands, pixel_arcmin: float, n: int = 
         ax_row[0].set_ylabel(f"{str(row.name)[:18]}\n{row.score:.3f} ± {row.score_std:.3f}"
                              + (" ★" if row.candidate else ""), fontsize=7)
         ax_row[-1].text(1.02, 0.5, flags, transform=ax_row[-1].transAxes, fontsize=6, rotation=90, va="center")
+    fig.tight_layout()
+    return fig
+
+
+def show_limits(limits):
+    """Upper limits on a halo's 150 MHz power against redshift, one point per cluster: P(S90) with a bar down to
+    P(S50); circles where PSZ2 gives z, triangles where z = 0.1 was assumed. ``limits``: z, z_known, p50_w_hz,
+    p90_w_hz."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    for known, marker in ((True, "o"), (False, "^")):
+        part = limits[limits.z_known == known]
+        ax.errorbar(part.z, part.p90_w_hz, yerr=[part.p90_w_hz - part.p50_w_hz, np.zeros(len(part))], fmt=marker,
+                    capsize=2, label=f"z {'from PSZ2' if known else 'assumed 0.1'}")
+    ax.set_yscale("log")
+    ax.set_xlabel("redshift")
+    ax.set_ylabel("P150 upper limit (W/Hz): 90 % found, bar to 50 %")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -1,0 +1,227 @@
+"""The real-sky detector over seeds: the table and figures behind the README's real-sky numbers.
+
+    python -m halo_utils.detect.realsky_report --profile cpu --seeds 0 1 2
+
+reads the ``train_on='injected'`` runs of 05_classifier (model ``--model``, each seed's JSON and its folds' records)
+and writes ``docs/results/realsky_<profile>[_subtracted].md`` with
+
+* per seed: completeness at peak S/N >= 5 and false positives on held-out real cut-outs (random positions, and the
+  centres of held-out clusters without a halo), intervals resampling host fields; the out-of-fold AUC over all 46
+  sources and against each kind, intervals resampling sources; wall time and peak memory;
+* the seed ensemble (each source's score averaged over the seeds) and, where the real-only ``kfold`` run of the same
+  seed exists, the paired AUC difference on the same folds (its first repeat: the injected runs use one);
+* completeness pooled over the seeds by peak S/N, flux density and e-folding radius (host-field intervals);
+* the redshift check: within each class, how the score follows z;
+* the upper limits of the clusters without a halo (median over seeds), and the figures
+  ``figures/realsky_completeness_<profile>.png`` and ``figures/realsky_limits_<profile>.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .. import paths
+from ..config import run_name
+from ..data.catalogue import read_source_table
+from .classify import run_tag
+from .oof import auc_by_kind, paired_auc_difference
+from .pretraining import markdown
+from .realsky import CLUSTERS, _found, completeness_by, field_interval
+
+__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "redshift_rows", "limit_rows", "main"]
+
+
+def load(profile: str, seed: int, model: str = "I", subtract_compact: bool = False) -> dict | None:
+    """A seed's injected run: its JSON (``summary``), and from its folds' records the ``injections``, ``scores`` and
+    ``limits`` tables (pandas); None if the run is not there."""
+    import pandas as pd
+
+    name = run_name(profile, seed, "gleam", run_tag(model, "kfold", "injected", subtract_compact=subtract_compact))
+    path = paths.results_dir("05_classifier") / f"{name}.json"
+    if not path.exists():
+        return None
+    folds = [json.loads(p.read_text()) for p in sorted((paths.data_dir() / "models" / "05_classifier" / name).glob(
+        "r*f*/fold.json"))]
+    injections = pd.DataFrame([r for f in folds for r in f["injections"]])
+    injections["candidate"] = injections.score >= injections.threshold
+    return dict(summary=json.loads(path.read_text()), injections=injections.assign(seed=seed),
+                scores=pd.DataFrame([r for f in folds for r in f["scores"]]).assign(seed=seed),
+                limits=pd.DataFrame([{k: v for k, v in r.items() if k != "curve"} for f in folds for r in f["limits"]]))
+
+
+def _interval(value: float, ci, n=None) -> str:
+    text = f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]" if value is not None and ci else "-"
+    return text + (f" ({n})" if n is not None else "")
+
+
+def seed_rows(runs: dict) -> list:
+    """One row per seed (see the module docstring)."""
+    rows = []
+    for seed, run in runs.items():
+        s = run["summary"]
+        kind = {r["against"]: r for r in s["auc_by_kind"]}
+        rows.append({"seed": seed,
+                     "completeness, peak S/N >= 5": _interval(s["completeness_real_snr5"], s["completeness_real_snr5_ci"],
+                                                              s["n_injections_snr5"]),
+                     "false positives, random cut-outs": _interval(s["fpr_real"], s["fpr_real_ci"], s["n_empty"]),
+                     "false positives, cluster centres": _interval(s["fpr_cluster_centres"], s["fpr_cluster_centres_ci"],
+                                                                   f"{s['n_cluster_centres']} clusters"),
+                     "AUC, all 23 others": _interval(s["oof_source_auc"], s["oof_source_auc_ci"]),
+                     "AUC, 14 clusters": _interval(kind[CLUSTERS]["auc"], kind[CLUSTERS]["ci"]),
+                     "AUC, radio galaxies": f"{kind['radio galaxy']['auc']:.3f}",
+                     "AUC, odd radio circles": f"{kind['odd radio circle']['auc']:.3f}",
+                     "wall time (min)": f"{s['fold_seconds'] / 60:.1f}", "peak memory (GB)": f"{s['peak_rss_mb'] / 1024:.2f}"})
+    return rows
+
+
+def _ensemble(runs: dict):
+    """(source, label, score, repeat 0): each source's score averaged over the seeds."""
+    import pandas as pd
+
+    scores = pd.concat([r["scores"] for r in runs.values()])
+    return scores.groupby("source").agg(label=("label", "first"), score=("score", "mean")).reset_index().assign(repeat=0)
+
+
+def ensemble_rows(runs: dict, kinds: dict) -> list:
+    """The seed ensemble's AUC against all others and each kind, with source intervals."""
+    return [dict(against=r["against"], n_others=r["n_others"], auc=_interval(r["auc"], r["ci"]))
+            for r in auc_by_kind(_ensemble(runs), kinds)]
+
+
+def paired_rows(runs: dict, profile: str, model: str, kinds: dict) -> list:
+    """Injected minus real-only ``kfold`` AUC on the same seeds and folds (first repeat), all others and clusters."""
+    import pandas as pd
+
+    pairs = []
+    for seed, run in runs.items():
+        path = paths.results_dir("05_classifier") / f"{run_name(profile, seed, 'gleam', run_tag(model, 'kfold'))}.json"
+        if not path.exists():
+            continue
+        real = pd.DataFrame(json.loads(path.read_text())["scores"])
+        real = real[real.repeat == 0][["source", "label", "score", "repeat"]]
+        pairs.append((run["scores"][["source", "label", "score", "repeat"]], real))
+    if not pairs:
+        return []
+    rows = []
+    for against, keep in (("all 23 others", lambda t: t), ("14 clusters", lambda t: t[(t.label == 1) | (
+            t.source.map(kinds) == CLUSTERS)])):
+        d = paired_auc_difference([(keep(a), keep(b)) for a, b in pairs])
+        rows.append({"against": against, "seeds": len(pairs), "per seed": " ".join(f"{v:+.3f}" for v in d["per_seed"]),
+                     "mean difference": _interval(d["mean"], d["ci"]), "interval above 0 from": f"{d['needed']:+.3f}",
+                     "power": f"{d['power']:.2f}"})
+    return rows
+
+
+def redshift_rows(runs: dict, table) -> list:
+    """Within each class (halos; clusters without a halo), Spearman's rank correlation of the ensemble score with z."""
+    from scipy.stats import spearmanr
+
+    ens = _ensemble(runs).merge(table[["source", "kind", "z"]], on="source").dropna(subset=["z"])
+    rows = []
+    for name, part in (("halo class", ens[ens.label == 1]), ("clusters without a halo", ens[ens.kind == CLUSTERS])):
+        rho, p = spearmanr(part.z, part.score) if len(part) > 2 else (np.nan, np.nan)
+        rows.append({"class": name, "n with z": len(part), "z range": f"{part.z.min():.3f}-{part.z.max():.3f}",
+                     "median score": f"{part.score.median():.3f}", "Spearman rho (score, z)": f"{rho:+.2f}",
+                     "p": f"{p:.2f}"})
+    return rows
+
+
+def limit_rows(runs: dict):
+    """Per cluster without a halo, the median over seeds of S50, S90 (Jy at 150 MHz) and the P150 they imply (pandas)."""
+    import pandas as pd
+
+    table = pd.concat([r["limits"].assign(seed=s) for s, r in runs.items()])
+    out = table.groupby("cluster").agg(z=("z", "first"), z_known=("z_known", "first"), seeds=("seed", "size"),
+                                       found_alone=("found_alone", "median"),
+                                       s50_jy=("s50_jy", "median"), s90_jy=("s90_jy", "median"),
+                                       p50_w_hz=("p50_w_hz", "median"), p90_w_hz=("p90_w_hz", "median"))
+    return out.reset_index()
+
+
+def _figures(runs: dict, limits, profile: str, suffix: str) -> list:
+    import pandas as pd
+
+    from .. import plots
+
+    injections = pd.concat([r["injections"] for r in runs.values()])
+    fig = plots.show_completeness(injections[~injections.on_cluster_centre | (injections.label == 1)],
+                                  {"peak_snr": "halo peak S/N per beam, 139-170 MHz", "flux_150": "halo flux density, "
+                                   "150 MHz (Jy)", "re_arcmin": "halo e-folding radius (arcmin)"}, truth="label")
+    names = [plots.save(fig, f"realsky_completeness_{profile}{suffix}")]
+    fig = plots.show_limits(limits)
+    names.append(plots.save(fig, f"realsky_limits_{profile}{suffix}"))
+    return names
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=paths.project_root(), capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main(argv=None):
+    import argparse
+
+    import pandas as pd
+
+    parser = argparse.ArgumentParser(prog="python -m halo_utils.detect.realsky_report",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", default="cpu", help="profile of the runs (default cpu)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the runs, e.g. 0 1 2")
+    parser.add_argument("--model", default="I", help="model of the runs (default I)")
+    parser.add_argument("--subtract-compact", action="store_true", help="the runs with compact sources subtracted")
+    args = parser.parse_args(argv)
+    command = "python -m halo_utils.detect.realsky_report " + " ".join(argv if argv is not None else sys.argv[1:])
+    runs = {s: r for s in args.seeds if (r := load(args.profile, s, args.model, args.subtract_compact)) is not None}
+    if not runs:
+        raise SystemExit(f"no train_on='injected' run of model {args.model} in {paths.results_dir('05_classifier')}")
+    table = read_source_table(None)
+    kinds = dict(zip(table.source, table.kind))
+    injections = pd.concat([r["injections"] for r in runs.values()])
+    limits = limit_rows(runs)
+    suffix = "_subtracted" if args.subtract_compact else ""
+    figures = _figures(runs, limits, args.profile, suffix)
+    parts = [f"Made by `{command}` at commit {_commit()}, from the runs `papermill notebooks/05_classifier.ipynb out.ipynb "
+             f"-p model {args.model} -p train_on injected -p seed <seed>" + (" -p subtract_compact True" if suffix else "")
+             + f"` (profile {args.profile}), seeds {sorted(runs)}. Each seed has its own 5-fold plan; a fold's network "
+             "never saw its test sources' fields. Completeness and false positives: held-out real cut-outs, intervals "
+             "resampling host fields (all seeds' injections of a field together). AUC: out of fold, intervals "
+             "resampling sources. Figures: " + ", ".join(f"`{Path(f).name}`" for f in figures) + ".\n",
+             "\n## Per seed\n\n" + markdown(seed_rows(runs)),
+             "\n## Seed ensemble (each source's score averaged over the seeds)\n\n" + markdown(ensemble_rows(runs, kinds)),
+             "\n## Against real-only training on the same folds (first repeat of the real-only `kfold` run)\n\n"
+             + markdown(paired_rows(runs, args.profile, args.model, kinds)),
+             "\n## Completeness pooled over the seeds (cut-outs with a halo; host-field intervals)\n\n"
+             + markdown(completeness_by(injections).round(3).to_dict("records"))
+             + "\n" + markdown(completeness_by(injections, "flux_150", (0, 0.03, 0.1, 0.3, 1, np.inf)).round(3)
+                               .to_dict("records"))
+             + "\n" + markdown(completeness_by(injections, "re_arcmin", (0, 0.5, 1, 2, 4, np.inf)).round(3)
+                               .to_dict("records")),
+             "\n## Redshift: does the score follow z within a class?\n\n" + markdown(redshift_rows(runs, table)),
+             "\n## Upper limits of the clusters without a halo (median over seeds)\n\nS50 / S90: 150 MHz flux density "
+             "(Jy) at which halos injected at the cluster's centre (e-folding radius 200 kpc, alpha -1.3) are found 50 % "
+             "/ 90 % of the time by the fold model that held the cluster out; P: the rest-frame 150 MHz power they "
+             "imply; found_alone: how often the centre with nothing injected is above the threshold; empty where the cluster
+alone is found that often (the detector takes the cluster itself for a halo: no limit) or the grid (0.01-10 Jy) was
+not enough.\n\n"
+             + markdown(limits.round({"z": 4, "s50_jy": 3, "s90_jy": 3}).assign(
+                 p50_w_hz=limits.p50_w_hz.map("{:.2e}".format), p90_w_hz=limits.p90_w_hz.map("{:.2e}".format))
+                 .to_dict("records"))]
+    share = _found(injections[(injections.label == 1) & (injections.peak_snr >= 5)])
+    low, high = field_interval(injections[(injections.label == 1) & (injections.peak_snr >= 5)], _found)
+    parts.insert(1, f"\nPooled over the seeds: completeness at peak S/N >= 5 {share:.3f} [{low:.3f}, {high:.3f}].\n")
+    out = paths.project_root() / "docs" / "results" / f"realsky_{args.profile}{suffix}.md"
+    paths.atomic_write(out, lambda tmp: Path(tmp).write_text("".join(parts)))
+    print("".join(parts))
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()
