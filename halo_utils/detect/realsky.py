@@ -57,27 +57,34 @@ def scoring_config(config):
 
 
 class Scaled:
-    """Lazy images (``Injected`` or an array) as network inputs in [0, 1]: ``x[rows]``; ``at_epoch`` passes on."""
+    """Lazy images (``Injected`` or an array) as network inputs in [0, 1] of ``bands``: ``x[rows]``; ``at_epoch``
+    passes on."""
 
-    def __init__(self, images, log: LogNormaliser):
-        self.images, self.log, self.shape = images, log, images.shape
+    def __init__(self, images, log: LogNormaliser, bands=tuple(range(len(BAND_KEYS)))):
+        self.images, self.log, self.bands = images, log, tuple(bands)
+        self.shape = (*images.shape[:-1], len(self.bands))
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __getitem__(self, rows) -> np.ndarray:
-        return inputs(self.images[rows], self.log)
+        return inputs(self.images[rows], self.log, self.bands)
 
     def at_epoch(self, epoch: int) -> "Scaled":
-        return Scaled(self.images.at_epoch(epoch), self.log)
+        return Scaled(self.images.at_epoch(epoch), self.log, self.bands)
 
     def fingerprint(self) -> str:
-        return hashlib.sha1((self.images.fingerprint() + json.dumps(self.log.to_dict())).encode()).hexdigest()
+        text = self.images.fingerprint() + json.dumps(self.log.to_dict())
+        if self.bands != tuple(range(len(BAND_KEYS))):
+            text += f"bands {self.bands}"
+        return hashlib.sha1(text.encode()).hexdigest()
 
 
-def inputs(jy: np.ndarray, log: LogNormaliser) -> np.ndarray:
-    """Cut-outs (n, S, S, B) Jy/beam -> network inputs in [0, 1], as ``Detector.inputs`` scales them."""
-    return (log.transform(jy) + 1) / 2
+def inputs(jy: np.ndarray, log: LogNormaliser, bands=None) -> np.ndarray:
+    """Cut-outs (n, S, S, 4) Jy/beam -> network inputs in [0, 1] of ``bands`` (indices; None: all), as
+    ``Detector.inputs`` scales them."""
+    out = (log.transform(jy) + 1) / 2
+    return out if bands is None or tuple(bands) == tuple(range(jy.shape[-1])) else out[..., list(bands)]
 
 
 def _noise(sources):
@@ -97,14 +104,14 @@ def fold_banks(sources, split: dict, config, noise, thresholds: dict, table, fie
                              keep_out=part == "train", fields=fields) for part in ("train", "val", "test")}
 
 
-def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: int) -> tuple:
-    """The fold's test sources as the search scores a cluster: (inputs (n, S, S, B), label (n,), source (n,))."""
+def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: int, bands=None) -> tuple:
+    """The fold's test sources as the search scores a cluster: (inputs (n, S, S, len(bands)), label (n,), source (n,))."""
     rms, _ = source_rms(noise, split, config.clip_sigma)
     xs, labels, names = [], [], []
     for src in sorted((s for s in sources if split[s.name] == "test"), key=lambda s: s.name):
         views = augment(source_field(src, config, rms[src.name]), variants(config, source_rng(seed, src.name)),
                         config.cutout)
-        xs.append(inputs(views, log))
+        xs.append(inputs(views, log, bands))
         labels += [src.label] * len(views)
         names += [src.name] * len(views)
     return np.concatenate(xs), np.array(labels), np.array(names)
@@ -126,21 +133,22 @@ def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path
                               config.log_reference_sigma * np.median(banks["train"].rms, axis=0))
     val_x, val_truth = Injected(banks["val"], training.injected_val, s + 1, config, **shares).make(slice(None))
     label = train_set.label
-    train_data = dict(x=Scaled(train_set, log), y=np.eye(2, dtype=np.float32)[label], label=label)
-    val_data = dict(x=inputs(val_x, log), y=np.eye(2, dtype=np.float32)[val_truth.label], label=val_truth.label.to_numpy())
+    bands = training.bands
+    train_data = dict(x=Scaled(train_set, log, bands), y=np.eye(2, dtype=np.float32)[label], label=label)
+    val_data = dict(x=inputs(val_x, log, bands), y=np.eye(2, dtype=np.float32)[val_truth.label], label=val_truth.label.to_numpy())
     keras.utils.set_random_seed(s)
-    net = build_classifier(model, size=config.cutout, bands=len(BAND_KEYS))
+    net = build_classifier(model, size=config.cutout, bands=len(bands))
     folder = workdir / f"r{fold['repeat']}f{fold['fold']}"
     fit = train(net, dataclasses.replace(training, fit_gate=0.0), train_data, val_data, folder, seed=s)
     val = pd.DataFrame(dict(source=val_truth.image.astype(str), label=val_truth.label, score=predict(net, val_data["x"])))
     threshold = artefact.operating_threshold(val, training.injected_fpr)
     test_x, test = Injected(banks["test"], training.injected_test, s + 2, config, decoy_share=0.0,
                             hard_share=training.injected_hard).make(slice(None))
-    test = test.assign(score=predict(net, inputs(test_x, log)), threshold=threshold["threshold"],
+    test = test.assign(score=predict(net, inputs(test_x, log, bands)), threshold=threshold["threshold"],
                        repeat=fold["repeat"], fold=fold["fold"])
-    limits = _limits(net, log, threshold["threshold"], banks["test"], table, config, s, training.limit_draws) \
-        if fold["repeat"] == 0 else []
-    x, y, names = fold_sources(sources, split, scoring_config(config), noise, log, seed)
+    limits = _limits(lambda jy: predict(net, inputs(jy, log, bands)), threshold["threshold"], banks["test"], table,
+                     config, s, training.limit_draws) if fold["repeat"] == 0 else []
+    x, y, names = fold_sources(sources, split, scoring_config(config), noise, log, seed, bands)
     scores = source_scores(predict(net, x), y, names).reset_index()
     artefact.write_member(folder, _member(log, banks["train"], noise, split, sources))
     return dict(repeat=fold["repeat"], fold=fold["fold"], threshold=threshold, injections=test.to_dict("records"),
@@ -152,7 +160,7 @@ def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path
                                                    for p, b in banks.items()})
 
 
-def _limits(net, log, threshold: float, bank, table, config, seed: int, draws: int) -> list:
+def _limits(score, threshold: float, bank, table, config, seed: int, draws: int) -> list:
     """Upper limits (:mod:`halo_utils.detect.limits`) of the held-out non-halo clusters whose centres are in ``bank``;
     ``found_alone``: how often the cluster's centre with nothing injected is above the threshold (at 0.5 or more
     there is no limit)."""
@@ -162,7 +170,7 @@ def _limits(net, log, threshold: float, bank, table, config, seed: int, draws: i
         name = bank.names[field]
         known = z.get(name) is not None and np.isfinite(z[name])
         at = z[name] if known else limits.DEFAULT_Z
-        curve = limits.detection_curve(lambda jy: predict(net, inputs(jy, log)) >= threshold, bank, field, y, x, at,
+        curve = limits.detection_curve(lambda jy: score(jy) >= threshold, bank, field, y, x, at,
                                        config, seed, per_flux=draws)
         s50, s90 = limits.flux_limit(curve, 0.5), limits.flux_limit(curve, 0.9)
         empty = float(curve.share[curve.flux_150 <= 0].iloc[0])
