@@ -1,6 +1,7 @@
 """Halos in real skies: the background bank, injection into real cut-outs, the injection-trained detector, upper limits."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -187,19 +188,23 @@ def test_power_inverts_the_populations_flux_density():
     assert limits.power_150(flux_density(25.0, 0.2, -1.3), 0.2, -1.3) == pytest.approx(1e25, rel=1e-9)
 
 
-def _run_notebook(tmp_path, monkeypatch, **parameters):
-    import json
-    from pathlib import Path
-
+def _scratch_root(tmp_path, monkeypatch) -> Path:
+    """A scratch project root holding the committed source table: runs write there, not into the repository."""
     import shutil
 
-    papermill = pytest.importorskip("papermill")
     root = Path(__file__).resolve().parents[1]
-    (tmp_path / "data" / "catalogues").mkdir(parents=True)
+    (tmp_path / "data" / "catalogues").mkdir(parents=True, exist_ok=True)
     shutil.copy(root / "data" / "catalogues" / "gleam_halo_sources.csv", tmp_path / "data" / "catalogues")
-    monkeypatch.setenv("HALO_ROOT", str(tmp_path))  # a scratch project: the run writes there
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    notebook = root / "notebooks" / "05_classifier.ipynb"
+    return root
+
+
+def _run_notebook(tmp_path, monkeypatch, **parameters):
+    import json
+
+    papermill = pytest.importorskip("papermill")
+    notebook = _scratch_root(tmp_path, monkeypatch) / "notebooks" / "05_classifier.ipynb"
     papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(notebook.parent), progress_bar=False,
                                log_output=False, parameters=dict(profile="smoke", seed=0, model="I", **parameters))
     return json.loads((tmp_path / "data" / "results" / "05_classifier" / "I_kfold_injected_smoke_seed0.json").read_text())
@@ -229,3 +234,30 @@ def test_an_unknown_train_on_is_refused_even_with_a_run_name(tmp_path, monkeypat
     papermill = pytest.importorskip("papermill")
     with pytest.raises(papermill.PapermillExecutionError, match="train_on must be one of"):
         _run_notebook(tmp_path, monkeypatch, train_on="injceted", run_name="X", source="mock")
+
+
+def test_a_folder_with_some_bands_is_scored_with_the_bands_it_has(gleam_dir, tmp_path, monkeypatch):
+    """Clusters with three bands or two: each scored by an injection-trained detector of exactly its bands (trained on
+    first use, smoke), none refused for a missing band (the flag still says it is missing); the table says which bands
+    scored it."""
+    import pandas as pd
+
+    from halo_utils.search import run as search_run
+    from halo_utils.search.detector import ByBands
+    from halo_utils.search.fields import layout_manifest
+
+    _scratch_root(tmp_path, monkeypatch)
+    monkeypatch.setenv("HALO_GLEAM_DIR", str(gleam_dir))
+    manifest = layout_manifest(gleam_dir)
+    keep = {"abell_2744": BAND_KEYS[1:], "abell_0085": BAND_KEYS[1:], "abell_3365": BAND_KEYS[2:]}
+    mine = manifest[manifest.source.isin(keep)]
+    mine = mine[[band in keep[src] for src, band in zip(mine.source, mine.band)]]
+    by_bands = ByBands("smoke", seed=0)
+    result = search_run.run(by_bands, mine, tmp_path / "out", progress=False)
+    table = result["table"].set_index("name")
+    assert table.scored.all() and table.score.between(0, 1).all()
+    for name, bands in keep.items():
+        assert table.loc[name, "bands"] == ",".join(bands)
+    assert sorted(by_bands.made) == sorted({tuple(b) for b in keep.values()})
+    assert len(result["summary"]["detectors"]) == 2
+    assert pd.read_csv(result["files"]["csv"]).bands.nunique() == 2

@@ -128,8 +128,12 @@ def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: floa
 
 
 def settings_tag(settings: dict | None) -> str:
-    """``_<key><value>`` per changed setting, keys without underscores: ``{"plan_seed": 0}`` -> ``_planseed0``."""
-    return "".join(f"_{key.replace('_', '')}{value}" for key, value in sorted((settings or {}).items()))
+    """``_<key><value>`` per changed setting, keys without underscores, lists joined by '-': ``{"plan_seed": 0}`` ->
+    ``_planseed0``, ``{"bands": [1, 2, 3]}`` -> ``_bands1-2-3``."""
+    def text(value) -> str:
+        return "-".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+
+    return "".join(f"_{key.replace('_', '')}{text(value)}" for key, value in sorted((settings or {}).items()))
 
 
 def model_inputs(ds, part: str, bands=(0, 1, 2, 3), scaling: str = "log") -> dict:

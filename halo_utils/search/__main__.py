@@ -6,8 +6,9 @@
     python -m halo_utils.search --draft-manifest my_images        # writes my_images/manifest_draft.csv to check
     python -m halo_utils.search --mock 200 --out DIR                # a mock catalogue with known halos
 
-The detector: ``--detector DIR`` (a folder with detector.json), else the ``kfold`` run of
-05_classifier for ``--profile/--seed/--source/--model`` (trained first if it does not exist).
+The detector: ``--detector DIR`` (a folder with detector.json); ``--injected``: for each set of bands the images
+have, the detector trained on halos injected into the published fields on exactly those bands (trained first, once,
+if it does not exist); else the ``kfold`` run of 05_classifier for ``--profile/--seed/--source/--model``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ..config import default_profile
 from ..detect import artefact
 from . import run as search_run
 from .catalogues import CATALOGUES
-from .detector import ensure_detector
+from .detector import ByBands, ensure_detector
 from .fields import draft_manifest
 from .mockcat import mock_catalogue
 
@@ -37,6 +38,9 @@ def main(argv=None):
     parser.add_argument("--manifest", help="CSV: file, source, band_mhz [, ra_deg, dec_deg]")
     parser.add_argument("--cache", help="where SkyView images are kept (default data/gleam_cache)")
     parser.add_argument("--detector", help="a saved detector folder")
+    parser.add_argument("--injected", action="store_true",
+                        help="score each cluster with the injection-trained detector of exactly the bands it has "
+                             "(trained on first use from $HALO_GLEAM_DIR)")
     parser.add_argument("--profile", default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--source", default="gleam", choices=["gleam", "mock"], help="what the detector trained on")
@@ -52,8 +56,12 @@ def main(argv=None):
         print(f"{len(table)} files -> {path}; check source and band_mhz, then pass it as --manifest")
         return
     profile = default_profile(args.profile)
-    detector = artefact.load(args.detector) if args.detector else ensure_detector(profile, args.seed, args.source,
-                                                                                   args.model)
+    if args.detector:
+        detector = artefact.load(args.detector)
+    elif args.injected:
+        detector = ByBands(profile, args.seed, args.model)
+    else:
+        detector = ensure_detector(profile, args.seed, args.source, args.model)
     truth = None
     if args.mock:
         _, manifest, catalogue = mock_catalogue(args.mock, args.seed + 1000)

@@ -6,16 +6,18 @@ Notebook ``05_classifier`` with ``protocol="kfold"`` saves its fold models as a 
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from .. import paths
 from ..config import data_config, run_name
 from ..data.images import read_dataset
 from ..detect import artefact, crossval
+from ..constants import BAND_KEYS
 from ..detect.classify import deterministic, run_tag, train_config
 from ..prep.dataset import dataset_root
 
-__all__ = ["detector_dir", "train_detector", "ensure_detector"]
+__all__ = ["detector_dir", "train_detector", "ensure_detector", "injected_dir", "ensure_injected", "ByBands"]
 
 
 def detector_dir(profile: str, seed: int, source: str = "gleam", model: str = "I") -> Path:
@@ -44,3 +46,51 @@ def ensure_detector(profile: str, seed: int, source: str = "gleam", model: str =
         print(f"no detector in {folder}: training it (05_classifier, protocol kfold, {model}, {source}, {profile})")
         train_detector(profile, seed, source, model, gleam_dir)
     return artefact.load(folder)
+
+
+def _overrides(bands) -> dict:
+    """The TrainConfig override of a set of band keys (none for all four)."""
+    index = [BAND_KEYS.index(b) for b in bands]
+    return {} if index == list(range(len(BAND_KEYS))) else {"bands": index}
+
+
+def injected_dir(profile: str, seed: int, bands=BAND_KEYS, model: str = "I") -> Path:
+    """The detector folder of the ``train_on='injected'`` run of ``05_classifier`` on ``bands`` (band keys), as
+    ``-p training_overrides '{"bands": [1, 2, 3]}'`` names it."""
+    tag = run_tag(model, "kfold", "injected", overrides=_overrides(bands))
+    return paths.data_dir() / "models" / "05_classifier" / run_name(profile, seed, "gleam", tag) / "detector"
+
+
+def ensure_injected(profile: str, seed: int, bands=BAND_KEYS, model: str = "I", gleam_dir=None):
+    """The injection-trained detector for exactly ``bands`` (band keys), trained first (on the published fields,
+    ``$HALO_GLEAM_DIR``) when there is none; the training says what it does and how long it took."""
+    from ..detect import realsky
+
+    folder = injected_dir(profile, seed, bands, model)
+    if not (folder / artefact.DETECTOR).exists():
+        print(f"no detector for bands {', '.join(bands)} MHz in {folder}: training one on halos injected into the "
+              f"published fields (model {model}, profile {profile}; 20-40 min in cpu, seconds in smoke)", flush=True)
+        start = time.perf_counter()
+        settings, training = data_config(profile), train_config(profile, **_overrides(bands))
+        deterministic(seed)
+        sources = read_dataset(dataset_root("gleam", gleam_dir, seed))
+        realsky.run(sources, model, settings, training, seed, folder.parent)
+        print(f"detector for bands {', '.join(bands)} MHz trained in {(time.perf_counter() - start) / 60:.1f} min",
+              flush=True)
+    return artefact.load(folder)
+
+
+class ByBands:
+    """``by_bands(bands) -> Detector``: for each set of bands a field has, the injection-trained detector of exactly
+    those bands (:func:`ensure_injected`), made once; ``made`` holds them (bands -> Detector)."""
+
+    def __init__(self, profile: str, seed: int = 0, model: str = "I", gleam_dir=None):
+        self.profile, self.seed, self.model, self.gleam_dir, self.made = profile, seed, model, gleam_dir, {}
+
+    def __call__(self, bands) -> "artefact.Detector":
+        bands = tuple(bands)
+        if not bands:
+            raise ValueError("a field with none of the GLEAM bands (72-103 ... 170-231 MHz) cannot be scored")
+        if bands not in self.made:
+            self.made[bands] = ensure_injected(self.profile, self.seed, bands, self.model, self.gleam_dir)
+        return self.made[bands]

@@ -58,6 +58,8 @@ def run(detector, manifest, out, catalogue=None, failures=None, threshold="cv", 
 
     Parameters
     ----------
+    detector : a :class:`~halo_utils.detect.artefact.Detector`, or :class:`~halo_utils.search.detector.ByBands`
+        (each cluster scored by a detector of exactly the bands it has)
     catalogue : optional search table (positions, catalogue columns joined to the rows)
     failures : name -> reason of failed downloads (flagged rows)
     threshold : 'cv', 'paper' or a number (:func:`~halo_utils.search.score.mark_candidates`)
@@ -72,9 +74,13 @@ def run(detector, manifest, out, catalogue=None, failures=None, threshold="cv", 
     result = summary(table, used, seconds)
     if truth is not None:
         result.update(completeness_purity(table, truth))
-    result.update(detector=str(detector.folder), detector_model=detector.meta["model"],
-                  detector_fingerprint=detector.meta["fingerprint"], cv_threshold=detector.meta["thresholds"]["cv"],
+    used = detector.made.values() if callable(detector) else [detector]
+    result.update(detectors=[dict(folder=str(d.folder), bands=d.bands, model=d.meta["model"],
+                                  fingerprint=d.meta["fingerprint"], cv_threshold=d.meta["thresholds"]["cv"]) for d in used],
                   flag_settings=flag_settings, threshold_rule=str(threshold))
+    if not callable(detector):  # one detector: its keys as before
+        result.update(detector=str(detector.folder), detector_model=detector.meta["model"],
+                      detector_fingerprint=detector.meta["fingerprint"], cv_threshold=detector.meta["thresholds"]["cv"])
     files = write_table(table, out)
     files["summary"] = paths.write_json(Path(out) / "summary.json", result)
     return dict(table=table, previews=previews, summary=result, files=files)

@@ -26,7 +26,7 @@ import numpy as np
 
 from ..constants import BAND_KEYS
 from ..data.grid import field_size, reproject_band, sky_grid
-from ..detect.artefact import separation_deg
+from ..detect.artefact import PAPER_THRESHOLD, separation_deg
 from ..prep.augment import augment, variants
 from ..prep.dataset import rms_with_fallback, source_rng, subtracted
 from ..prep.noise import band_noise
@@ -133,7 +133,8 @@ def search(fields, detector, failures=None, progress: bool = True, keep_previews
     Parameters
     ----------
     fields : iterable of :class:`~halo_utils.search.fields.Field`
-    detector : :class:`~halo_utils.detect.artefact.Detector`
+    detector : :class:`~halo_utils.detect.artefact.Detector`, or ``detector(bands) -> Detector``: a detector for
+        exactly the bands (tuple of band keys) a field has, asked once per set of bands (e.g. one trained on them)
     failures : optional name -> reason of clusters whose download failed (a row each, flagged)
     catalogue : optional search table: its columns join the rows of clusters that have no field (failed downloads)
     keep_previews : clipped cut-outs kept for the gallery, highest scores first
@@ -142,19 +143,29 @@ def search(fields, detector, failures=None, progress: bool = True, keep_previews
     Returns
     -------
     table : pandas DataFrame, one row per cluster, sorted by score (unscored last): name, ra_deg,
-        dec_deg, score, score_std, n_members, scored, flags (';'-joined), n_flags, the catalogue columns
+        dec_deg, score, score_std, n_members, scored, bands (the bands that scored it, ','-joined), threshold_cv (that
+        detector's operating threshold), flags (';'-joined), n_flags, the catalogue columns
     previews : name -> (S, S, B) Jy/beam, for the ``keep_previews`` best-scored clusters
     seconds : wall time of the scoring
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
-    scorer = Scorer(detector, **flag_settings)
+    scorers = {}
+
+    def scorer_of(field) -> Scorer:
+        bands = tuple(b for b in BAND_KEYS if b in field.images) if callable(detector) else ()
+        if bands not in scorers:
+            scorers[bands] = Scorer(detector(bands) if callable(detector) else detector, **flag_settings)
+        return scorers[bands]
+
     failures = dict(failures or {})
     rows, previews = [], {}
     start = time.perf_counter()
     for field in tqdm(fields, desc="clusters", disable=not progress):
+        scorer = scorer_of(field)
         row, preview = scorer(field)
+        row.update(bands=",".join(scorer.detector.bands), threshold_cv=scorer.detector.meta["thresholds"]["cv"]["threshold"])
         if field.name in failures:
             row["flags"].append(f"download_failed: {failures.pop(field.name)}")
         rows.append(dict(row, **{k: v for k, v in field.meta.items() if k not in row}))
@@ -176,14 +187,19 @@ def search(fields, detector, failures=None, progress: bool = True, keep_previews
 def mark_candidates(table, detector, threshold="cv"):
     """Add ``candidate`` (score at or above the operating threshold) and ``candidate_paper`` (>= 0.95).
 
-    ``threshold``: 'cv' (the detector's out-of-fold threshold at its stated false-positive rate),
-    'paper' (0.95) or a number. Returns (table, threshold used).
+    ``threshold``: 'cv' (the out-of-fold threshold, at its stated false-positive rate, of the detector that scored
+    each row: column ``threshold_cv``, else ``detector``'s), 'paper' (0.95) or a number. Returns (table, threshold
+    used: a number, or the median of the rows' when detectors differ).
     """
-    thresholds = detector.meta["thresholds"]
-    value = thresholds["cv"]["threshold"] if threshold == "cv" else thresholds["paper"] if threshold == "paper" \
-        else float(threshold)
+    paper = PAPER_THRESHOLD if callable(detector) else detector.meta["thresholds"]["paper"]
+    if threshold == "cv":
+        value = table.threshold_cv if "threshold_cv" in table else detector.meta["thresholds"]["cv"]["threshold"]
+    else:
+        value = paper if threshold == "paper" else float(threshold)
     score = table.score.fillna(-1.0)
-    return table.assign(candidate=score >= value, candidate_paper=score >= thresholds["paper"]), float(value)
+    used = float(np.nanmedian(value)) if np.ndim(value) else float(value)
+    return table.assign(candidate=score >= np.where(np.isnan(value), np.inf, value) if np.ndim(value) else score >= value,
+                        candidate_paper=score >= paper), used
 
 
 def completeness_purity(table, truth: str = "truth") -> dict:
