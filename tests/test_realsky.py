@@ -226,8 +226,16 @@ def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, m
     assert sorted(r["source"] for r in summary["scores"]) == sorted(folds[0])  # 46 sources, each scored once
     assert all(folds[r["fold"]][r["source"]] == "test" for r in summary["scores"])
     limits = pd.read_csv(summary["upper_limits"])
-    assert len(limits) == 14 and {"s50_jy", "s90_jy", "p50_w_hz", "z_known"} <= set(limits.columns)
-    assert ((limits.s90_jy >= limits.s50_jy) | limits.s90_jy.isna()).all()
+    assert len(limits) == 14 and {"s50_jy", "s90_jy", "p50_w_hz", "z_known", "found_alone"} <= set(limits.columns)
+    assert ((limits.s90_jy >= limits.s50_jy) | limits.s90_jy.isna() | limits.s50_jy.isna()).all()
+    assert limits.s50_jy[limits.found_alone >= 0.5].isna().all()  # a cluster taken for a halo alone has no limit
+
+    from halo_utils.detect import realsky_report
+
+    realsky_report.main(["--profile", "smoke", "--seeds", "0", "1"])  # seed 1 was not run: left out
+    text = (tmp_path / "docs" / "results" / "realsky_smoke.md").read_text()
+    assert "seeds [0]" in text and "## Upper limits" in text and text.count("\n| 0 |") == 1
+    assert (tmp_path / "figures" / "realsky_limits_smoke.png").exists()
 
 
 def test_an_unknown_train_on_is_refused_even_with_a_run_name(tmp_path, monkeypatch):
@@ -261,3 +269,22 @@ def test_a_folder_with_some_bands_is_scored_with_the_bands_it_has(gleam_dir, tmp
     assert sorted(by_bands.made) == sorted({tuple(b) for b in keep.values()})
     assert len(result["summary"]["detectors"]) == 2
     assert pd.read_csv(result["files"]["csv"]).bands.nunique() == 2
+
+
+def test_the_reference_run_is_appended_once_per_commit(tmp_path, monkeypatch):
+    import json
+
+    from halo_utils import paths
+    from halo_utils.detect import reference
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    with pytest.raises(SystemExit, match="no reference run"):
+        reference.append()
+    summary = dict(network=dict(oof_source_auc=0.7021, oof_source_auc_ci=[0.57, 0.82]), baseline=dict(oof_source_auc=0.706),
+                   train_accuracy=0.99, folds=[dict(split={"a": "test", "b": "train"})])
+    paths.write_json(paths.results_dir("05_classifier") / "I_kfold_cpu_seed0.json", summary)
+    first = reference.append()
+    assert "| 0.702 [0.570, 0.820] | 0.706 | 0.990 |" in first
+    reference.append()  # the same commit and AUC: not twice
+    text = (tmp_path / "docs" / "results" / "reference_runs.md").read_text()
+    assert text.count(first) == 1

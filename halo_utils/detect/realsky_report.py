@@ -208,9 +208,9 @@ def main(argv=None):
              "\n## Upper limits of the clusters without a halo (median over seeds)\n\nS50 / S90: 150 MHz flux density "
              "(Jy) at which halos injected at the cluster's centre (e-folding radius 200 kpc, alpha -1.3) are found 50 % "
              "/ 90 % of the time by the fold model that held the cluster out; P: the rest-frame 150 MHz power they "
-             "imply; found_alone: how often the centre with nothing injected is above the threshold; empty where the cluster
-alone is found that often (the detector takes the cluster itself for a halo: no limit) or the grid (0.01-10 Jy) was
-not enough.\n\n"
+             "imply; found_alone: how often the centre with nothing injected is above the threshold; empty where the cluster "
+             "alone is found that often (the detector takes the cluster itself for a halo: no limit) or the grid "
+             "(0.01-10 Jy) was not enough.\n\n"
              + markdown(limits.round({"z": 4, "s50_jy": 3, "s90_jy": 3}).assign(
                  p50_w_hz=limits.p50_w_hz.map("{:.2e}".format), p90_w_hz=limits.p90_w_hz.map("{:.2e}".format))
                  .to_dict("records"))]
