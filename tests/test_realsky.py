@@ -272,7 +272,6 @@ def test_a_folder_with_some_bands_is_scored_with_the_bands_it_has(gleam_dir, tmp
 
 
 def test_the_reference_run_is_appended_once_per_commit(tmp_path, monkeypatch):
-    import json
 
     from halo_utils import paths
     from halo_utils.detect import reference

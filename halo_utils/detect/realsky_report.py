@@ -131,6 +131,20 @@ def redshift_rows(runs: dict, table) -> list:
     return rows
 
 
+def shortcut_rows(runs: dict, observed: dict) -> list:
+    """Does the score follow the brightest thing at the centre? Within each class, Spearman's rank correlation of the
+    ensemble score with the central peak S/N at 139-170 MHz (:func:`halo_utils.detect.brightness.real_observed`)."""
+    from scipy.stats import spearmanr
+
+    ens = _ensemble(runs).assign(peak=lambda t: t.source.map(observed))
+    rows = []
+    for name, part in (("halo class", ens[ens.label == 1]), ("all others", ens[ens.label == 0])):
+        rho, p = spearmanr(part.peak, part.score)
+        rows.append({"class": name, "n": len(part), "median central peak S/N": f"{part.peak.median():.1f}",
+                     "Spearman rho (score, central peak S/N)": f"{rho:+.2f}", "p": f"{p:.2f}"})
+    return rows
+
+
 def limit_rows(runs: dict):
     """Per cluster without a halo, the median over seeds of S50, S90 (Jy at 150 MHz) and the P150 they imply (pandas)."""
     import pandas as pd
@@ -158,6 +172,23 @@ def _figures(runs: dict, limits, profile: str, suffix: str) -> list:
     return names
 
 
+def _shortcut_part(runs: dict, gleam_dir, profile: str) -> str:
+    """The central-peak table, when the published images can be read."""
+    from ..config import data_config
+    from ..data.images import read_dataset
+    from ..prep.noise import noise_table
+    from .brightness import real_observed
+
+    try:
+        sources = read_dataset(paths.gleam_dir(gleam_dir))
+    except paths.MissingDataError:
+        return ""
+    observed = real_observed(sources, data_config(profile), noise_table(sources))
+    return ("\n## The radio-galaxy shortcut: does the score follow the central peak within a class?\n\nCentral peak: "
+            "the brightest pixel within 3' of the centre over the noise at 139-170 MHz, after the pipeline's clip, "
+            "before any subtraction.\n\n" + markdown(shortcut_rows(runs, observed)))
+
+
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=paths.project_root(), capture_output=True,
@@ -177,6 +208,8 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the runs, e.g. 0 1 2")
     parser.add_argument("--model", default="I", help="model of the runs (default I)")
     parser.add_argument("--subtract-compact", action="store_true", help="the runs with compact sources subtracted")
+    parser.add_argument("--gleam-dir", default=None, help="published dataset (default $HALO_GLEAM_DIR), for the central "
+                                                          "peaks; without it that table is left out")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.detect.realsky_report " + " ".join(argv if argv is not None else sys.argv[1:])
     runs = {s: r for s in args.seeds if (r := load(args.profile, s, args.model, args.subtract_compact)) is not None}
@@ -205,6 +238,7 @@ def main(argv=None):
              + "\n" + markdown(completeness_by(injections, "re_arcmin", (0, 0.5, 1, 2, 4, np.inf)).round(3)
                                .to_dict("records")),
              "\n## Redshift: does the score follow z within a class?\n\n" + markdown(redshift_rows(runs, table)),
+             _shortcut_part(runs, args.gleam_dir, args.profile),
              "\n## Upper limits of the clusters without a halo (median over seeds)\n\nS50 / S90: 150 MHz flux density "
              "(Jy) at which halos injected at the cluster's centre (e-folding radius 200 kpc, alpha -1.3) are found 50 % "
              "/ 90 % of the time by the fold model that held the cluster out; P: the rest-frame 150 MHz power they "
