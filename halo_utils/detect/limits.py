@@ -62,9 +62,8 @@ def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, s
     maps = [correlated_noise(rng, rms[b], beam_kernel(beams[b][0] / px, beams[b][1] / px, beams[b][2]),
                              (NOISE_SIDE, NOISE_SIDE)).astype(np.float32) for b in range(len(BAND_KEYS))]
     radius = re_kpc(m500)
-    rows = []
-    for flux in (0.0, *fluxes):
-        images = []
+    grid, images = (0.0, *fluxes), []
+    for flux in grid:
         for _ in range(per_flux):
             model = render([halo(rng, max(flux, 1e-30), z, radius, centre, sky, alpha)], beams, (size, size),
                            sky.pixel_deg) * (flux > 0)
@@ -73,9 +72,9 @@ def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, s
                           lambda b: maps[b][oy:oy + size, ox:ox + size])
             cube = np.rot90(cube, int(rng.integers(4)), axes=(0, 1))
             images.append(cube[:, ::-1] if rng.uniform() < 0.5 else cube)
-        found = np.asarray(score(np.ascontiguousarray(np.stack(images))), bool)
-        rows.append(dict(flux_150=float(flux), n=per_flux, found=int(found.sum()), share=float(found.mean())))
-    return pd.DataFrame(rows)
+    found = np.asarray(score(np.ascontiguousarray(np.stack(images))), bool).reshape(len(grid), per_flux)
+    return pd.DataFrame(dict(flux_150=np.array(grid, float), n=per_flux, found=found.sum(axis=1),
+                             share=found.mean(axis=1)))
 
 
 def flux_limit(curve, level: float) -> float:
