@@ -287,3 +287,18 @@ def test_the_reference_run_is_appended_once_per_commit(tmp_path, monkeypatch):
     reference.append()  # the same commit and AUC: not twice
     text = (tmp_path / "docs" / "results" / "reference_runs.md").read_text()
     assert text.count(first) == 1
+
+
+def test_clusters_in_a_training_field_are_flagged():
+    """A cluster inside the sky an injection-trained detector learnt its backgrounds from is flagged
+    ``training_field``; one on a training source ``training_source``; one far away neither."""
+    from types import SimpleNamespace
+
+    from halo_utils.search.score import Scorer
+
+    member = dict(seen=["abell_0085"], seen_radec=[[10.4, -9.3]], field_radius_deg=1.6)
+    detector = SimpleNamespace(members=[member], config=SETTINGS, bands=list(BAND_KEYS))
+    scorer = Scorer(detector)
+    assert scorer._training_flags((10.4, -9.3)) == ["training_source:abell_0085"]
+    assert scorer._training_flags((11.4, -9.3)) == ["training_field:abell_0085"]
+    assert scorer._training_flags((14.0, -9.3)) == []

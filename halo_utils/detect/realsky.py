@@ -32,7 +32,7 @@ from ..constants import BAND_KEYS
 from ..data.catalogue import read_source_table
 from ..models.classifiers import build_classifier
 from ..prep.augment import augment, variants
-from ..prep.backgrounds import build_bank, wide_fields
+from ..prep.backgrounds import build_bank, field_extent_deg, wide_fields
 from ..prep.dataset import source_field, source_rms, source_rng
 from ..prep.injected import Injected
 from ..prep.noise import noise_table
@@ -186,8 +186,10 @@ def _member(log: LogNormaliser, bank, noise, split: dict, sources) -> dict:
     radec = {s.name: s.radec for s in sources}
     log_rms = {b: artefact.log_spread(bank.rms[:, i]) for i, b in enumerate(BAND_KEYS)}
     unit = MinMaxNormaliser(np.zeros(len(BAND_KEYS)), np.ones(len(BAND_KEYS)))  # unused: the detector scales by log
+    reach = max(field_extent_deg(s, bank.pixel_arcmin) for s in sources) / np.sqrt(2)
     return dict(log=log.to_dict(), minmax=unit.to_dict(), rms_fallback=[band_rms(noise, split)[b] for b in BAND_KEYS],
-                log_rms=log_rms, seen=seen, seen_radec=[list(map(float, radec[n])) for n in seen])
+                log_rms=log_rms, seen=seen, seen_radec=[list(map(float, radec[n])) for n in seen],
+                field_radius_deg=float(reach))
 
 
 def run(sources, model: str, config, training, seed: int, workdir, root=None, progress: bool = True) -> dict:
@@ -216,6 +218,7 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
         key = _key(config, training, fold, seed, model)
         if saved.exists() and json.loads(saved.read_text()).get("key") == key:
             folds.append(json.loads(saved.read_text()))
+            _reach(saved.parent / artefact.MEMBER, sources, config)
             continue
         if fields is None:  # each source's field once for every fold (the noise of the fields, not of a fold's fallback)
             fields = wide_fields(sources, config, source_rms(noise, {s.name: "train" for s in sources},
@@ -233,6 +236,14 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
                              source="gleam-injected")
     return dict(plan=plan, folds=folds, injections=injections, scores=scores, detector=detector,
                 limits=pd.DataFrame([r for f in folds for r in f["limits"]]), kinds=dict(zip(table.source, table.kind)))
+
+
+def _reach(member, sources, config):
+    """Give a member written before members carried it the radius of its training fields (``field_radius_deg``)."""
+    record = json.loads(Path(member).read_text())
+    if "field_radius_deg" not in record:
+        record["field_radius_deg"] = max(field_extent_deg(s, config.pixel_arcmin) for s in sources) / np.sqrt(2)
+        artefact.write_member(Path(member).parent, record)
 
 
 def _key(config, training, fold, seed, model) -> str:

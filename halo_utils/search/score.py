@@ -14,7 +14,9 @@ Flags (``flags`` column, ';'-separated): ``missing_band:<band>``, ``unreadable:<
 ``noise_sigma`` robust sigma from the training sources' in log), ``image_edge:<band>:<coverage>``,
 ``empty_band:<band>`` (nothing above the clip in the cut-out), ``bright_source:<band>:<peak/rms>``
 (a peak above ``bright_sigma`` rms in the cut-out), ``training_source:<name>`` (within ``training_radius_deg``
-of a cluster the detector trained on: its score is not a discovery). A cluster is scored unless a band the detector
+of a cluster the detector trained on: its score is not a discovery), ``training_field:<name>`` (inside the field of a
+source whose sky an injection-trained detector learnt its backgrounds from: a halo there may have been shown to it as
+"no halo"). A cluster is scored unless a band the detector
 needs is missing or unreadable, or covers less than ``min_coverage`` of the field.
 """
 
@@ -43,6 +45,7 @@ class Scorer:
         self.detector, self.bright_sigma, self.noise_sigma = detector, bright_sigma, noise_sigma
         self.min_coverage, self.exclude_seen, self.seen_radius_deg = min_coverage, exclude_seen, seen_radius_deg
         self.training_radius_deg = training_radius_deg
+        self.field_radius_deg = max(m.get("field_radius_deg", 0.0) for m in detector.members)
         seen = {n: tuple(p) for m in detector.members for n, p in zip(m["seen"], m["seen_radec"])}
         self.seen_names, self.seen_radec = list(seen), np.array(list(seen.values()), float).reshape(-1, 2)
         config = detector.config
@@ -104,8 +107,11 @@ class Scorer:
     def _training_flags(self, radec) -> list:
         if not len(self.seen_radec):
             return []
-        near = separation_deg(radec, self.seen_radec) < self.training_radius_deg
-        return [f"training_source:{self.seen_names[i]}" for i in np.flatnonzero(near)]
+        distance = separation_deg(radec, self.seen_radec)
+        near = distance < self.training_radius_deg
+        inside = (distance < self.field_radius_deg) & ~near  # in a field whose sky trained an injection detector
+        return ([f"training_source:{self.seen_names[i]}" for i in np.flatnonzero(near)]
+                + [f"training_field:{self.seen_names[i]}" for i in np.flatnonzero(inside)])
 
     def _noise_flags(self, rms: np.ndarray) -> list:
         out = []
