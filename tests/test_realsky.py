@@ -302,3 +302,38 @@ def test_clusters_in_a_training_field_are_flagged():
     assert scorer._training_flags((10.4, -9.3)) == ["training_source:abell_0085"]
     assert scorer._training_flags((11.4, -9.3)) == ["training_field:abell_0085"]
     assert scorer._training_flags((14.0, -9.3)) == []
+
+
+def test_the_search_writes_a_known_upper_limit(tmp_path):
+    """A cluster scored below the threshold gets its upper limit in the candidate row: with a stand-in detector that
+    finds a halo when the 139-170 MHz flux within 5 px of the centre exceeds K, the limit is K over that flux per Jy,
+    measured independently by rendering the same halos (as in the limit test above)."""
+    from types import SimpleNamespace
+
+    from halo_utils.data.grid import sky_grid
+    from halo_utils.search.fields import Field
+    from halo_utils.search.score import Scorer
+
+    config = dataclasses.replace(SETTINGS, clip_sigma=None)
+    size, z, k, r = config.cutout, 0.1, 0.3, 5
+    centre = (size - 1) / 2
+    yy, xx = np.mgrid[:size, :size]
+    disc = np.hypot(yy - centre, xx - centre) <= r
+
+    def predict(jy, members=None):
+        return np.stack([(jy[..., PEAK_BAND][:, disc].sum(axis=1) >= k).astype(float)] * len(members))
+
+    member = dict(seen=[], seen_radec=[], rms_fallback=[1e-4] * 4, log_rms={b: [-4.0, 0.1] for b in BAND_KEYS})
+    detector = SimpleNamespace(members=[member], config=config, bands=list(BAND_KEYS), predict=predict,
+                               meta=dict(seed=0, thresholds=dict(cv=dict(threshold=0.5))))
+    rng = np.random.default_rng(0)
+    wcs = sky_grid(150.0, -30.0, config.pixel_arcmin, 200)
+    images = {b: (rng.normal(0, 1e-4, (200, 200)).astype(np.float32), wcs) for b in BAND_KEYS}
+    row, _ = Scorer(detector, limit_draws=40)(Field("empty", (150.0, -30.0), images, [], dict(z=z)))
+    sky = mock_sky_config(config, population="balanced")
+    beams = [beam(b, -30.0, sky) for b in range(len(BAND_KEYS))]
+    per_jy = [render([limits.halo(rng, 1.0, z, limits.re_kpc(), centre, sky)], beams, (size, size),
+                     sky.pixel_deg)[PEAK_BAND][disc].sum() for _ in range(200)]
+    assert row["score"] == 0 and row["limit_z_known"] and row["limit_found_alone"] == 0
+    assert abs(row["limit_s50_jy"] / (k / np.median(per_jy)) - 1) < 0.25  # the flux grid is coarse: 13 steps, 0.01-10 Jy
+    assert row["limit_p50_w_hz"] == pytest.approx(limits.power_150(row["limit_s50_jy"], z))

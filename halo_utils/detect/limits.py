@@ -44,8 +44,10 @@ def halo(rng, flux: float, z: float, radius_kpc: float, centre: float, sky, alph
 
 
 def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, seed: int, m500: float | None = None,
-                    fluxes=FLUXES_JY, per_flux: int = 20, alpha: float = ALPHA):
+                    fluxes=FLUXES_JY, per_flux: int = 20, alpha: float = ALPHA, bands=None):
     """The share of injected halos found at each flux density in the cut-out of ``bank`` field ``field`` at (y, x).
+
+    ``bands``: indices (into the four GLEAM bands) of the bank's bands, when it holds fewer than four.
 
     ``score(images) -> bool array``: images (n, S, S, B) Jy/beam after the pipeline's clip, True where found.
     Returns a pandas table: ``flux_150`` (Jy), ``n``, ``found``, ``share``; its first row, flux 0, is the cut-out with
@@ -57,16 +59,17 @@ def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, s
     rng = np.random.default_rng([seed, 59, field, y, x])
     size, centre = bank.size, (bank.size - 1) / 2
     rms, threshold = bank.rms[field], bank.threshold[field]
+    bands = list(range(len(BAND_KEYS))) if bands is None else list(bands)
     beams = [beam(b, float(bank.radec[field][1]), sky) for b in range(len(BAND_KEYS))]
     px = sky.pixel_deg * 60
-    maps = [correlated_noise(rng, rms[b], beam_kernel(beams[b][0] / px, beams[b][1] / px, beams[b][2]),
-                             (NOISE_SIDE, NOISE_SIDE)).astype(np.float32) for b in range(len(BAND_KEYS))]
+    maps = [correlated_noise(rng, rms[i], beam_kernel(beams[b][0] / px, beams[b][1] / px, beams[b][2]),
+                             (NOISE_SIDE, NOISE_SIDE)).astype(np.float32) for i, b in enumerate(bands)]
     radius = re_kpc(m500)
     grid, images = (0.0, *fluxes), []
     for flux in grid:
         for _ in range(per_flux):
             model = render([halo(rng, max(flux, 1e-30), z, radius, centre, sky, alpha)], beams, (size, size),
-                           sky.pixel_deg) * (flux > 0)
+                           sky.pixel_deg)[bands] * (flux > 0)
             oy, ox = rng.integers(NOISE_SIDE - size, size=2)
             cube = inject(bank.cutout(field, y, x), model.astype(np.float32), rms, threshold, config,
                           lambda b: maps[b][oy:oy + size, ox:ox + size])

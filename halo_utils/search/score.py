@@ -16,7 +16,10 @@ Flags (``flags`` column, ';'-separated): ``missing_band:<band>``, ``unreadable:<
 (a peak above ``bright_sigma`` rms in the cut-out), ``training_source:<name>`` (within ``training_radius_deg``
 of a cluster the detector trained on: its score is not a discovery), ``training_field:<name>`` (inside the field of a
 source whose sky an injection-trained detector learnt its backgrounds from: a halo there may have been shown to it as
-"no halo"). A cluster is scored unless a band the detector
+"no halo").
+
+With ``limit_draws`` > 0, every cluster scored below the operating threshold also gets its upper limit (``limit_*``
+columns: :mod:`halo_utils.detect.limits` on the cluster's own field, ``limit_draws`` halos per flux density). A cluster is scored unless a band the detector
 needs is missing or unreadable, or covers less than ``min_coverage`` of the field.
 """
 
@@ -41,8 +44,10 @@ class Scorer:
     """Score fields with a :class:`~halo_utils.detect.artefact.Detector` (settings of the flags as attributes)."""
 
     def __init__(self, detector, bright_sigma: float = 300.0, noise_sigma: float = 4.0, min_coverage: float = 0.9,
-                 exclude_seen: bool = False, seen_radius_deg: float = 0.0, training_radius_deg: float = 0.1):
+                 exclude_seen: bool = False, seen_radius_deg: float = 0.0, training_radius_deg: float = 0.1,
+                 limit_draws: int = 0):
         self.detector, self.bright_sigma, self.noise_sigma = detector, bright_sigma, noise_sigma
+        self.limit_draws = limit_draws
         self.min_coverage, self.exclude_seen, self.seen_radius_deg = min_coverage, exclude_seen, seen_radius_deg
         self.training_radius_deg = training_radius_deg
         self.field_radius_deg = max(m.get("field_radius_deg", 0.0) for m in detector.members)
@@ -102,7 +107,32 @@ class Scorer:
             scores += list(det.predict(augment(clipped, params, config.cutout), members=group).mean(axis=1))
         scores = np.asarray(scores)
         row.update(score=float(scores.mean()), score_std=float(scores.std()), n_members=int(len(scores)), scored=True)
+        if self.limit_draws and row["score"] < det.meta["thresholds"]["cv"]["threshold"]:
+            row.update(self._limits(field, cube, np.array(next(iter(groups))), threshold, members))
         return dict(row, flags=flags), preview
+
+    def _limits(self, field, cube: np.ndarray, rms: np.ndarray, threshold: np.ndarray, members: list) -> dict:
+        """Upper limit of a cluster scored below the threshold (:mod:`halo_utils.detect.limits`): halos injected at
+        its centre, sized for its redshift and mass where the catalogue gives them (else z = 0.1, the pivot mass)."""
+        from ..detect import limits
+        from ..prep.backgrounds import Bank
+
+        det, config = self.detector, self.detector.config
+        z, m500 = (float(field.meta.get(k, np.nan) or np.nan) for k in ("z", "m500"))
+        known = bool(np.isfinite(z) and z > 0)
+        z = z if known else limits.DEFAULT_Z
+        centre = self.target_size // 2
+        allowed = np.zeros(cube.shape[:2], bool)
+        allowed[centre, centre] = True
+        bank = Bank([field.name], [subtracted(cube, rms, field.radec[1], config)], np.array([field.radec], float),
+                    rms[None], np.asarray(threshold, float)[None], [allowed], [], config.cutout, config.pixel_arcmin)
+        cut = det.meta["thresholds"]["cv"]["threshold"]
+        curve = limits.detection_curve(lambda jy: det.predict(jy, members=members).mean(axis=0) >= cut, bank, 0,
+                                       centre, centre, z, config, det.meta["seed"], m500=m500,
+                                       per_flux=self.limit_draws, bands=self.index)
+        s50, s90 = limits.flux_limit(curve, 0.5), limits.flux_limit(curve, 0.9)
+        return dict(limit_z=z, limit_z_known=known, limit_found_alone=float(curve.share.iloc[0]), limit_s50_jy=s50,
+                    limit_s90_jy=s90, limit_p50_w_hz=limits.power_150(s50, z), limit_p90_w_hz=limits.power_150(s90, z))
 
     def _training_flags(self, radec) -> list:
         if not len(self.seen_radec):
