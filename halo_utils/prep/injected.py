@@ -101,9 +101,12 @@ class Injected:
         return self.n
 
     def at_epoch(self, epoch: int) -> "Injected":
-        """The same bank and settings with the draws of training epoch ``epoch`` (epoch 0: these)."""
-        return Injected(self.bank, self.n, self.seed, self.config, self.decoy_share, self.hard_share, epoch,
-                        self.sky_overrides)
+        """The same bank and settings with the draws of training epoch ``epoch`` (epoch 0: these); the noise maps and
+        beams, which do not depend on the draw, are shared rather than made again (and held again) every epoch."""
+        out = Injected(self.bank, self.n, self.seed, self.config, self.decoy_share, self.hard_share, epoch,
+                       self.sky_overrides)
+        out._maps, out._beams = self._maps, self._beams
+        return out
 
     def pair(self, j: int) -> _Pair:
         """Where pair ``j`` is cut: field, centre pixel, turns, mirror, whether on a cluster centre."""
