@@ -44,7 +44,7 @@ from .mocktrain import peak_rss_mb
 from .oof import auc_by_kind, pooled_metrics
 
 __all__ = ["CLUSTERS", "scoring_config", "Scaled", "fold_banks", "fold_sources", "run", "field_interval",
-           "completeness_by", "limits_table", "summary"]
+           "completeness_by", "at_held_out_fpr", "limits_table", "summary"]
 
 CLUSTERS = "cluster without reported diffuse emission"
 FIT_SAMPLE = 512  # training images the log scaling is fitted on
@@ -246,6 +246,14 @@ def _reach(member, sources, config):
         artefact.write_member(Path(member).parent, record)
 
 
+def _held_out_point(injections, n_boot: int) -> dict:
+    """Completeness at peak S/N >= 5 at 5 % false positives on the held-out empty cut-outs (:func:`at_held_out_fpr`)."""
+    marked = at_held_out_fpr(injections)
+    bright = marked[(marked.label == 1) & (marked.peak_snr >= 5)]
+    return dict(completeness_real_snr5_at_held_out_fpr5=_found(bright),
+                completeness_real_snr5_at_held_out_fpr5_ci=field_interval(bright, _found, n_boot))
+
+
 def _key(config, training, fold, seed, model) -> str:
     text = json.dumps(dict(config=config.to_dict(), training=training.to_dict(), split=fold["split"], seed=seed,
                            model=model, version=2), sort_keys=True, default=str)
@@ -296,6 +304,22 @@ def limits_table(result: dict):
     return table.drop(columns="curve").sort_values("cluster").reset_index(drop=True) if len(table) else table
 
 
+def at_held_out_fpr(injections, fpr: float = 0.05):
+    """The injections with ``candidate`` re-marked at the held-out operating point: per fold, the lowest score with at
+    most ``fpr`` of that fold's held-out empty cut-outs at random positions at or above it. A point on the held-out
+    ROC curve (how well halos and empty sky are told apart), not a threshold a user could set: it is read off the test
+    cut-outs themselves."""
+    import pandas as pd
+
+    parts = []
+    for _, fold in injections.groupby(["seed", "repeat", "fold"] if "seed" in injections else ["repeat", "fold"]):
+        empty = np.sort(fold.score[(fold.label == 0) & ~fold.on_cluster_centre].to_numpy())[::-1]
+        allowed = int(np.floor(fpr * len(empty)))
+        cut = float(np.nextafter(empty[allowed], np.inf)) if allowed < len(empty) else 0.0
+        parts.append(fold.assign(candidate=fold.score >= cut))
+    return pd.concat(parts)
+
+
 def summary(result: dict, n_boot: int = 2000) -> dict:
     """The JSON-able figures of a :func:`run`: completeness at peak S/N >= 5 on held-out real cut-outs, the
     false-positive rate on the same cut-outs with nothing injected at random positions (``fpr_real``) and at the
@@ -318,6 +342,7 @@ def summary(result: dict, n_boot: int = 2000) -> dict:
                 oof_source_auc=pooled["oof_source_auc"], oof_source_auc_ci=pooled["oof_source_auc_ci"],
                 auc_vs_clusters=clusters.get("auc"), auc_vs_clusters_ci=clusters.get("ci"), auc_by_kind=by_kind,
                 completeness=completeness_by(inj, n_boot=n_boot // 2).to_dict("records"),
+                **_held_out_point(inj, n_boot),
                 thresholds=[f["threshold"]["threshold"] for f in result["folds"]],
                 bank_sizes=[f["bank_sizes"] for f in result["folds"]],
                 train_seconds=float(sum(f["train_seconds"] for f in result["folds"])),
