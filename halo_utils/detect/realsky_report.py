@@ -146,12 +146,13 @@ def shortcut_rows(runs: dict, observed: dict) -> list:
 
 
 def limit_rows(runs: dict):
-    """Per cluster without a halo, the median over seeds of S50, S90 (Jy at 150 MHz) and the P150 they imply (pandas)."""
+    """Per cluster without a halo, the median over the seeds that give one of S50, S90 (Jy at 150 MHz) and the P150
+    they imply, with how many seeds gave an S50 (pandas)."""
     import pandas as pd
 
     table = pd.concat([r["limits"].assign(seed=s) for s, r in runs.items()])
     out = table.groupby("cluster").agg(z=("z", "first"), z_known=("z_known", "first"), seeds=("seed", "size"),
-                                       found_alone=("found_alone", "median"),
+                                       found_alone=("found_alone", "median"), seeds_with_s50=("s50_jy", "count"),
                                        s50_jy=("s50_jy", "median"), s90_jy=("s90_jy", "median"),
                                        p50_w_hz=("p50_w_hz", "median"), p90_w_hz=("p90_w_hz", "median"))
     return out.reset_index()
@@ -242,9 +243,9 @@ def main(argv=None):
              "\n## Upper limits of the clusters without a halo (median over seeds)\n\nS50 / S90: 150 MHz flux density "
              "(Jy) at which halos injected at the cluster's centre (e-folding radius 200 kpc, alpha -1.3) are found 50 % "
              "/ 90 % of the time by the fold model that held the cluster out; P: the rest-frame 150 MHz power they "
-             "imply; found_alone: how often the centre with nothing injected is above the threshold; empty where the cluster "
-             "alone is found that often (the detector takes the cluster itself for a halo: no limit) or the grid "
-             "(0.01-10 Jy) was not enough.\n\n"
+             "imply; found_alone: how often the centre with nothing injected is above the threshold. A seed gives no S50 where "
+             "the cluster alone is found half of the time or more (the detector takes the cluster itself for a halo) or "
+             "the grid (0.01-10 Jy) was not enough; medians are over the seeds that give one (seeds_with_s50).\n\n"
              + markdown(limits.round({"z": 4, "s50_jy": 3, "s90_jy": 3}).assign(
                  p50_w_hz=limits.p50_w_hz.map("{:.2e}".format), p90_w_hz=limits.p90_w_hz.map("{:.2e}".format))
                  .to_dict("records"))]
