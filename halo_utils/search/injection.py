@@ -37,6 +37,7 @@ import numpy as np
 from ..constants import BAND_KEYS
 from ..data.images import FOLDERS
 from ..prep.dataset import rms_with_fallback
+from ..prep.injected import refilled
 from ..prep.mockset import PEAK_BAND, mock_sky_config
 from ..prep.noise import band_noise
 from ..sky.instrument import beam, beam_kernel, correlated_noise, render
@@ -89,10 +90,8 @@ def _pixel_deg(wcs) -> float:
 
 def _refilled(image: np.ndarray, threshold: float, rms: float, kernel: np.ndarray, rng) -> np.ndarray:
     """``image`` with its clipped pixels (exact zeros) given beam-correlated noise of ``rms`` held inside
-    (-threshold, threshold): clipping it again at ``threshold`` gives ``image`` back."""
-    bound = np.nextafter(np.float32(threshold), np.float32(0))  # the largest float32 the clip zeroes
-    inside = np.clip(correlated_noise(rng, rms, kernel, image.shape).astype(np.float32), -bound, bound)
-    return np.where(image == 0, inside, image).astype(np.float32)
+    (-threshold, threshold) (:func:`halo_utils.prep.injected.refilled`)."""
+    return refilled(image, threshold, correlated_noise(rng, rms, kernel, image.shape).astype(np.float32))
 
 
 def host_noise(field, fallback_rms) -> list:
