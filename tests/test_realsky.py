@@ -217,7 +217,8 @@ def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, m
 
     summary = _run_notebook(tmp_path, monkeypatch, train_on="injected", gleam_dir=str(gleam_dir))
     assert summary["train_on"] == "injected" and summary["subtract_compact"] is False
-    for key in ("completeness_real_snr5", "fpr_real", "oof_source_auc", "auc_vs_clusters"):
+    for key in ("completeness_real_snr5", "fpr_real", "oof_source_auc", "auc_vs_clusters",
+                "completeness_real_snr5_empty_threshold", "fpr_real_empty_threshold"):
         assert 0 <= summary[key] <= 1, key
         if key != "oof_source_auc":
             low, high = summary[f"{key}_ci"]

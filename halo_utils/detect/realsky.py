@@ -142,16 +142,20 @@ def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path
     fit = train(net, dataclasses.replace(training, fit_gate=0.0), train_data, val_data, folder, seed=s)
     val = pd.DataFrame(dict(source=val_truth.image.astype(str), label=val_truth.label, score=predict(net, val_data["x"])))
     threshold = artefact.operating_threshold(val, training.injected_fpr)
+    empty = ((val_truth.kind == "none") & ~val_truth.on_cluster_centre).to_numpy() | (val.label == 1).to_numpy()
+    threshold_empty = artefact.operating_threshold(val[empty], training.injected_fpr)  # against empty sky only
     test_x, test = Injected(banks["test"], training.injected_test, s + 2, config, decoy_share=0.0,
                             hard_share=training.injected_hard).make(slice(None))
     test = test.assign(score=predict(net, inputs(test_x, log, bands)), threshold=threshold["threshold"],
+                       threshold_empty=threshold_empty["threshold"],
                        repeat=fold["repeat"], fold=fold["fold"])
     limits = _limits(lambda jy: predict(net, inputs(jy, log, bands)), threshold["threshold"], banks["test"], table,
                      config, s, training.limit_draws) if fold["repeat"] == 0 else []
     x, y, names = fold_sources(sources, split, scoring_config(config), noise, log, seed, bands)
     scores = source_scores(predict(net, x), y, names).reset_index()
     artefact.write_member(folder, _member(log, banks["train"], noise, split, sources))
-    return dict(repeat=fold["repeat"], fold=fold["fold"], threshold=threshold, injections=test.to_dict("records"),
+    return dict(repeat=fold["repeat"], fold=fold["fold"], threshold=threshold, threshold_empty=threshold_empty,
+                injections=test.to_dict("records"),
                 limits=limits,
                 scores=scores.assign(repeat=fold["repeat"], fold=fold["fold"]).to_dict("records"),
                 best_epoch=fit["best_epoch"], epochs_run=fit["epochs_run"], train_seconds=fit["train_seconds"],
@@ -247,16 +251,26 @@ def _reach(member, sources, config):
 
 
 def _held_out_point(injections, n_boot: int) -> dict:
-    """Completeness at peak S/N >= 5 at 5 % false positives on the held-out empty cut-outs (:func:`at_held_out_fpr`)."""
+    """Completeness at peak S/N >= 5 at 5 % false positives on the held-out empty cut-outs (:func:`at_held_out_fpr`)
+    and, where the folds recorded it, at the threshold set against the validation images' empty sky alone
+    (``threshold_empty``: no decoys, no cluster centres), with its false positives on the held-out empty cut-outs."""
     marked = at_held_out_fpr(injections)
     bright = marked[(marked.label == 1) & (marked.peak_snr >= 5)]
-    return dict(completeness_real_snr5_at_held_out_fpr5=_found(bright),
-                completeness_real_snr5_at_held_out_fpr5_ci=field_interval(bright, _found, n_boot))
+    out = dict(completeness_real_snr5_at_held_out_fpr5=_found(bright),
+               completeness_real_snr5_at_held_out_fpr5_ci=field_interval(bright, _found, n_boot))
+    if "threshold_empty" in injections:
+        marked = injections.assign(candidate=injections.score >= injections.threshold_empty)
+        bright = marked[(marked.label == 1) & (marked.peak_snr >= 5)]
+        empty = marked[(marked.label == 0) & ~marked.on_cluster_centre]
+        out.update(completeness_real_snr5_empty_threshold=_found(bright),
+                   completeness_real_snr5_empty_threshold_ci=field_interval(bright, _found, n_boot),
+                   fpr_real_empty_threshold=_found(empty), fpr_real_empty_threshold_ci=field_interval(empty, _found, n_boot))
+    return out
 
 
 def _key(config, training, fold, seed, model) -> str:
     text = json.dumps(dict(config=config.to_dict(), training=training.to_dict(), split=fold["split"], seed=seed,
-                           model=model, version=2), sort_keys=True, default=str)
+                           model=model, version=3), sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()
 
 
