@@ -68,6 +68,8 @@ def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, s
     grid, images = (0.0, *fluxes), []
     for flux in grid:
         for _ in range(per_flux):
+            # flux 0 draws a halo too (then zeroed): every row takes the same draws, so the empty row's turns,
+            # mirrors and noise are those of the others
             model = render([halo(rng, max(flux, 1e-30), z, radius, centre, sky, alpha)], beams, (size, size),
                            sky.pixel_deg)[bands] * (flux > 0)
             oy, ox = rng.integers(NOISE_SIDE - size, size=2)

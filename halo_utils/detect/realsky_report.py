@@ -19,7 +19,6 @@ and writes ``docs/results/realsky_<profile>[_subtracted].md`` with
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from ..data.catalogue import read_source_table
 from .classify import run_tag
 from .oof import auc_by_kind, paired_auc_difference
 from .pretraining import markdown
+from .reference import commit
 from .realsky import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
 
 __all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "redshift_rows", "limit_rows", "main"]
@@ -190,14 +190,6 @@ def _shortcut_part(runs: dict, gleam_dir, profile: str) -> str:
             "before any subtraction.\n\n" + markdown(shortcut_rows(runs, observed)))
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=paths.project_root(), capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main(argv=None):
     import argparse
 
@@ -222,7 +214,7 @@ def main(argv=None):
     limits = limit_rows(runs)
     suffix = "_subtracted" if args.subtract_compact else ""
     figures = _figures(runs, limits, args.profile, suffix)
-    parts = [f"Made by `{command}` at commit {_commit()}, from the runs `papermill notebooks/05_classifier.ipynb out.ipynb "
+    parts = [f"Made by `{command}` at commit {commit()}, from the runs `papermill notebooks/05_classifier.ipynb out.ipynb "
              f"-p model {args.model} -p train_on injected -p seed <seed>" + (" -p subtract_compact True" if suffix else "")
              + f"` (profile {args.profile}), seeds {sorted(runs)}. Each seed has its own 5-fold plan; a fold's network "
              "never saw its test sources' fields. Completeness and false positives: held-out real cut-outs, intervals "

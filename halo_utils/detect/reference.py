@@ -22,7 +22,7 @@ from .. import paths
 from ..config import run_name
 from .classify import run_tag
 
-__all__ = ["REFERENCE", "COMMAND", "row", "append", "main"]
+__all__ = ["REFERENCE", "COMMAND", "commit", "row", "append", "main"]
 
 REFERENCE = dict(model="I", protocol="kfold", seed=0, profile="cpu")
 COMMAND = ("papermill notebooks/05_classifier.ipynb out.ipynb -p model I -p seed 0 -p saliency False "
@@ -39,14 +39,18 @@ def _git(*args) -> str:
         return ""
 
 
+def commit() -> str:
+    """The short hash of the checked-out commit ("unknown" outside a git checkout)."""
+    return _git("rev-parse", "--short", "HEAD") or "unknown"
+
+
 def row(summary: dict) -> str:
     """The Markdown row of a reference run's summary JSON, at the current commit (``+`` when ``halo_utils`` has
     uncommitted changes)."""
     net, base = summary["network"], summary["baseline"]
     plan = hashlib.sha1(json.dumps([f["split"] for f in summary["folds"]], sort_keys=True).encode()).hexdigest()[:8]
-    commit = (_git("rev-parse", "--short", "HEAD") or "unknown") + ("+" if _git("status", "--porcelain", "halo_utils")
-                                                                     else "")
-    return (f"| {date.today().isoformat()} | {commit} | {net['oof_source_auc']:.3f} [{net['oof_source_auc_ci'][0]:.3f}, "
+    version = commit() + ("+" if _git("status", "--porcelain", "halo_utils") else "")
+    return (f"| {date.today().isoformat()} | {version} | {net['oof_source_auc']:.3f} [{net['oof_source_auc_ci'][0]:.3f}, "
             f"{net['oof_source_auc_ci'][1]:.3f}] | {base['oof_source_auc']:.3f} | {summary['train_accuracy']:.3f} | "
             f"{plan} |\n")
 
