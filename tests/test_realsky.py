@@ -207,20 +207,25 @@ def _run_notebook(tmp_path, monkeypatch, **parameters):
     notebook = _scratch_root(tmp_path, monkeypatch) / "notebooks" / "05_classifier.ipynb"
     papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(notebook.parent), progress_bar=False,
                                log_output=False, parameters=dict(profile="smoke", seed=0, model="I", **parameters))
-    return json.loads((tmp_path / "data" / "results" / "05_classifier" / "I_kfold_injected_smoke_seed0.json").read_text())
+    tag = "injectedgleam" if parameters.get("train_on") == "injected+gleam" else "injected"
+    return json.loads((tmp_path / "data" / "results" / "05_classifier" / f"I_kfold_{tag}_smoke_seed0.json").read_text())
 
 
 def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, monkeypatch):
-    """``train_on='injected'`` in smoke on the real fields: the JSON a user reads, every source scored out of fold,
-    every injection in a field its fold held out, an upper limit for each held-out cluster without a halo."""
+    """``train_on='injected+gleam'`` in smoke on the real fields (``injected``, then fine-tuned; ``injected`` alone
+    runs in the band-subset search below): the JSON a user reads, every source scored out of fold before and after
+    the fine-tuning, every injection in a field its fold held out, an upper limit for each held-out cluster without a
+    halo."""
     import pandas as pd
 
-    summary = _run_notebook(tmp_path, monkeypatch, train_on="injected", gleam_dir=str(gleam_dir))
-    assert summary["train_on"] == "injected" and summary["subtract_compact"] is False
+    summary = _run_notebook(tmp_path, monkeypatch, train_on="injected+gleam", gleam_dir=str(gleam_dir))
+    assert summary["train_on"] == "injected+gleam" and summary["subtract_compact"] is False
+    assert all(epoch >= 1 for epoch in summary["tuning_epochs"]) and len(summary["tuning_epochs"]) == len(summary["folds"])
     for key in ("completeness_real_snr5", "fpr_real", "oof_source_auc", "auc_vs_clusters",
-                "completeness_real_snr5_empty_threshold", "fpr_real_empty_threshold"):
+                "completeness_real_snr5_empty_threshold", "fpr_real_empty_threshold", "oof_source_auc_before_tuning",
+                "auc_vs_clusters_before_tuning"):
         assert 0 <= summary[key] <= 1, key
-        if key != "oof_source_auc":
+        if key not in ("oof_source_auc", "oof_source_auc_before_tuning"):
             low, high = summary[f"{key}_ci"]
             assert low <= summary[key] <= high, key
     folds = {f["fold"]: f["split"] for f in summary["folds"]}
@@ -233,10 +238,11 @@ def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, m
 
     from halo_utils.detect import realsky_report
 
-    realsky_report.main(["--profile", "smoke", "--seeds", "0", "1"])  # seed 1 was not run: left out
-    text = (tmp_path / "docs" / "results" / "realsky_smoke.md").read_text()
+    realsky_report.main(["--profile", "smoke", "--seeds", "0", "1", "--train-on", "injected+gleam"])  # no seed 1: left out
+    text = (tmp_path / "docs" / "results" / "realsky_smoke_tuned.md").read_text()
     assert "seeds [0]" in text and "## Upper limits" in text and text.count("\n| 0 |") == 1
-    assert (tmp_path / "figures" / "realsky_limits_smoke.png").exists()
+    assert "## Fine-tuning" in text and "| 14 clusters | 1 |" in text
+    assert (tmp_path / "figures" / "realsky_limits_smoke_tuned.png").exists()
 
 
 def test_an_unknown_train_on_is_refused_even_with_a_run_name(tmp_path, monkeypatch):

@@ -67,6 +67,7 @@ class TrainConfig:
     injected_decoys: float = 0.5  # train_on 'injected': share of the halo-free training images given a decoy
     injected_hard: float = 0.25  # train_on 'injected': share of the pairs centred on a non-halo cluster's centre
     injected_fpr: float = 0.05  # train_on 'injected': false-positive rate of the threshold on the validation images
+    injected_tune_lr: float = 1e-4  # train_on 'injected+gleam': learning rate of the fine-tuning on the fold's labelled sources
     limit_draws: int = 20  # train_on 'injected': halos injected per flux density into each held-out cluster (upper limits)
 
     def to_dict(self) -> dict:
@@ -89,7 +90,7 @@ def train_config(profile: str, **overrides) -> TrainConfig:
     return from_profile(_TRAIN_PROFILES, profile, overrides)
 
 
-TRAIN_ON = ("gleam", "mock", "mock+gleam", "injected")
+TRAIN_ON = ("gleam", "mock", "mock+gleam", "injected", "injected+gleam")
 """What a classifier learns from: the labelled clusters of ``source`` (the published images or the mock sky of the
 seed), mock fields only (``halo_utils.detect.mocktrain``), mock pre-training then the clusters' kfold folds, or
 mock halos injected into the real fields of each fold's training sources (``halo_utils.detect.realsky``)."""
@@ -106,15 +107,16 @@ def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: floa
             overrides: dict | None = None, mock_sky: dict | None = None, subtract_compact: bool = False) -> str:
     """The ``tag`` of a classifier run's name (:func:`halo_utils.config.run_name`): ``<model>_<protocol>``, then
     ``_mock`` or ``_mockgleam`` (``_mockclipped``, ``_mockclippedgleam`` for mock fields clipped like the published
-    images) for runs that learn from mock fields, ``_noclip`` / ``_clip<k>`` for a clip other than 4 sigma,
+    images) for runs that learn from mock fields, ``_injected`` / ``_injectedgleam`` for halos injected into real
+    fields (then fine-tuned on the labelled sources), ``_noclip`` / ``_clip<k>`` for a clip other than 4 sigma,
     ``_<generator><ratio>x`` for runs with generated halos (e.g. ``_ddpm1x``) and ``_<key><value>`` per
     :class:`TrainConfig` override (e.g. ``_planseed0_repeats1``) and per mock-sky setting changed for the mock
     fields (``mock_sky``, e.g. ``_sidelobelevel0.03``)."""
     check_protocol(protocol)
     check_train_on(train_on)
     tag = f"{model}_{protocol}"
-    if train_on == "injected":
-        tag += "_injected"
+    if train_on.startswith("injected"):
+        tag += "_injected" + ("gleam" if train_on == "injected+gleam" else "")
     elif train_on != "gleam":
         tag += "_mock" + ("clipped" if mock_clipped else "") + ("gleam" if train_on == "mock+gleam" else "")
         tag += settings_tag(mock_sky)

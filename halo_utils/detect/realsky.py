@@ -41,7 +41,7 @@ from . import artefact, limits
 from .classify import predict, train
 from .crossval import fold_seed, kfold_plan, plan_seed
 from .mocktrain import peak_rss_mb
-from .oof import auc_by_kind, pooled_metrics
+from .oof import auc_by_kind, paired_auc_difference, pooled_metrics
 
 __all__ = ["CLUSTERS", "scoring_config", "Scaled", "fold_banks", "fold_sources", "run", "field_interval",
            "completeness_by", "at_held_out_fpr", "limits_table", "summary"]
@@ -104,11 +104,13 @@ def fold_banks(sources, split: dict, config, noise, thresholds: dict, table, fie
                              keep_out=part == "train", fields=fields) for part in ("train", "val", "test")}
 
 
-def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: int, bands=None) -> tuple:
-    """The fold's test sources as the search scores a cluster: (inputs (n, S, S, len(bands)), label (n,), source (n,))."""
+def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: int, bands=None,
+                 part: str = "test") -> tuple:
+    """The fold's sources of ``part`` as views of ``config``'s augmentation (for ``test``: :func:`scoring_config`, as
+    the search scores a cluster): (inputs (n, S, S, len(bands)), label (n,), source (n,))."""
     rms, _ = source_rms(noise, split, config.clip_sigma)
     xs, labels, names = [], [], []
-    for src in sorted((s for s in sources if split[s.name] == "test"), key=lambda s: s.name):
+    for src in sorted((s for s in sources if split[s.name] == part), key=lambda s: s.name):
         views = augment(source_field(src, config, rms[src.name]), variants(config, source_rng(seed, src.name)),
                         config.cutout)
         xs.append(inputs(views, log, bands))
@@ -118,8 +120,9 @@ def fold_sources(sources, split: dict, config, noise, log: LogNormaliser, seed: 
 
 
 def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path, noise, thresholds, table,
-          fields: dict) -> dict:
-    """Train one fold's network on injected pairs and measure it (module docstring, steps 1-3)."""
+          fields: dict, tune: bool = False) -> dict:
+    """Train one fold's network on injected pairs (``tune``: then fine-tune it on the fold's labelled sources) and
+    measure it (module docstring, steps 1-3)."""
     import keras
     import pandas as pd
 
@@ -140,6 +143,11 @@ def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path
     net = build_classifier(model, size=config.cutout, bands=len(bands))
     folder = workdir / f"r{fold['repeat']}f{fold['fold']}"
     fit = train(net, dataclasses.replace(training, fit_gate=0.0), train_data, val_data, folder, seed=s)
+    before, tuned = None, None
+    if tune:
+        x, y, names = fold_sources(sources, split, scoring_config(config), noise, log, seed, bands)
+        before = source_scores(predict(net, x), y, names).reset_index().to_dict("records")
+        tuned = _tune(net, sources, split, config, training, noise, log, seed, folder / "tuned")
     val = pd.DataFrame(dict(source=val_truth.image.astype(str), label=val_truth.label, score=predict(net, val_data["x"])))
     threshold = artefact.operating_threshold(val, training.injected_fpr)
     empty = ((val_truth.kind == "none") & ~val_truth.on_cluster_centre).to_numpy() | (val.label == 1).to_numpy()
@@ -159,9 +167,23 @@ def _fold(sources, model, config, training, fold: dict, seed: int, workdir: Path
                 limits=limits,
                 scores=scores.assign(repeat=fold["repeat"], fold=fold["fold"]).to_dict("records"),
                 best_epoch=fit["best_epoch"], epochs_run=fit["epochs_run"], train_seconds=fit["train_seconds"],
-                history=fit["history"], bank_sizes={p: dict(fields=len(b.names), allowed=b.n_allowed,
+                history=fit["history"], scores_before_tuning=before,
+                tuning=None if tuned is None else {k: tuned[k] for k in ("best_epoch", "epochs_run", "train_seconds")},
+                bank_sizes={p: dict(fields=len(b.names), allowed=b.n_allowed,
                                                             independent=b.independent(), cluster_centres=len(b.hard))
                                                    for p, b in banks.items()})
+
+
+def _tune(net, sources, split: dict, config, training, noise, log: LogNormaliser, seed: int, folder: Path) -> dict:
+    """Fine-tune ``net`` in place on the fold's labelled training sources (their augmented views, scaled as the
+    injected images were) at ``training.injected_tune_lr``, the checkpoint and early stopping on its validation
+    sources (``train_on='injected+gleam'``); returns :func:`~halo_utils.detect.classify.train`'s record."""
+    parts = {}
+    for part in ("train", "val"):
+        x, label, names = fold_sources(sources, split, config, noise, log, seed, training.bands, part)
+        parts[part] = dict(x=x, y=np.eye(2, dtype=np.float32)[label], label=label, source=names)
+    tuning = dataclasses.replace(training, learning_rate=training.injected_tune_lr)
+    return train(net, tuning, parts["train"], parts["val"], folder, seed=seed)
 
 
 def _limits(score, threshold: float, bank, table, config, seed: int, draws: int) -> list:
@@ -196,8 +218,11 @@ def _member(log: LogNormaliser, bank, noise, split: dict, sources) -> dict:
                 field_radius_deg=float(reach))
 
 
-def run(sources, model: str, config, training, seed: int, workdir, root=None, progress: bool = True) -> dict:
-    """Every fold of the ``kfold`` plan of ``seed`` trained on injected halos and measured (module docstring).
+def run(sources, model: str, config, training, seed: int, workdir, root=None, progress: bool = True,
+        tune: bool = False) -> dict:
+    """Every fold of the ``kfold`` plan of ``seed`` trained on injected halos and measured (module docstring);
+    ``tune``: each fold's network then fine-tuned on its labelled training sources (``train_on='injected+gleam'``),
+    the sources' scores before the fine-tuning kept too (``scores_before_tuning``) for a paired comparison.
 
     A finished fold is kept in ``workdir/r<repeat>f<fold>/fold.json`` and read back by a rerun with the same
     settings; a killed fold resumes from its last epoch (:func:`~halo_utils.detect.classify.train`).
@@ -219,7 +244,7 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
     fields, folds = None, []
     for fold in tqdm(plan, desc=f"{model} folds (injected)", disable=not progress):
         saved = workdir / f"r{fold['repeat']}f{fold['fold']}" / "fold.json"
-        key = _key(config, training, fold, seed, model)
+        key = _key(config, training, fold, seed, model, tune)
         if saved.exists() and json.loads(saved.read_text()).get("key") == key:
             folds.append(json.loads(saved.read_text()))
             _reach(saved.parent / artefact.MEMBER, sources, config)
@@ -228,17 +253,21 @@ def run(sources, model: str, config, training, seed: int, workdir, root=None, pr
             fields = wide_fields(sources, config, source_rms(noise, {s.name: "train" for s in sources},
                                                               config.clip_sigma)[0])
         tick = time.perf_counter()
-        out = dict(_fold(sources, model, config, training, fold, seed, workdir, noise, thresholds, table, fields), key=key)
+        out = dict(_fold(sources, model, config, training, fold, seed, workdir, noise, thresholds, table, fields, tune),
+                   key=key)
         out["fold_seconds"] = time.perf_counter() - tick
         paths.write_json(saved, out)
         folds.append(json.loads(saved.read_text()))
     injections = pd.DataFrame([r for f in folds for r in f["injections"]])
     injections["candidate"] = injections.score >= injections.threshold
     scores = pd.DataFrame([r for f in folds for r in f["scores"]])
+    before = pd.DataFrame([dict(r, repeat=f["repeat"], fold=f["fold"]) for f in folds
+                           for r in f.get("scores_before_tuning") or []])
     detector = artefact.save(workdir / "detector", workdir, model, scoring_config(config), training, scores, seed,
                              {s.name: s.label for s in sources}, artefact.sources_fingerprint(sources),
                              source="gleam-injected")
-    return dict(plan=plan, folds=folds, injections=injections, scores=scores, detector=detector,
+    return dict(plan=plan, folds=folds, injections=injections, scores=scores, scores_before_tuning=before,
+                detector=detector,
                 limits=pd.DataFrame([r for f in folds for r in f["limits"]]), kinds=dict(zip(table.source, table.kind)))
 
 
@@ -268,9 +297,9 @@ def _held_out_point(injections, n_boot: int) -> dict:
     return out
 
 
-def _key(config, training, fold, seed, model) -> str:
+def _key(config, training, fold, seed, model, tune: bool = False) -> str:
     text = json.dumps(dict(config=config.to_dict(), training=training.to_dict(), split=fold["split"], seed=seed,
-                           model=model, version=3), sort_keys=True, default=str)
+                           model=model, version=3, **({"tune": True} if tune else {})), sort_keys=True, default=str)
     return hashlib.sha1(text.encode()).hexdigest()
 
 
@@ -361,4 +390,26 @@ def summary(result: dict, n_boot: int = 2000) -> dict:
                 bank_sizes=[f["bank_sizes"] for f in result["folds"]],
                 train_seconds=float(sum(f["train_seconds"] for f in result["folds"])),
                 fold_seconds=float(sum(f["fold_seconds"] for f in result["folds"])), peak_rss_mb=peak_rss_mb(),
-                best_epochs=[f["best_epoch"] for f in result["folds"]], detector=str(result["detector"]))
+                best_epochs=[f["best_epoch"] for f in result["folds"]], detector=str(result["detector"]),
+                **_before_tuning(result, n_boot))
+
+
+def _before_tuning(result: dict, n_boot: int) -> dict:
+    """For a fine-tuned run (``train_on='injected+gleam'``): the same sources' AUCs before the fine-tuning, and the
+    paired difference (after minus before; same folds, same networks; the interval resamples sources)."""
+    before = result.get("scores_before_tuning")
+    if before is None or not len(before):
+        return {}
+    cols = ["repeat", "source", "label", "score"]
+    pooled = pooled_metrics(before[cols], n_boot=n_boot)
+    clusters = next((r for r in auc_by_kind(before[cols], result["kinds"], n_boot=n_boot) if r.get("against") == CLUSTERS), {})
+    keep = lambda t: t[(t.label == 1) | (t.source.map(result["kinds"]) == CLUSTERS)]  # noqa: E731
+    after = result["scores"][cols]
+    d_all = paired_auc_difference([(after, before[cols])], n_boot=n_boot)
+    d_clusters = paired_auc_difference([(keep(after), keep(before[cols]))], n_boot=n_boot)
+    return dict(oof_source_auc_before_tuning=pooled["oof_source_auc"],
+                oof_source_auc_before_tuning_ci=pooled["oof_source_auc_ci"],
+                auc_vs_clusters_before_tuning=clusters.get("auc"), auc_vs_clusters_before_tuning_ci=clusters.get("ci"),
+                tuning_gain=d_all["mean"], tuning_gain_ci=d_all["ci"],
+                tuning_gain_vs_clusters=d_clusters["mean"], tuning_gain_vs_clusters_ci=d_clusters["ci"],
+                tuning_epochs=[(f.get("tuning") or {}).get("best_epoch") for f in result["folds"]])

@@ -33,15 +33,17 @@ from .pretraining import markdown
 from .reference import commit
 from .realsky import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
 
-__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "redshift_rows", "limit_rows", "main"]
+__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "redshift_rows", "limit_rows", "main"]
 
 
-def load(profile: str, seed: int, model: str = "I", subtract_compact: bool = False) -> dict | None:
-    """A seed's injected run: its JSON (``summary``), and from its folds' records the ``injections``, ``scores`` and
-    ``limits`` tables (pandas); None if the run is not there."""
+def load(profile: str, seed: int, model: str = "I", subtract_compact: bool = False,
+         train_on: str = "injected") -> dict | None:
+    """A seed's injected run: its JSON (``summary``), and from its folds' records the ``injections``, ``scores``,
+    ``before`` (a fine-tuned run's scores before the fine-tuning; else empty) and ``limits`` tables (pandas); None if
+    the run is not there."""
     import pandas as pd
 
-    name = run_name(profile, seed, "gleam", run_tag(model, "kfold", "injected", subtract_compact=subtract_compact))
+    name = run_name(profile, seed, "gleam", run_tag(model, "kfold", train_on, subtract_compact=subtract_compact))
     path = paths.results_dir("05_classifier") / f"{name}.json"
     if not path.exists():
         return None
@@ -51,6 +53,8 @@ def load(profile: str, seed: int, model: str = "I", subtract_compact: bool = Fal
     injections["candidate"] = injections.score >= injections.threshold
     return dict(summary=json.loads(path.read_text()), injections=injections.assign(seed=seed),
                 scores=pd.DataFrame([r for f in folds for r in f["scores"]]).assign(seed=seed),
+                before=pd.DataFrame([dict(r, repeat=f["repeat"], fold=f["fold"]) for f in folds
+                                     for r in f.get("scores_before_tuning") or []]),
                 limits=pd.DataFrame([{k: v for k, v in r.items() if k != "curve"} for f in folds for r in f["limits"]]))
 
 
@@ -105,6 +109,11 @@ def paired_rows(runs: dict, profile: str, model: str, kinds: dict) -> list:
         real = pd.DataFrame(json.loads(path.read_text())["scores"])
         real = real[real.repeat == 0][["source", "label", "score", "repeat"]]
         pairs.append((run["scores"][["source", "label", "score", "repeat"]], real))
+    return _difference_rows(pairs, kinds)
+
+
+def _difference_rows(pairs: list, kinds: dict) -> list:
+    """Paired AUC differences (a minus b per (a, b) out-of-fold tables), all others and the clusters alone."""
     if not pairs:
         return []
     rows = []
@@ -115,6 +124,13 @@ def paired_rows(runs: dict, profile: str, model: str, kinds: dict) -> list:
                      "mean difference": _interval(d["mean"], d["ci"]), "interval above 0 from": f"{d['needed']:+.3f}",
                      "power": f"{d['power']:.2f}"})
     return rows
+
+
+def tuning_rows(runs: dict, kinds: dict) -> list:
+    """Fine-tuned minus the same networks before the fine-tuning (``train_on='injected+gleam'``), all others and
+    clusters, pooled over the seeds (source intervals)."""
+    cols = ["source", "label", "score", "repeat"]
+    return _difference_rows([(r["scores"][cols], r["before"][cols]) for r in runs.values() if len(r["before"])], kinds)
 
 
 def redshift_rows(runs: dict, table) -> list:
@@ -201,21 +217,24 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the runs, e.g. 0 1 2")
     parser.add_argument("--model", default="I", help="model of the runs (default I)")
     parser.add_argument("--subtract-compact", action="store_true", help="the runs with compact sources subtracted")
+    parser.add_argument("--train-on", default="injected", choices=("injected", "injected+gleam"),
+                        help="the runs' train_on (default injected; injected+gleam: fine-tuned on the labelled sources)")
     parser.add_argument("--gleam-dir", default=None, help="published dataset (default $HALO_GLEAM_DIR), for the central "
                                                           "peaks; without it that table is left out")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.detect.realsky_report " + " ".join(argv if argv is not None else sys.argv[1:])
-    runs = {s: r for s in args.seeds if (r := load(args.profile, s, args.model, args.subtract_compact)) is not None}
+    runs = {s: r for s in args.seeds if (r := load(args.profile, s, args.model, args.subtract_compact, args.train_on)) is not None}
     if not runs:
-        raise SystemExit(f"no train_on='injected' run of model {args.model} in {paths.results_dir('05_classifier')}")
+        raise SystemExit(f"no train_on={args.train_on!r} run of model {args.model} in {paths.results_dir('05_classifier')}")
     table = read_source_table(None)
     kinds = dict(zip(table.source, table.kind))
     injections = pd.concat([r["injections"] for r in runs.values()])
     limits = limit_rows(runs)
-    suffix = "_subtracted" if args.subtract_compact else ""
+    suffix = ("_tuned" if args.train_on == "injected+gleam" else "") + ("_subtracted" if args.subtract_compact else "")
     figures = _figures(runs, limits, args.profile, suffix)
     parts = [f"Made by `{command}` at commit {commit()}, from the runs `papermill notebooks/05_classifier.ipynb out.ipynb "
-             f"-p model {args.model} -p train_on injected -p seed <seed>" + (" -p subtract_compact True" if suffix else "")
+             f"-p model {args.model} -p train_on {args.train_on} -p seed <seed>"
+             + (" -p subtract_compact True" if args.subtract_compact else "")
              + f"` (profile {args.profile}), seeds {sorted(runs)}. Each seed has its own 5-fold plan; a fold's network "
              "never saw its test sources' fields. Completeness and false positives: held-out real cut-outs, intervals "
              "resampling host fields (all seeds' injections of a field together). AUC: out of fold, intervals "
@@ -224,6 +243,8 @@ def main(argv=None):
              "\n## Seed ensemble (each source's score averaged over the seeds)\n\n" + markdown(ensemble_rows(runs, kinds)),
              "\n## Against real-only training on the same folds (first repeat of the real-only `kfold` run)\n\n"
              + markdown(paired_rows(runs, args.profile, args.model, kinds)),
+             ("\n## Fine-tuning: the same networks after minus before it\n\n" + markdown(tuning_rows(runs, kinds))
+              if args.train_on == "injected+gleam" else ""),
              "\n## Completeness pooled over the seeds (cut-outs with a halo; host-field intervals)\n\n"
              + markdown(completeness_by(injections).round(3).to_dict("records"))
              + "\n" + markdown(completeness_by(injections, "flux_150", (0, 0.03, 0.1, 0.3, 1, np.inf)).round(3)
