@@ -45,8 +45,8 @@ demo: $(STAMP)
 	@echo "executed notebooks: $(RUNS)/"; echo "figures:            figures/"; \
 	echo "summaries (JSON):   data/results/<notebook>/"; ls data/results/*/*$(DEMO_PROFILE)_seed0.json
 
-# 05_classifier over SEEDS seeds x I, A, D under kfold (resumable), then Table 5 in docs/results/ (PROTOCOLS="kfold strict paper" adds the others).
-SEEDS ?= 10
+# 05_classifier over SEEDS (e.g. 0-9, or 0 1 2) x I, A, D under kfold (resumable), then Table 5 in docs/results/ (PROTOCOLS="kfold strict paper" adds the others).
+SEEDS ?= 0-9
 JOBS ?= 1
 PROTOCOLS ?= kfold
 sweep: $(STAMP)

@@ -12,7 +12,7 @@ Optionally (``--run``) the wall time of one 05_classifier run in a given profile
 
 from __future__ import annotations
 
-import argparse
+from . import cli
 import os
 import time
 
@@ -212,15 +212,15 @@ def _run_notebook(profile: str, model: str) -> float:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Classifier training throughput and matmul speed on this machine.")
+    parser = cli.parser(__spec__.name, "Classifier training throughput and matmul speed on this machine.\n\n" + (__doc__ or ""))
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per model")
-    parser.add_argument("--models", nargs="+", default=["I", "A", "D"])
+    parser.add_argument("--models", nargs="+", default=["I", "A", "D"], help="the networks to time (default I A D)")
     parser.add_argument("--run", default=None, help="also time one 05_classifier run of model A in this profile")
     parser.add_argument("--gpu-estimate", default=None, metavar="PROFILE",
                         help="instead: each notebook's training FLOPs in this profile and its hours on one GPU")
     parser.add_argument("--stream", type=int, default=None, metavar="N",
                         help="instead: peak memory of training on N mock fields streamed from disk (--profile's sky)")
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="the mock sky of --stream (default cpu)")
     parser.add_argument("--generative", default=None, metavar="PROFILE",
                         help="instead: DDPM / WGAN training steps/s and DDIM vs ancestral sampling in this profile")
     args = parser.parse_args(argv)

@@ -1,14 +1,14 @@
 """The profiles' table: what ``smoke``, ``cpu`` and ``paper`` change, per stage, read from the code.
 
     python -m halo_utils.profiles            # print the Markdown table
-    python -m halo_utils.profiles --readme   # rewrite the table in README.md between its markers
+    python -m halo_utils.profiles --write    # rewrite the table in docs/running.md between its markers
 
 A profile changes sizes and counts, never code paths; ``HALO_PROFILE`` picks the default.
 """
 
 from __future__ import annotations
 
-import argparse
+from . import cli
 import dataclasses
 from pathlib import Path
 
@@ -25,7 +25,9 @@ STAGES = {"data and augmentation (all)": data_config, "classifiers (05)": train_
           "DDPM (03)": ddpm_config, "VAE / CVAE (07)": vae_config}
 """Stage -> the function giving its frozen settings of a profile."""
 
-MARKERS = ("<!-- profiles:begin (python -m halo_utils.profiles --readme) -->", "<!-- profiles:end -->")
+MARKERS = ("<!-- profiles:begin (python -m halo_utils.profiles --write) -->", "<!-- profiles:end -->")
+PAGE = Path("docs") / "running.md"
+"""The page that holds the table, from the project root."""
 
 
 def _text(value) -> str:
@@ -57,9 +59,9 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_readme(path=None) -> bool:
-    """Replace the table between :data:`MARKERS` in the README; True if it changed."""
-    path = path or paths.project_root() / "README.md"
+def write_page(path=None) -> bool:
+    """Replace the table between :data:`MARKERS` in :data:`PAGE`; True if it changed."""
+    path = path or paths.project_root() / PAGE
     text = path.read_text()
     begin, end = text.index(MARKERS[0]) + len(MARKERS[0]), text.index(MARKERS[1])
     new = text[:begin] + "\n" + markdown() + text[end:]
@@ -69,11 +71,11 @@ def write_readme(path=None) -> bool:
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Print (or write into README.md) the table of profiles.")
-    parser.add_argument("--readme", action="store_true", help="rewrite the table in README.md")
+    parser = cli.parser(__spec__.name, __doc__)
+    parser.add_argument("--write", action="store_true", help=f"rewrite the table in {PAGE} between its markers")
     args = parser.parse_args(argv)
-    if args.readme:
-        print("README.md updated" if write_readme() else "README.md already up to date")
+    if args.write:
+        print(f"{PAGE} updated" if write_page() else f"{PAGE} already up to date")
     else:
         print(markdown(), end="")
 

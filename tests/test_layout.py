@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "halo_utils"
 STAGES = ("data", "sky", "prep", "detect", "generate", "judge", "search")
 """The pipeline's order: a module may import from its own stage, an earlier one, or the shared modules."""
-SHARED = ("constants", "config", "paths", "plots", "models")
+SHARED = ("constants", "config", "paths", "plots", "models", "cli")
 TOOLS = ("bench", "profiles")  # command-line tools that may import anything
 
 
@@ -86,8 +86,8 @@ def test_one_pixel_size_and_one_run_name():
     assert cosmologies == ["constants.py"]
 
 
-def test_the_readme_profile_table_is_the_code_s():
+def test_the_profile_table_is_the_code_s():
     from halo_utils import profiles
 
-    readme = (PACKAGE.parent / "README.md").read_text()
-    assert profiles.markdown() in readme, "README's profile table is stale: run python -m halo_utils.profiles --readme"
+    page = (PACKAGE.parent / profiles.PAGE).read_text()
+    assert profiles.markdown() in page, f"{profiles.PAGE}'s profile table is stale: run python -m halo_utils.profiles --write"

@@ -62,10 +62,15 @@ def test_aggregate_writes_tables_and_figures(results):
 
 
 def test_seed_arguments():
-    assert sweep.seed_list(["3"]) == [0, 1, 2] and sweep.seed_list(["4", "7"]) == [4, 7]
-    assert sweep.seed_list(["3", "3"]) == [3]  # one particular seed
-    with pytest.raises(SystemExit, match="count of seeds"):  # '--seeds 0' used to run (and tabulate) nothing
-        sweep.seed_list(["0"])
+    from halo_utils import cli
+
+    parser = cli.parser("halo_utils.detect.sweep", sweep.__doc__)
+    cli.add_seeds(parser, [0, 1])
+    assert parser.parse_args(["--seeds", "3"]).seeds == [3]  # one number is that seed, not a count
+    assert parser.parse_args(["--seeds", "0-2", "7", "2"]).seeds == [0, 1, 2, 7]
+    assert parser.parse_args([]).seeds == [0, 1]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--seeds", "5-3"])
 
 
 def fake_kfold(model, seed, noise, rng):

@@ -13,7 +13,7 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
+from .. import cli
 import time
 from pathlib import Path
 
@@ -115,11 +115,11 @@ def download_source(source: str, out, folder: str, position=None, overwrite: boo
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = cli.parser(__spec__.name, __doc__)
     parser.add_argument("--out", required=True, help="dataset root folder to write into")
     parser.add_argument("--name", help="one source: a name SkyView resolves")
-    parser.add_argument("--folder", default="TRAIN_DATA_1", choices=list(FOLDERS))
-    parser.add_argument("--table", help="CSV with columns source, split, label, ra_deg, dec_deg")
+    parser.add_argument("--folder", default="TRAIN_DATA_1", choices=list(FOLDERS), help="with --name: the folder (split and class) to write it into")
+    parser.add_argument("--table", help="every source of a CSV with columns source, split, label, ra_deg, dec_deg")
     args = parser.parse_args(argv)
     if args.table:
         import pandas as pd

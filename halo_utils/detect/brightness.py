@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cli
 from .. import paths
 from ..config import data_config
 from .mocktrain import by_observed
@@ -96,7 +97,6 @@ def _known(value) -> bool:
 
 
 def main(argv=None):
-    import argparse
     import sys
 
     import pandas as pd
@@ -105,10 +105,10 @@ def main(argv=None):
     from ..prep.noise import noise_table
     from .kinds import kinds, tag_of
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
-    parser.add_argument("--model", default="I")
+    parser = cli.parser(__spec__.name, __doc__)
+    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
+    cli.add_seeds(parser, [0, 1], "the runs to tabulate")
+    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
     parser.add_argument("--gleam-dir", default=None, help="the published images (default: $HALO_GLEAM_DIR)")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.detect.brightness " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .. import cli
 import numpy as np
 
 from .. import paths
@@ -284,17 +285,16 @@ def _parse_variant(text: str) -> tuple:
 def main(argv=None):
     """``python -m halo_utils.detect.crossval --model I --seed 0 --variant default: --variant px05:pixel_arcmin=0.5``:
     compare settings under ``kfold``, append to ``docs/results/settings_<profile>.{csv,md}``."""
-    import argparse
     import sys
 
     import pandas as pd
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("--model", default="I", choices=["I", "A", "D"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
-    parser.add_argument("--gleam-dir", default=None)
-    parser.add_argument("--variant", action="append", required=True, help="name:key=value,...")
+    parser = cli.parser(__spec__.name, main.__doc__)
+    parser.add_argument("--model", default="I", choices=["I", "A", "D"], help="the network (default I)")
+    parser.add_argument("--seed", type=int, default=0, help="the seed of every variant (default 0)")
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="default cpu")
+    parser.add_argument("--gleam-dir", default=None, help="the published images (default $HALO_GLEAM_DIR)")
+    parser.add_argument("--variant", action="append", required=True, help="a variant of the settings, name:key=value,... (DataConfig or TrainConfig fields); repeat for several")
     args = parser.parse_args(argv)
     sources = read_dataset(paths.gleam_dir(args.gleam_dir))
     table = compare(sources, dict(_parse_variant(v) for v in args.variant), args.model, args.profile, args.seed,

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import cli
 from .. import paths
 from ..data.catalogue import read_source_table
 from .classify import run_tag
@@ -205,13 +206,12 @@ def table_name(profile: str, name: str = "") -> str:
 
 
 def main(argv=None):
-    import argparse
     import sys
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--model", default="I")
+    parser = cli.parser(__spec__.name, __doc__)
+    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
+    cli.add_seeds(parser, [0, 1, 2], "the runs to tabulate")
+    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
     parser.add_argument("--fresh-views", action="store_true", help="the mock runs with new views every epoch")
     parser.add_argument("--name", default="", help="appended to the table's file name, e.g. 'seeds3-4' for a "
                         "confirmation on seeds not looked at before")

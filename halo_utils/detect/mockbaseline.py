@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import cli
 import numpy as np
 
 from .. import paths
@@ -113,16 +114,15 @@ def rows(profile: str, seeds, fields, model: str = "I", fpr: float = 0.05) -> li
 
 
 def main(argv=None):
-    import argparse
     import sys
 
     from .pretraining import markdown
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--fields", type=int, nargs="+", default=[3000], metavar="N")
-    parser.add_argument("--model", default="I")
+    parser = cli.parser(__spec__.name, __doc__)
+    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
+    cli.add_seeds(parser, [0], "the mock skies")
+    parser.add_argument("--fields", type=int, nargs="+", default=[3000], metavar="N", help="numbers of mock training fields (default 3000)")
+    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.detect.mockbaseline " + " ".join(argv if argv is not None else sys.argv[1:])
     text = (f"Made by `{command}`: a random forest (200 trees) on the 15 hand-made features of `prep.features`, "

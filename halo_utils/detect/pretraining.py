@@ -25,6 +25,7 @@ runs whose mock detector saw new views of its fields every epoch (``"mock_fresh_
 
 from __future__ import annotations
 
+from .. import cli
 import json
 from pathlib import Path
 
@@ -132,13 +133,12 @@ def markdown(rows: list) -> str:
 
 
 def main(argv=None):
-    import argparse
     import sys
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--model", default="I")
+    parser = cli.parser(__spec__.name, __doc__)
+    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
+    cli.add_seeds(parser, [0, 1, 2], "the runs to tabulate")
+    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
     parser.add_argument("--fields", type=int, nargs="+", default=None, metavar="N",
                         help="tabulate the mock-only runs with these numbers of training fields")
     parser.add_argument("--fresh-views", action="store_true",

@@ -18,6 +18,7 @@ and writes ``docs/results/realsky_<profile>[_subtracted].md`` with
 
 from __future__ import annotations
 
+from .. import cli
 import json
 import sys
 from pathlib import Path
@@ -207,14 +208,12 @@ def _shortcut_part(runs: dict, gleam_dir, profile: str) -> str:
 
 
 def main(argv=None):
-    import argparse
 
     import pandas as pd
 
-    parser = argparse.ArgumentParser(prog="python -m halo_utils.detect.realsky_report",
-                                     description=__doc__.split("\n\n")[0])
+    parser = cli.parser(__spec__.name, __doc__)
     parser.add_argument("--profile", default="cpu", help="profile of the runs (default cpu)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the runs, e.g. 0 1 2")
+    cli.add_seeds(parser, [0, 1, 2], "the runs to tabulate")
     parser.add_argument("--model", default="I", help="model of the runs (default I)")
     parser.add_argument("--subtract-compact", action="store_true", help="the runs with compact sources subtracted")
     parser.add_argument("--train-on", default="injected", choices=("injected", "injected+gleam"),

@@ -11,6 +11,7 @@ are compared only within one code version.
 
 from __future__ import annotations
 
+from .. import cli
 import hashlib
 import json
 import subprocess
@@ -73,9 +74,8 @@ def append(profile: str = "cpu") -> str:
 
 
 def main(argv=None):
-    import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m halo_utils.detect.reference", description=__doc__.split("\n\n")[0])
+    parser = cli.parser(__spec__.name, __doc__)
     parser.add_argument("--profile", default="cpu", help="profile of the reference run (default cpu)")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
     print(append(args.profile), end="")

@@ -5,12 +5,12 @@ Each run is one papermill execution of the notebook; it writes
 stopped sweep is resumed by starting it again (and an interrupted run resumes from its
 last epoch). Command line::
 
-    python -m halo_utils.detect.sweep --seeds 10 --models I A D --protocols kfold --profile cpu --jobs 1
+    python -m halo_utils.detect.sweep --seeds 0-9 --models I A D --protocols kfold --profile cpu --jobs 1
 """
 
 from __future__ import annotations
 
-import argparse
+from .. import cli
 import json
 import os
 import subprocess
@@ -362,27 +362,17 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
     return written
 
 
-def seed_list(values: list) -> list:
-    """``--seeds`` of the sweeps: ``['10']`` -> 0..9 (a count); ``['3', '5']`` -> [3, 5] (a list of two or more)."""
-    if len(values) == 1 and int(values[0]) < 1:
-        raise SystemExit(f"--seeds {values[0]}: one number is a count of seeds (0..N-1), at least 1; for one "
-                         "particular seed give it twice, e.g. --seeds 3 3")
-    seeds = list(range(int(values[0]))) if len(values) == 1 else [int(v) for v in values]
-    return list(dict.fromkeys(seeds))
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Run 05_classifier over seeds x models x protocols, then aggregate.")
-    parser.add_argument("--seeds", nargs="+", default=["10"],
-                        help="a count N (seeds 0..N-1) or a list of two or more seeds (--seeds 3 3 for seed 3 alone)")
-    parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
-    parser.add_argument("--protocols", nargs="+", default=["kfold"], choices=["kfold", "strict", "paper"])
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
-    parser.add_argument("--source", default="gleam", choices=["gleam", "mock"])
+    parser = cli.parser(__spec__.name, __doc__)
+    cli.add_seeds(parser, list(range(10)), "the seeds to run")
+    parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"], help="the networks (default I A D)")
+    parser.add_argument("--protocols", nargs="+", default=["kfold"], choices=["kfold", "strict", "paper"], help="default kfold")
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="default cpu")
+    parser.add_argument("--source", default="gleam", choices=["gleam", "mock"], help="the published images (default) or the mock sky")
     parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each gets cores / jobs threads)")
-    parser.add_argument("--aggregate-only", action="store_true")
+    parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from the finished runs")
     args = parser.parse_args(argv)
-    runs = plan(seed_list(args.seeds), args.models, args.protocols, args.profile, args.source)
+    runs = plan(args.seeds, args.models, args.protocols, args.profile, args.source)
     failed = [] if args.aggregate_only else run(runs, args.jobs)
     command = "python -m halo_utils.detect.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
     for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command).items():

@@ -1,4 +1,4 @@
-"""One generator per cross-validation fold, trained on that fold's training halos only, cached (issue 16).
+"""One generator per cross-validation fold, trained on that fold's training halos only, cached.
 
 A classifier evaluated on a fold must not learn from halos that its generator saw in the fold's
 validation or test sources. So each fold gets its own generator, trained on the halo images of
@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cli
 from ..paths import only_once
 from ..prep.dataset import build_dataset, training_halos
 from ..prep.preprocess import clip_cube
@@ -133,12 +134,11 @@ def main(argv=None):
     """Train one fold's generator and draw its pool, as a job file says: ``kind``, ``profile``, ``data_config``
     (a :class:`~halo_utils.config.DataConfig` as a dict), ``bands``, ``seed``, ``split`` (source -> part), ``gleam_dir``
     and ``root`` (the arguments of :func:`fold_pool`)."""
-    import argparse
 
     from ..config import DataConfig
     from ..data.images import read_dataset
 
-    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser = cli.parser(__spec__.name, main.__doc__)
     parser.add_argument("job", type=Path, help="the job file (JSON)")
     path = parser.parse_args(argv).job
     job = json.loads(path.read_text())

@@ -1,4 +1,4 @@
-"""Do generated halos help a detector? Augmentation, train-on-synthetic, and their paired comparison (issue 16).
+"""Do generated halos help a detector? Augmentation, train-on-synthetic, and their paired comparison.
 
 Each fold's generator learns that fold's training halos only (:mod:`halo_utils.generate.folds`). Its
 samples then either *join* class 1 of the fold's training images (augmentation: the paper's I', A', D')
@@ -11,11 +11,12 @@ normalisation and the pipeline's clip, as real ones do; class weights stay balan
 
 Command line (a resumable sweep of 05_classifier with and without generated halos, then the table)::
 
-    python -m halo_utils.judge.augmentation --seeds 10 --models I D --augment-with ddpm --profile cpu
+    python -m halo_utils.judge.augmentation --seeds 0-9 --models I D --augment-with ddpm --profile cpu
 """
 
 from __future__ import annotations
 
+from .. import cli
 import json
 from pathlib import Path
 
@@ -288,32 +289,30 @@ def _markdown(rows: list) -> str:
 
 def main(argv=None):
     """Run (resumably) and tabulate the augmentation sweep; write ``docs/results/table5_augmented_<profile>.md``."""
-    import argparse
     import sys
 
     from ..detect import sweep
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seeds", nargs="+", default=["10"],
-                        help="a count N (seeds 0..N-1) or a list of two or more seeds (--seeds 3 3 for seed 3 alone)")
-    parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"])
+    parser = cli.parser(__spec__.name, __doc__)
+    cli.add_seeds(parser, list(range(10)), "the seeds to run")
+    parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"], help="the networks (default I A D)")
     parser.add_argument("--augment-with", default="ddpm", choices=GENERATORS + (CONTROL,),
                         help=f"a generator, or {CONTROL!r}: the control of extra views of the real training halos")
     parser.add_argument("--versus", default="none", choices=AUGMENT_WITH,
                         help="the twin of each augmented run: 'none' (real-only, default) or another arm, e.g. "
                              f"{CONTROL!r} to pit generated halos against the control")
     parser.add_argument("--per-real", type=float, default=1.0, help="generated images per real training-halo image")
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="default cpu")
     parser.add_argument("--plan-seed", type=int, default=0,
                         help="the folds of every seed (so each fold's generator trains once); -1: each seed's own")
     parser.add_argument("--repeats", type=int, default=None, help="k-fold repeats (default: the profile's)")
     parser.add_argument("--protocol", default="kfold", choices=["kfold", "strict"],
                         help="'kfold' (the headline) or 'strict': the published split (secondary; 10 test sources; "
                              "--plan-seed and --repeats do not apply)")
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--aggregate-only", action="store_true")
+    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each (default 1)")
+    parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from the finished runs")
     args = parser.parse_args(argv)
-    seeds = sweep.seed_list(args.seeds)
+    seeds = args.seeds
     overrides = {} if args.plan_seed < 0 or args.protocol == "strict" else dict(plan_seed=args.plan_seed)
     if args.repeats is not None and args.protocol == "kfold":
         overrides["repeats"] = args.repeats

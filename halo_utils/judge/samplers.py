@@ -1,4 +1,4 @@
-"""DDIM against ancestral sampling of one trained DDPM, judged on halos it never saw (issue 16).
+"""DDIM against ancestral sampling of one trained DDPM, judged on halos it never saw.
 
 The per-fold DDPM of one fold (:mod:`halo_utils.generate.folds`) draws the same number of images with
 each sampler variant; each set is judged against the fold's held-out halos (validation and test
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cli
 from .. import paths
 from ..generate.ddpm import DDPM
 from ..generate.folds import clip_like_data, fold_pool, fold_settings
@@ -94,19 +95,18 @@ def _markdown(rows: list, command: str, about: str) -> str:
 
 def main(argv=None):
     """Compare the samplers on the per-fold DDPM of fold 0 (folds of ``--plan-seed``) and write the table."""
-    import argparse
     import sys
 
     from .. import config, data
     from ..detect import classify, crossval
     from .augmentation import generator_root
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
-    parser.add_argument("--plan-seed", type=int, default=0)
-    parser.add_argument("--repeats", type=int, default=1)
+    parser = cli.parser(__spec__.name, __doc__)
+    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="default cpu")
+    parser.add_argument("--plan-seed", type=int, default=0, help="the fold plan whose first fold's DDPM is sampled (default 0)")
+    parser.add_argument("--repeats", type=int, default=1, help="k-fold repeats of that plan (default 1)")
     parser.add_argument("--n", type=int, default=128, help="images per variant")
-    parser.add_argument("--gleam-dir", default=None)
+    parser.add_argument("--gleam-dir", default=None, help="the published images (default $HALO_GLEAM_DIR)")
     args = parser.parse_args(argv)
     settings = config.data_config(args.profile)
     training = classify.train_config(args.profile, plan_seed=args.plan_seed, repeats=args.repeats)

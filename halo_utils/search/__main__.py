@@ -13,7 +13,7 @@ if it does not exist); else the ``kfold`` run of 05_classifier for ``--profile/-
 
 from __future__ import annotations
 
-import argparse
+from .. import cli
 import json
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from .mockcat import mock_catalogue
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m halo_utils.search", description=__doc__.split("\n\n")[0])
+    parser = cli.parser(__spec__.name, __doc__)
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--catalogue", choices=sorted(CATALOGUES), help="a cluster catalogue (VizieR, cached)")
     what.add_argument("--folder", help="a folder of FITS images (published naming, or give --manifest)")
@@ -41,10 +41,10 @@ def main(argv=None):
     parser.add_argument("--injected", action="store_true",
                         help="score each cluster with the injection-trained detector of exactly the bands it has "
                              "(trained on first use from $HALO_GLEAM_DIR)")
-    parser.add_argument("--profile", default=None)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--profile", default=None, help="the detector's profile (default $HALO_PROFILE, else cpu)")
+    parser.add_argument("--seed", type=int, default=0, help="the detector's seed (default 0)")
     parser.add_argument("--source", default="gleam", choices=["gleam", "mock"], help="what the detector trained on")
-    parser.add_argument("--model", default="I", choices=["I", "A", "D"])
+    parser.add_argument("--model", default="I", choices=["I", "A", "D"], help="the detector's network (default I)")
     parser.add_argument("--threshold", default="cv", help="'cv' (the detector's, at its stated FPR), 'paper' or a number")
     parser.add_argument("--exclude-seen", action="store_true", help="score each source only with members that never saw it")
     parser.add_argument("--limits", type=int, default=0, metavar="N",

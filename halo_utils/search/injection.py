@@ -29,6 +29,7 @@ injection's row goes to ``data/results/injection/<detector>_perhost<n>.csv``.
 
 from __future__ import annotations
 
+from .. import cli
 import dataclasses
 from pathlib import Path
 
@@ -247,7 +248,6 @@ def summary(table, threshold: float) -> dict:
 
 
 def main(argv=None):
-    import argparse
     import sys
 
     from .. import paths
@@ -255,10 +255,10 @@ def main(argv=None):
     from ..detect.pretraining import markdown, mock_overrides
     from ..prep.dataset import dataset_root
 
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--profile", default="cpu")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--model", default="I")
+    parser = cli.parser(__spec__.name, __doc__)
+    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
+    cli.add_seeds(parser, [0], "the detectors' seeds")
+    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
     parser.add_argument("--fields", type=int, default=None, help="the detectors of this mock_fields override")
     parser.add_argument("--fresh-views", action="store_true", help="the detectors trained with mock_fresh_views")
     parser.add_argument("--per-host", type=int, default=20, help="halos injected into each real non-halo cluster")

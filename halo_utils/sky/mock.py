@@ -23,7 +23,7 @@ Command line::
 
 from __future__ import annotations
 
-import argparse
+from .. import cli
 import dataclasses
 from pathlib import Path
 
@@ -270,9 +270,9 @@ def _write_source_table(root):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write a mock GLEAM sky in the published folder layout.")
+    parser = cli.parser(__spec__.name, "Write a mock GLEAM sky in the published folder layout.\n\n" + (__doc__ or ""))
     parser.add_argument("--out", required=True, help="output folder (TRAIN_DATA_1 ... + truth.csv + fields.csv)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the sky's seed (default 0)")
     parser.add_argument("--n-fields", type=int, nargs=4, metavar=("TRAIN_H", "TRAIN_N", "TEST_H", "TEST_N"),
                         default=SkyConfig.n_fields, help="fields per split and class (default 18 18 5 5)")
     parser.add_argument("--no-clip", action="store_true", help="do not clip the images")
@@ -280,7 +280,7 @@ def main(argv=None):
                         help="minor-axis beam FWHM per band (default: 2 arcmin x 200 MHz / nu)")
     parser.add_argument("--sidelobes", type=float, default=0.0, metavar="LEVEL",
                         help="artefact ripples around compact sources above 1 Jy, LEVEL x their peak (default 0: none)")
-    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing sky in --out")
     args = parser.parse_args(argv)
     config = SkyConfig(n_fields=tuple(args.n_fields), clip_k=None if args.no_clip else SkyConfig.clip_k,
                        beam_arcmin=tuple(args.beam_arcmin) if args.beam_arcmin else None, sidelobe_level=args.sidelobes)

@@ -1,0 +1,58 @@
+"""Command lines a user can read: the program named as the user types it, the module's examples as the epilog.
+
+    parser = cli.parser(__spec__.name, __doc__)   # in a module's main()
+    cli.add_seeds(parser, [0, 1, 2], "the runs to tabulate")   # --seeds 0 1 2, or --seeds 0-9
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["parser", "seeds", "flat", "Seeds", "add_seeds", "SEEDS_HELP"]
+
+SCRIPTS = ("halo-search", "halo-sweep")
+"""The console scripts (pyproject.toml)."""
+
+SEEDS_HELP = "each a number or a range: 0 1 2, or 0-9 for seeds 0 to 9"
+
+
+def parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """An argument parser for ``python -m <module>``: the description is the first paragraph of ``doc`` (the module's
+    docstring), the epilog the rest of it (its examples), kept as written."""
+    head, _, rest = (doc or "").strip().partition("\n\n")
+    script = Path(sys.argv[0]).name  # a console script (halo-search, halo-sweep) is named as typed
+    prog = script if script in SCRIPTS else f"python -m {module.removesuffix('.__main__')}"
+    return argparse.ArgumentParser(prog=prog, description=head,
+                                   epilog=rest or None, formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def seeds(text: str) -> list:
+    """One ``--seeds`` item: ``'3'`` -> [3], ``'0-9'`` -> [0, ..., 9] (use with ``nargs='+'``, then :func:`flat`)."""
+    first, dash, last = text.partition("-")
+    try:
+        low, high = int(first), int(last) if dash else int(first)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed or a range of seeds (e.g. 3 or 0-9)") from None
+    if high < low:
+        raise argparse.ArgumentTypeError(f"{text!r}: the range ends before it starts")
+    return list(range(low, high + 1))
+
+
+def flat(items: list) -> list:
+    """The seeds of several ``--seeds`` items, in order, each once."""
+    return list(dict.fromkeys(s for item in items for s in (item if isinstance(item, list) else [item])))
+
+
+class Seeds(argparse.Action):
+    """``--seeds`` as a flat list of ints: ``add_argument("--seeds", nargs="+", type=seeds, action=Seeds, ...)``."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, flat(values))
+
+
+def add_seeds(parser: argparse.ArgumentParser, default: list, what: str = "") -> None:
+    """The ``--seeds`` option (numbers and ranges, see :func:`seeds`), with ``default`` stated in its help."""
+    parser.add_argument("--seeds", nargs="+", type=seeds, action=Seeds, default=list(default), metavar="SEED",
+                        help=f"{what + ': ' if what else ''}{SEEDS_HELP} (default {' '.join(map(str, default))})")
