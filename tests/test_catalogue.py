@@ -11,6 +11,8 @@ def test_committed_table_matches_the_dataset(real_sources, psz2_dir):
         assert (committed[col].fillna("") == fresh.loc[committed.index, col].fillna("")).all(), col
     np.testing.assert_allclose(committed.ra_deg, fresh.loc[committed.index].ra_deg, atol=1e-4)
     np.testing.assert_allclose(committed.z, fresh.loc[committed.index].z, equal_nan=True)
+    np.testing.assert_allclose(committed.m500, fresh.loc[committed.index].m500, equal_nan=True)
+    assert committed.m500.notna().sum() >= committed.z.notna().sum() - 2  # PSZ2 gives a mass with almost every z
 
 
 def test_table_counts():

@@ -72,7 +72,8 @@ def match_psz2(ra, dec, psz2, radius_arcmin: float = 6.0):
 
 
 def source_table(sources, psz2=None, radius_arcmin: float = 6.0):
-    """One row per source: name, label, split, kind, RA/Dec (deg, J2000, image centre), PSZ2 match and z.
+    """One row per source: name, label, split, kind, RA/Dec (deg, J2000, image centre), PSZ2 match, its z and its
+    SZ mass ``m500`` (PSZ2's MSZ, 1e14 Msun; blank where PSZ2 gives none).
 
     Parameters
     ----------
@@ -84,7 +85,7 @@ def source_table(sources, psz2=None, radius_arcmin: float = 6.0):
     rows = [dict(source=s.name, label=s.label, split=s.split, kind=source_kind(s.name, s.label),
                  ra_deg=round(s.radec[0], 4), dec_deg=round(s.radec[1], 4)) for s in sources]
     table = pd.DataFrame(rows)
-    table["psz2_name"], table["psz2_sep_arcmin"], table["z"], table["z_ref"] = "", np.nan, np.nan, ""
+    table["psz2_name"], table["psz2_sep_arcmin"], table["z"], table["z_ref"], table["m500"] = "", np.nan, np.nan, "", np.nan
     if psz2 is not None:
         idx, sep = match_psz2(table.ra_deg, table.dec_deg, psz2, radius_arcmin)
         for i, j in enumerate(idx):
@@ -95,6 +96,9 @@ def source_table(sources, psz2=None, radius_arcmin: float = 6.0):
             if np.ma.is_masked(z) or not float(z) > 0:
                 continue
             table.loc[i, ["z", "z_ref"]] = [float(z), "Planck PSZ2 (2016A&A...594A..27P)"]
+            mass = psz2["MSZ"][j]
+            if not np.ma.is_masked(mass) and float(mass) > 0:
+                table.loc[i, "m500"] = round(float(mass), 3)
     return table.sort_values(["split", "label", "source"], ascending=[False, False, True]).reset_index(drop=True)
 
 

@@ -12,8 +12,10 @@ and writes ``docs/results/realsky_<profile>[_subtracted].md`` with
   seed exists, the paired AUC difference on the same folds (its first repeat: the injected runs use one);
 * completeness pooled over the seeds by peak S/N, flux density and e-folding radius (host-field intervals);
 * the redshift check: within each class, how the score follows z;
-* the upper limits of the clusters without a halo (median over seeds), and the figures
-  ``figures/realsky_completeness_<profile>.png`` and ``figures/realsky_limits_<profile>.png``.
+* the upper limits of the clusters without a halo (median over seeds; their PSZ2 mass where there is one), and the figures
+  ``figures/realsky_completeness_<profile>.png``, ``figures/realsky_limits_<profile>.png`` and
+  ``figures/realsky_limits_mass_<profile>.png`` (P150 limits against M500 beside the relation the mock population
+  assumes).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from .pretraining import markdown
 from .reference import commit
 from .realsky import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
 
-__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "redshift_rows", "limit_rows", "main"]
+__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "relation", "redshift_rows", "limit_rows", "main"]
 
 
 def load(profile: str, seed: int, model: str = "I", subtract_compact: bool = False,
@@ -162,17 +164,32 @@ def shortcut_rows(runs: dict, observed: dict) -> list:
     return rows
 
 
-def limit_rows(runs: dict):
+def limit_rows(runs: dict, table=None):
     """Per cluster without a halo, the median over the seeds that give one of S50, S90 (Jy at 150 MHz) and the P150
-    they imply, with how many seeds gave an S50 (pandas)."""
+    they imply, with how many seeds gave an S50, and its SZ mass where the source ``table`` gives one (pandas)."""
     import pandas as pd
 
-    table = pd.concat([r["limits"].assign(seed=s) for s, r in runs.items()])
-    out = table.groupby("cluster").agg(z=("z", "first"), z_known=("z_known", "first"), seeds=("seed", "size"),
+    limits = pd.concat([r["limits"].assign(seed=s) for s, r in runs.items()])
+    out = limits.groupby("cluster").agg(z=("z", "first"), z_known=("z_known", "first"), seeds=("seed", "size"),
                                        found_alone=("found_alone", "median"), seeds_with_s50=("s50_jy", "count"),
                                        s50_jy=("s50_jy", "median"), s90_jy=("s90_jy", "median"),
                                        p50_w_hz=("p50_w_hz", "median"), p90_w_hz=("p90_w_hz", "median"))
-    return out.reset_index()
+    out = out.reset_index()
+    if table is not None and "m500" in table:
+        out.insert(3, "m500", out.cluster.map(dict(zip(table.source, table.m500))))
+    return out
+
+
+def relation(m500=(1.0, 15.0)) -> dict:
+    """The P150-M500 relation the mock population draws halo powers from (:mod:`halo_utils.sky.population`: the form
+    of the LoTSS-DR2 relation, slope and normalisation assumed), on a grid of M500 (1e14 Msun), for the figure."""
+    from ..sky.mock import SkyConfig
+    from ..sky.population import M_PIVOT
+
+    log_p0, slope, scatter = SkyConfig().p150_relation
+    grid = np.geomspace(*m500, 50)
+    return dict(m500=grid, log_p=log_p0 + slope * np.log10(grid / M_PIVOT), scatter=scatter,
+                label=f"mock population: slope {slope:g}, 10^{log_p0:g} W/Hz at {M_PIVOT:g}e14 Msun (assumed)")
 
 
 def _figures(runs: dict, limits, profile: str, suffix: str) -> list:
@@ -187,6 +204,9 @@ def _figures(runs: dict, limits, profile: str, suffix: str) -> list:
     names = [plots.save(fig, f"realsky_completeness_{profile}{suffix}")]
     fig = plots.show_limits(limits)
     names.append(plots.save(fig, f"realsky_limits_{profile}{suffix}"))
+    if "m500" in limits and limits.m500.notna().any():
+        fig = plots.show_limits_mass(limits, relation())
+        names.append(plots.save(fig, f"realsky_limits_mass_{profile}{suffix}"))
     return names
 
 
@@ -228,7 +248,7 @@ def main(argv=None):
     table = read_source_table(None)
     kinds = dict(zip(table.source, table.kind))
     injections = pd.concat([r["injections"] for r in runs.values()])
-    limits = limit_rows(runs)
+    limits = limit_rows(runs, table)
     suffix = ("_tuned" if args.train_on == "injected+gleam" else "") + ("_subtracted" if args.subtract_compact else "")
     figures = _figures(runs, limits, args.profile, suffix)
     parts = [f"Made by `{command}` at commit {commit()}, from the runs `papermill notebooks/05_classifier.ipynb out.ipynb "
@@ -255,7 +275,7 @@ def main(argv=None):
              "\n## Upper limits of the clusters without a halo (median over seeds)\n\nS50 / S90: 150 MHz flux density "
              "(Jy) at which halos injected at the cluster's centre (e-folding radius 200 kpc, alpha -1.3) are found 50 % "
              "/ 90 % of the time by the fold model that held the cluster out; P: the rest-frame 150 MHz power they "
-             "imply; found_alone: how often the centre with nothing injected is above the threshold. A seed gives no S50 where "
+             "imply; m500: the cluster's PSZ2 mass (1e14 Msun); found_alone: how often the centre with nothing injected is above the threshold. A seed gives no S50 where "
              "the cluster alone is found half of the time or more (the detector takes the cluster itself for a halo) or "
              "the grid (0.01-10 Jy) was not enough; medians are over the seeds that give one (seeds_with_s50).\n\n"
              + markdown(limits.round({"z": 4, "s50_jy": 3, "s90_jy": 3}).assign(

@@ -10,7 +10,7 @@ import numpy as np
 from .core import _mean_std_band, _plt
 
 __all__ = ["show_training", "show_roc", "show_source_scores", "show_maps", "show_confusion", "show_completeness",
-           "show_candidates", "show_limits"]
+           "show_candidates", "show_limits", "show_limits_mass"]
 
 
 def show_training(histories: dict):
@@ -189,6 +189,28 @@ def show_limits(limits):
     ax.set_yscale("log")
     ax.set_xlabel("redshift")
     ax.set_ylabel("P150 upper limit (W/Hz): 90 % found, bar to 50 %")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def show_limits_mass(limits, relation: dict):
+    """Upper limits on a halo's 150 MHz power against the cluster's SZ mass (clusters where PSZ2 gives M500):
+    P(S90) with a bar down to P(S50), beside a P150-M500 relation. ``limits``: m500 (1e14 Msun), p50_w_hz, p90_w_hz;
+    ``relation``: ``m500`` (grid, 1e14 Msun), ``log_p`` (log10 W/Hz on it), ``scatter`` (dex) and ``label``."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    part = limits.dropna(subset=["m500", "p90_w_hz"])
+    low = np.where(np.isfinite(part.p50_w_hz), part.p90_w_hz - part.p50_w_hz, 0.0)
+    ax.errorbar(part.m500 * 1e14, part.p90_w_hz, yerr=[low, np.zeros(len(part))], fmt="v", capsize=2,
+                label=f"upper limits, this detector ({len(part)} clusters)")
+    m, log_p = np.asarray(relation["m500"]) * 1e14, np.asarray(relation["log_p"])
+    ax.plot(m, 10 ** log_p, "k-", lw=1, label=relation["label"])
+    ax.fill_between(m, 10 ** (log_p - relation["scatter"]), 10 ** (log_p + relation["scatter"]), color="0.85")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("M500 (Msun, PSZ2)")
+    ax.set_ylabel("P150 (W/Hz)")
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
