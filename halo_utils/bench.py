@@ -12,12 +12,13 @@ Optionally (``--run``) the wall time of one 05_classifier run in a given profile
 
 from __future__ import annotations
 
-from . import cli
 import os
 import time
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from . import cli
 
 __all__ = ["matmul_gflops", "forward_flops", "train_throughput", "generative_speed", "stream_memory", "GPU_TFLOPS", "gpu_estimate", "main"]
 

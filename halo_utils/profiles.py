@@ -8,11 +8,10 @@ A profile changes sizes and counts, never code paths; ``HALO_PROFILE`` picks the
 
 from __future__ import annotations
 
-from . import cli
 import dataclasses
 from pathlib import Path
 
-from . import paths
+from . import cli, paths
 from .config import PROFILES, data_config
 from .detect.classify import train_config
 from .generate.ddpm import ddpm_config

@@ -13,13 +13,13 @@ Command line::
 
 from __future__ import annotations
 
-from .. import cli
 import time
 from pathlib import Path
 
 from astropy import units as u
 from astropy.io import fits
 
+from .. import cli
 from ..constants import BAND_KEYS, PIXEL_DEG
 from ..paths import atomic_write
 from .images import FOLDERS, read_image

@@ -20,8 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cli
-from .. import paths
+from .. import cli, paths
 from ..config import data_config
 from .mocktrain import by_observed
 from .pretraining import completeness_text, load_result, markdown

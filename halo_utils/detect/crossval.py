@@ -16,10 +16,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import cli
 import numpy as np
 
-from .. import paths
+from .. import cli, paths
 from ..config import data_config, deterministic
 from ..data.grid import field_size
 from ..data.images import read_dataset

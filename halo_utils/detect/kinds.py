@@ -23,8 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import cli
-from .. import paths
+from .. import cli, paths
 from ..data.catalogue import read_source_table
 from .classify import run_tag
 from .oof import auc_by_kind, paired_auc_difference

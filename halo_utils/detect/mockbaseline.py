@@ -18,10 +18,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .. import cli
 import numpy as np
 
-from .. import paths
+from .. import cli, paths
 from ..constants import BAND_KEYS
 from ..prep.features import features
 from ..prep.mockset import mock_sky_config

@@ -25,13 +25,12 @@ runs whose mock detector saw new views of its fields every epoch (``"mock_fresh_
 
 from __future__ import annotations
 
-from .. import cli
 import json
 from pathlib import Path
 
 import numpy as np
 
-from .. import paths
+from .. import cli, paths
 from ..config import run_name
 from .classify import run_tag
 from .oof import binomial_interval, paired_auc_difference

@@ -20,21 +20,20 @@ and writes ``docs/results/realsky_<profile>[_subtracted].md`` with
 
 from __future__ import annotations
 
-from .. import cli
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .. import paths
+from .. import cli, paths
 from ..config import run_name
 from ..data.catalogue import read_source_table
 from .classify import run_tag
 from .oof import auc_by_kind, paired_auc_difference
 from .pretraining import markdown
-from .reference import commit
 from .realsky import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
+from .reference import commit
 
 __all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "relation", "redshift_rows", "limit_rows", "main"]
 

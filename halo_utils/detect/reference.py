@@ -11,7 +11,6 @@ are compared only within one code version.
 
 from __future__ import annotations
 
-from .. import cli
 import hashlib
 import json
 import subprocess
@@ -19,7 +18,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from .. import paths
+from .. import cli, paths
 from ..config import run_name
 from .classify import run_tag
 

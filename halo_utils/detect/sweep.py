@@ -10,7 +10,6 @@ last epoch). Command line::
 
 from __future__ import annotations
 
-from .. import cli
 import json
 import os
 import subprocess
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import paths, plots
+from .. import cli, paths, plots
 from ..config import run_name
 from .classify import run_tag
 from .oof import binomial_interval, pooled_metrics

@@ -16,13 +16,12 @@ Command line (a resumable sweep of 05_classifier with and without generated halo
 
 from __future__ import annotations
 
-from .. import cli
 import json
 from pathlib import Path
 
 import numpy as np
 
-from .. import paths
+from .. import cli, paths
 from ..config import run_name
 from ..detect import crossval
 from ..detect.classify import run_tag

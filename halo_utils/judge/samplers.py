@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import cli
-from .. import paths
+from .. import cli, paths
 from ..generate.ddpm import DDPM
 from ..generate.folds import clip_like_data, fold_pool, fold_settings
 from ..generate.generated import band_normaliser

@@ -13,11 +13,10 @@ if it does not exist); else the ``kfold`` run of 05_classifier for ``--profile/-
 
 from __future__ import annotations
 
-from .. import cli
 import json
 from pathlib import Path
 
-from .. import paths
+from .. import cli, paths
 from ..config import default_profile
 from ..detect import artefact
 from . import run as search_run

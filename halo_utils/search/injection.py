@@ -29,12 +29,12 @@ injection's row goes to ``data/results/injection/<detector>_perhost<n>.csv``.
 
 from __future__ import annotations
 
-from .. import cli
 import dataclasses
 from pathlib import Path
 
 import numpy as np
 
+from .. import cli
 from ..constants import BAND_KEYS
 from ..data.images import FOLDERS
 from ..prep.dataset import rms_with_fallback

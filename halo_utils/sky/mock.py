@@ -23,14 +23,13 @@ Command line::
 
 from __future__ import annotations
 
-from .. import cli
 import dataclasses
 from pathlib import Path
 
 import numpy as np
 from astropy.io import fits
 
-from .. import paths
+from .. import cli, paths
 from ..constants import BAND_CENTRES_MHZ, BANDS_MHZ, BEAM_ARCMIN_200, PIXEL_DEG, cosmology
 from ..data.catalogue import DATASET_TABLE
 from ..data.images import FOLDERS
