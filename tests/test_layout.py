@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "halo_utils"
 STAGES = ("data", "sky", "prep", "detect", "generate", "judge", "search")
 """The pipeline's order: a module may import from its own stage, an earlier one, or the shared modules."""
 SHARED = ("constants", "config", "paths", "plots", "models", "cli")
-TOOLS = ("bench", "profiles")  # command-line tools that may import anything
+TOOLS = ("bench", "profiles", "parameters")  # tools that may import anything (command lines, the notebooks' checks)
 
 
 def module_name(path: Path) -> str:

@@ -247,7 +247,7 @@ def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, m
 
 def test_an_unknown_train_on_is_refused_even_with_a_run_name(tmp_path, monkeypatch):
     papermill = pytest.importorskip("papermill")
-    with pytest.raises(papermill.PapermillExecutionError, match="train_on must be one of"):
+    with pytest.raises(papermill.PapermillExecutionError, match=r"05_classifier: train_on=.injceted. is not one of"):
         _run_notebook(tmp_path, monkeypatch, train_on="injceted", run_name="X", source="mock")
 
 
