@@ -50,7 +50,7 @@ SEEDS ?= 0-9
 JOBS ?= 1
 PROTOCOLS ?= kfold
 sweep: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.detect.sweep --seeds $(SEEDS) --protocols $(PROTOCOLS) --profile $(DEMO_PROFILE) --source $(DEMO_SOURCE) --jobs $(JOBS)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.studies.sweep --seeds $(SEEDS) --protocols $(PROTOCOLS) --profile $(DEMO_PROFILE) --source $(DEMO_SOURCE) --jobs $(JOBS)
 
 # Training throughput of I, A, D and this machine's matmul speed (prints figures; not a test).
 bench: $(STAMP)

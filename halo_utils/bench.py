@@ -190,7 +190,7 @@ def _record(row: dict, keys: tuple, name: str):
 
     from . import paths
 
-    path = paths.project_root() / "docs" / "results" / name
+    path = paths.docs_results(name)
     table = pd.DataFrame([row])
     if path.exists():
         before = pd.read_csv(path)

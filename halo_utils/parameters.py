@@ -12,7 +12,7 @@ import numbers
 
 from .config import PRECISIONS, PROFILES, SOURCES
 from .detect.classify import TRAIN_ON
-from .judge.augmentation import AUGMENT_WITH
+from .generate.extend import AUGMENT_WITH
 from .models.classifiers import MODELS
 from .prep.splits import PROTOCOLS
 from .search.catalogues import CATALOGUES

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = [
-    "project_root", "data_dir", "results_dir", "figures_dir", "gleam_dir", "frdeep_dir",
+    "project_root", "docs_results", "data_dir", "results_dir", "figures_dir", "gleam_dir", "frdeep_dir",
     "atomic_write", "atomic_folder", "only_once", "write_json", "write_summary", "MissingDataError",
 ]
 
@@ -33,6 +33,11 @@ def project_root() -> Path:
         if (folder / "halo_utils").is_dir() and (folder / "notebooks").is_dir():
             return folder
     return here
+
+
+def docs_results(name: str = "") -> Path:
+    """``docs/results/<name>``: the committed tables, each written with the command that made it."""
+    return project_root() / "docs" / "results" / name
 
 
 def data_dir() -> Path:

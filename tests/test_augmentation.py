@@ -6,8 +6,8 @@ import pytest
 
 from halo_utils.config import data_config
 from halo_utils.detect import classify, crossval, mocktrain
-from halo_utils.generate import folds
-from halo_utils.judge import augmentation
+from halo_utils.generate import extend, folds
+from halo_utils.studies import augmentation
 from halo_utils.prep.dataset import build_dataset
 
 
@@ -86,12 +86,12 @@ def test_a_sweep_trains_each_fold_generator_once_ahead_where_its_notebooks_look(
     settings = data_config("smoke", clip_sigma=4.0)  # the notebook's default clip
     plan = crossval.kfold_plan(real_sources, settings, training.folds, training.repeats, 0, training.val_fraction)
     pool = folds.fold_pool("ddpm", real_sources, plan[0]["split"], settings, training.bands, "smoke", 0,
-                           augmentation.generator_root("smoke"))
+                           extend.generator_root("smoke"))
     assert pool["meta"]["key"] == shared[0]["run"].split("_", 1)[1]
 
 
 def test_generated_halos_join_or_replace_class_1_of_the_training_part_only(real_sources, fold, tmp_path):
-    from halo_utils.judge.augmentation import extender
+    from halo_utils.generate.extend import extender
 
     settings, training, plan = fold
     f = plan[0]
@@ -129,14 +129,12 @@ def test_generated_images_are_clipped_like_the_data_they_learnt():
 def test_the_real_halo_control_adds_turned_copies_of_the_fold_s_own_halos(real_sources, fold, monkeypatch):
     """``augment_with='real'``: as many extra class-1 images as a generator would give, each a turned or mirrored
     real training-halo image of the fold; no generator is trained."""
-    from halo_utils.judge import augmentation
-
     settings, training, plan = fold
     f = plan[0]
     ds = build_dataset(real_sources, settings, seed=0, split=f["split"])
     train = classify.model_inputs(ds, "train", training.bands, training.scaling)
-    monkeypatch.setattr(augmentation, "fold_pool", lambda *a, **k: pytest.fail("the control trained a generator"))
-    add = augmentation.extender("real", 1.0, real_sources, settings, training, "smoke", 0, progress=False)
+    monkeypatch.setattr(extend, "fold_pool", lambda *a, **k: pytest.fail("the control trained a generator"))
+    add = extend.extender("real", 1.0, real_sources, settings, training, "smoke", 0, progress=False)
     out, info = add(ds, f, train)
     halos = train["x"][train["label"] == 1]
     extra = out["x"][out["source"] == "extra:real"]
@@ -144,7 +142,7 @@ def test_the_real_halo_control_adds_turned_copies_of_the_fold_s_own_halos(real_s
     views = [v for h in halos for k in range(4) for v in (np.rot90(h, k), np.rot90(h, k)[:, ::-1])]
     assert all(any(np.array_equal(e, v) for v in views) for e in extra[:20])
     with pytest.raises(ValueError, match="cannot replace"):
-        augmentation.extender("real", 1.0, real_sources, settings, training, "smoke", 0, replace=True)
+        extend.extender("real", 1.0, real_sources, settings, training, "smoke", 0, replace=True)
     assert classify.run_tag("A", "kfold", augment_with="real") == "A_kfold_real1x"
 
 
@@ -155,7 +153,6 @@ def test_generated_halos_are_paired_against_the_control_when_asked(tmp_path, mon
 
     from sklearn.metrics import roc_auc_score
 
-    from halo_utils.judge import augmentation
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"
@@ -188,7 +185,6 @@ def test_the_published_split_pairs_runs_by_their_test_sources(tmp_path, monkeypa
 
     from sklearn.metrics import roc_auc_score
 
-    from halo_utils.judge import augmentation
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"

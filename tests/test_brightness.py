@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from halo_utils import config
-from halo_utils.detect import brightness, mocktrain
+from halo_utils.detect import mocktrain
+from halo_utils.studies import brightness
 from halo_utils.prep import features, mockset
 
 

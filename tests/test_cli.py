@@ -14,7 +14,7 @@ COMMANDS = [c for c in COMMANDS if c != "halo_utils.cli"]
 
 
 def test_every_command_is_found():
-    assert "halo_utils.search.__main__" in COMMANDS and "halo_utils.detect.sweep" in COMMANDS and len(COMMANDS) >= 15
+    assert "halo_utils.search.__main__" in COMMANDS and "halo_utils.studies.sweep" in COMMANDS and len(COMMANDS) >= 15
 
 
 @pytest.mark.parametrize("module", COMMANDS)

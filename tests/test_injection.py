@@ -9,7 +9,7 @@ from astropy.wcs import WCS
 from halo_utils.config import data_config
 from halo_utils.constants import BAND_CENTRES_MHZ, BAND_KEYS, BAND_PIXEL_ARCMIN, FWHM_TO_SIGMA
 from halo_utils.prep.mockset import mock_sky_config
-from halo_utils.search import injection
+from halo_utils.studies import injection
 from halo_utils.search.fields import Field
 from halo_utils.sky.instrument import beam, beam_area_px
 from tests.conftest import gleam_header, noise_image

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "halo_utils"
-STAGES = ("data", "sky", "prep", "detect", "generate", "judge", "search")
+STAGES = ("data", "sky", "prep", "detect", "generate", "judge", "search", "studies")
 """The pipeline's order: a module may import from its own stage, an earlier one, or the shared modules."""
 SHARED = ("constants", "config", "paths", "plots", "models", "cli")
 TOOLS = ("bench", "profiles", "parameters")  # tools that may import anything (command lines, the notebooks' checks)

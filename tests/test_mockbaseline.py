@@ -8,7 +8,7 @@ import pytest
 
 from halo_utils import config
 from halo_utils.constants import BAND_KEYS
-from halo_utils.detect import mockbaseline
+from halo_utils.studies import mockbaseline
 from halo_utils.prep.mockset import MockSet
 
 

@@ -113,7 +113,7 @@ def test_the_sidelobe_table_reads_each_run_by_its_name(tmp_path, monkeypatch):
     """``pretraining.mock_rows`` finds the run of each mock-sky variant under the name 05_classifier gives it."""
     import json
 
-    from halo_utils.detect import pretraining
+    from halo_utils.studies import pretraining
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"
@@ -135,7 +135,7 @@ def test_the_training_size_table_reads_each_run_by_its_name(tmp_path, monkeypatc
     """``pretraining.mock_rows(fields=...)`` finds the default run and the ``mock_fields`` override under their names."""
     import json
 
-    from halo_utils.detect import pretraining
+    from halo_utils.studies import pretraining
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"
@@ -163,7 +163,7 @@ def test_pretraining_from_a_larger_mock_detector_is_paired_by_its_run_name(tmp_p
     not with the default one."""
     import json
 
-    from halo_utils.detect import pretraining
+    from halo_utils.studies import pretraining
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"
@@ -192,7 +192,7 @@ def test_injected_halos_are_scored_reproducibly_and_a_halo_of_no_flux_leaves_the
                                                                                                monkeypatch):
     import dataclasses
 
-    from halo_utils.search import injection
+    from halo_utils.studies import injection
 
     result, _ = trained
     det = artefact.load(result["detector"])
@@ -213,7 +213,7 @@ def test_the_kind_table_reads_every_training_of_a_seed_by_its_name(tmp_path, mon
     each with its own scores (out-of-fold, or the mock detector's scores of the real clusters)."""
     import json
 
-    from halo_utils.detect import kinds
+    from halo_utils.studies import kinds
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"
@@ -242,7 +242,7 @@ def test_the_mock_only_seed_ensemble_averages_each_sources_scores(tmp_path, monk
     below every other source, a different one each, rank every halo first once averaged."""
     import json
 
-    from halo_utils.detect import kinds
+    from halo_utils.studies import kinds
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"
@@ -260,7 +260,8 @@ def test_the_mock_only_seed_ensemble_averages_each_sources_scores(tmp_path, monk
 
 
 def test_the_auc_against_all_is_the_count_weighted_mean_of_the_kinds_and_needed_auc_inverts_it():
-    from halo_utils.detect import kinds, oof
+    from halo_utils.detect import oof
+    from halo_utils.studies import kinds
 
     rng = np.random.default_rng(0)
     names = [f"s{i}" for i in range(20)]
@@ -283,7 +284,7 @@ def test_the_kind_table_pairs_fine_tuning_with_real_only_training_per_kind(tmp_p
     made only against the rings shows there, and not against the clusters."""
     import json
 
-    from halo_utils.detect import kinds
+    from halo_utils.studies import kinds
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     folder = tmp_path / "data" / "results" / "05_classifier"
@@ -306,7 +307,7 @@ def test_the_kind_table_says_how_far_redshift_alone_separates_the_halos(tmp_path
     with a redshift: a halo at lower redshift than a cluster costs a pair; a kind with no redshift gets none."""
     import pandas as pd
 
-    from halo_utils.detect import kinds
+    from halo_utils.studies import kinds
 
     pd.DataFrame(dict(source=["h1", "h2", "h3", "c1", "c2", "r1"], label=[1, 1, 1, 0, 0, 0], split="train",
                       kind=["halo"] * 3 + ["cluster"] * 2 + ["ring"],

@@ -42,7 +42,7 @@ def test_notebook_runs_on_the_mock_sky(notebook, workspace):
         for case in summary["recovery"].values():
             assert case["median_abs"] <= 0.05 and case["worst"] <= 0.15
     if notebook.stem == "04_metrics":  # one TSTR score: a classifier taught by each fold's generated halos
-        from halo_utils.judge.augmentation import tstr_rows
+        from halo_utils.studies.augmentation import tstr_rows
 
         tstr = summary["tstr"]["ddpm"]
         assert 0 <= tstr["tstr_auc"] <= 1 and tstr["generated"] and all(g["replaced"] for g in tstr["generated"])
@@ -91,7 +91,7 @@ def test_classifier_notebook_learns_from_mock_fields(train_on, workspace):
 def test_classifier_notebook_trains_with_generated_halos_and_pairs_with_its_real_only_twin(workspace):
     """``augment_with='ddpm'``: every fold adds halos from a generator of its own training halos; the sweep's table
     pairs the run with the real-only run of the same folds and seed."""
-    from halo_utils.judge import augmentation
+    from halo_utils.studies import augmentation
 
     notebook = next(p for p in NOTEBOOKS if p.stem == "05_classifier")
     (workspace / "runs").mkdir(exist_ok=True)

@@ -236,7 +236,7 @@ def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, m
     assert ((limits.s90_jy >= limits.s50_jy) | limits.s90_jy.isna() | limits.s50_jy.isna()).all()
     assert limits.s50_jy[limits.found_alone >= 0.5].isna().all()  # a cluster taken for a halo alone has no limit
 
-    from halo_utils.detect import realsky_report
+    from halo_utils.studies import realsky_report
 
     realsky_report.main(["--profile", "smoke", "--seeds", "0", "1", "--train-on", "injected+gleam"])  # no seed 1: left out
     text = (tmp_path / "docs" / "results" / "realsky_smoke_tuned.md").read_text()
@@ -281,7 +281,7 @@ def test_a_folder_with_some_bands_is_scored_with_the_bands_it_has(gleam_dir, tmp
 def test_the_reference_run_is_appended_once_per_commit(tmp_path, monkeypatch):
 
     from halo_utils import paths
-    from halo_utils.detect import reference
+    from halo_utils.studies import reference
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     with pytest.raises(SystemExit, match="no reference run"):

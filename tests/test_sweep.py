@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from halo_utils.config import run_name
-from halo_utils.detect import sweep
+from halo_utils.studies import sweep
 from halo_utils.detect.classify import run_tag
 
 
@@ -64,7 +64,7 @@ def test_aggregate_writes_tables_and_figures(results):
 def test_seed_arguments():
     from halo_utils import cli
 
-    parser = cli.parser("halo_utils.detect.sweep", sweep.__doc__)
+    parser = cli.parser("halo_utils.studies.sweep", sweep.__doc__)
     cli.add_seeds(parser, [0, 1])
     assert parser.parse_args(["--seeds", "3"]).seeds == [3]  # one number is that seed, not a count
     assert parser.parse_args(["--seeds", "0-2", "7", "2"]).seeds == [0, 1, 2, 7]
@@ -102,7 +102,7 @@ def test_kfold_table_pools_seeds_and_keeps_the_baseline_apart(tmp_path, monkeypa
     assert 0.6 < table.loc["I", "auc"] < 0.95 and table.loc["I", "auc_lo"] < table.loc["I", "auc"] < table.loc["I", "auc_hi"]
     assert abs(table.loc["baseline", "auc"] - 0.5) < 0.15 and np.isnan(table.loc["baseline", "train_accuracy"])
     assert table.loc["A", "kept_first_epoch"] == 0.5
-    written = sweep.aggregate("cpu", command="python -m halo_utils.detect.sweep --seeds 3")
+    written = sweep.aggregate("cpu", command="python -m halo_utils.studies.sweep --seeds 3")
     text = written["kfold_md"].read_text()
     assert written["kfold_md"].parent == tmp_path / "docs" / "results" and "--seeds 3" in text and "| A | 3 | 1.000" in text
 

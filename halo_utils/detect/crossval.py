@@ -18,10 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .. import cli, paths
-from ..config import data_config, deterministic
+from .. import paths
 from ..data.grid import field_size
-from ..data.images import read_dataset
 from ..models.classifiers import build_classifier
 from ..paths import write_json
 from ..prep.dataset import build_dataset
@@ -30,15 +28,15 @@ from ..prep.noise import noise_table
 from ..prep.splits import grouped_kfold, sky_groups
 from . import baseline
 from .artefact import member_record, write_member
-from .classify import TrainConfig, distribution, model_inputs, predict, source_scores, train, train_config
+from .classify import distribution, model_inputs, predict, source_scores, train
 from .oof import permutation_pvalue, pooled_metrics, repeat_metrics
 
 if TYPE_CHECKING:  # annotations only: pandas is imported where it is used
-    import pandas
+    pass
 
 __all__ = ["group_distance_deg", "kfold_plan", "fit_kfold", "plan_seed", "fold_seed", "permuted", "permuted_plan",
            "baseline_scores",
-           "run", "compare", "main"]
+           "run"]
 
 
 def group_distance_deg(config) -> float:
@@ -90,7 +88,7 @@ def fit_kfold(sources, model: str, config, training, plan: list, seed: int, work
         mock-sky detector's); None: Keras' initialisation
     extend : ``extend(ds, fold, train) -> (train, info)``, called per fold on its training part (the dict of
         :func:`~halo_utils.detect.classify.model_inputs`) before training, e.g. to add generated halos
-        (:mod:`halo_utils.judge.augmentation`); ``info`` is kept in the fold's ``fits`` entry as ``extended``
+        (:mod:`halo_utils.studies.augmentation`); ``info`` is kept in the fold's ``fits`` entry as ``extended``
 
     Returns
     -------
@@ -235,80 +233,3 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
     base = pooled_metrics(base_scores, seed=seed)
     base.update(null_auc=base_null, p_value=permutation_pvalue(base["oof_source_auc"], base_null) if base_null else None)
     return dict(plan=plan, scores=scores, baseline_scores=base_scores, fits=fits, network=network, baseline=base)
-
-
-def compare(sources, variants: dict, model: str, profile: str, seed: int, workdir) -> "pandas.DataFrame":
-    """The network and the baseline under ``kfold`` for each named variant of the settings (one seed, no permutations).
-
-    ``variants`` maps a name to a dict of :class:`~halo_utils.config.DataConfig` and
-    :class:`~halo_utils.detect.classify.TrainConfig` overrides (e.g. ``{"pixel_arcmin": 0.5}``); the
-    folds of a variant follow from its own settings. Fold models train in ``workdir/exp_<model>_<name>``.
-    """
-    import dataclasses
-
-    import pandas as pd
-
-    train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
-    rows = []
-    for name, overrides in variants.items():
-        settings = data_config(profile, **{k: v for k, v in overrides.items() if k not in train_keys})
-        training = train_config(profile, baseline_permutations=0, **{k: v for k, v in overrides.items() if k in train_keys})
-        deterministic(seed)
-        out = run(sources, model, settings, training, seed, f"{workdir}/exp_{model}_{name}", progress=False)
-        net, base = out["network"], out["baseline"]
-        rows.append(dict(variant=name, overrides=str(overrides), model=model, seed=seed, auc=net["oof_source_auc"],
-                         auc_lo=net["oof_source_auc_ci"][0], auc_hi=net["oof_source_auc_ci"][1],
-                         train_accuracy=float(np.mean([f["train_accuracy"] for f in out["fits"]])),
-                         kept_epochs=" ".join(str(f["best_epoch"]) for f in out["fits"]),
-                         baseline_auc=base["oof_source_auc"], baseline_lo=base["oof_source_auc_ci"][0],
-                         baseline_hi=base["oof_source_auc_ci"][1]))
-    return pd.DataFrame(rows)
-
-
-def _markdown(table) -> str:
-    """A DataFrame as a Markdown table (no index)."""
-    rows = [list(table.columns)] + table.astype(str).values.tolist()
-    lines = ["| " + " | ".join(map(str, r)) + " |" for r in rows]
-    return "\n".join([lines[0], "|" + "---|" * len(table.columns), *lines[1:]]) + "\n"
-
-
-def _parse_variant(text: str) -> tuple:
-    """'name:key=value,key=value' -> (name, {key: value}) with values read as Python literals."""
-    import ast
-
-    name, _, rest = text.partition(":")
-    pairs = [p.split("=", 1) for p in rest.split(",") if p]
-    return name, {k: ast.literal_eval(v) for k, v in pairs}
-
-
-def main(argv=None):
-    """``python -m halo_utils.detect.crossval --model I --seed 0 --variant default: --variant px05:pixel_arcmin=0.5``:
-    compare settings under ``kfold``, append to ``docs/results/settings_<profile>.{csv,md}``."""
-    import sys
-
-    import pandas as pd
-
-    parser = cli.parser(__spec__.name, main.__doc__)
-    parser.add_argument("--model", default="I", choices=["I", "A", "D"], help="the network (default I)")
-    parser.add_argument("--seed", type=int, default=0, help="the seed of every variant (default 0)")
-    parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="default cpu")
-    parser.add_argument("--gleam-dir", default=None, help="the published images (default $HALO_GLEAM_DIR)")
-    parser.add_argument("--variant", action="append", required=True, help="a variant of the settings, name:key=value,... (DataConfig or TrainConfig fields); repeat for several")
-    args = parser.parse_args(argv)
-    sources = read_dataset(paths.gleam_dir(args.gleam_dir))
-    table = compare(sources, dict(_parse_variant(v) for v in args.variant), args.model, args.profile, args.seed,
-                    paths.data_dir() / "models" / "05_classifier")
-    table["command"] = "python -m halo_utils.detect.crossval " + " ".join(argv if argv is not None else sys.argv[1:])
-    base = paths.project_root() / "docs" / "results" / f"settings_{args.profile}"
-    old = pd.read_csv(base.with_suffix(".csv")) if base.with_suffix(".csv").exists() else None
-    key = ["variant", "model", "seed"]
-    if old is not None:
-        table = pd.concat([old.set_index(key).drop(table.set_index(key).index, errors="ignore").reset_index(), table])
-    table = table.sort_values(key).reset_index(drop=True)
-    paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp, index=False))
-    paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(_markdown(table.round(3))))
-    print(table.round(3).to_string())
-
-
-if __name__ == "__main__":
-    main()

@@ -10,7 +10,7 @@ data settings, bands, seed) under ``data/models/generators/`` and resume when st
     jy = draw(pool, n, seed)   # (n, 64, 64, B) Jy/beam
 
 A sweep trains its generators ahead of the classifiers, each in its own process, from a job file
-(:func:`halo_utils.judge.augmentation.generator_runs`)::
+(:func:`halo_utils.studies.augmentation.generator_runs`)::
 
     python -m halo_utils.generate.folds data/runs/generators/ddpm_<key>.json
 """

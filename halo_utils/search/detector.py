@@ -11,9 +11,9 @@ from pathlib import Path
 
 from .. import paths
 from ..config import data_config, run_name
+from ..constants import BAND_KEYS
 from ..data.images import read_dataset
 from ..detect import artefact, crossval
-from ..constants import BAND_KEYS
 from ..detect.classify import deterministic, run_tag, train_config
 from ..prep.dataset import dataset_root
 

@@ -172,5 +172,5 @@ def write_docs(summary: dict, name: str) -> Path:
                  ("rediscovery: largest difference from the out-of-fold scores", f"{r['max_abs_difference_from_oof']:.2g}")]
     text = "\n".join([f"Made by `{command}` (detector: {summary['detector_model']}, trained on {summary['source']}).",
                       "", "| quantity | value |", "|---|---|", *[f"| {k} | {v} |" for k, v in rows]]) + "\n"
-    path = paths.project_root() / "docs" / "results" / f"{name}.md"
+    path = paths.docs_results(f"{name}.md")
     return paths.atomic_write(path, lambda tmp: Path(tmp).write_text(text))

@@ -6,7 +6,7 @@ sources) by the domain judge (classifier I trained on the fold's training source
 its spread over subsets, domain FID, the pixel-histogram error, and the share of each image's pixels
 above the empty sky (the "mottled floor").
 
-    python -m halo_utils.judge.samplers --profile cpu --n 128
+    python -m halo_utils.studies.samplers --profile cpu --n 128
 
 writes ``docs/results/samplers_<profile>.md``.
 """
@@ -22,8 +22,9 @@ from .. import cli, paths
 from ..generate.ddpm import DDPM
 from ..generate.folds import clip_like_data, fold_pool, fold_settings
 from ..generate.generated import band_normaliser
+from ..judge.quality import domain_judge, held_out_halos, judge
 from ..prep.dataset import build_dataset, training_halos
-from .quality import domain_judge, held_out_halos, judge
+from . import report
 
 __all__ = ["VARIANTS", "SKY", "above_sky", "compare", "main"]
 
@@ -98,7 +99,7 @@ def main(argv=None):
 
     from .. import config, data
     from ..detect import classify, crossval
-    from .augmentation import generator_root
+    from ..generate.extend import generator_root
 
     parser = cli.parser(__spec__.name, __doc__)
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="default cpu")
@@ -122,14 +123,12 @@ def main(argv=None):
     scale = band_normaliser(ds.log, training.bands)
     clip = lambda x: scale.transform(clip_like_data(scale.inverse(x), scale.to_dict(), settings))  # noqa: E731
     rows = compare(model, VARIANTS, args.n, args.plan_seed, held_out_halos(ds, training.bands), classifier, clip)
-    command = "python -m halo_utils.judge.samplers " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m halo_utils.studies.samplers " + " ".join(argv if argv is not None else sys.argv[1:])
     about = (f"the per-fold DDPM of fold 0 (folds of seed {args.plan_seed}; it learnt {len(pool['meta']['halos'])} "
              f"training halos, {pool['meta']['n_real']} images), every variant from the same network and seed, "
              f"judged against the fold's held-out halos by classifier I trained on the fold's training sources.")
     text = _markdown(rows, command, about)
-    out = paths.project_root() / "docs" / "results" / f"samplers_{args.profile}.md"
-    paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-    print(text)
+    report.write(f"samplers_{args.profile}.md", text)
 
 
 if __name__ == "__main__":

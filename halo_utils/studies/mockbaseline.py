@@ -7,7 +7,7 @@ false-positive rate, and its completeness is measured on the same test fields. W
 no higher than the forest's, it has learned no morphology; where both are low, the halos and their decoys look
 alike at this resolution.
 
-    python -m halo_utils.detect.mockbaseline --profile cpu --seeds 0 --fields 3000 25000
+    python -m halo_utils.studies.mockbaseline --profile cpu --seeds 0 --fields 3000 25000
 
 writes ``docs/results/mock_baseline_<profile>.md``: the forest beside the network of each ``train_on='mock'`` run
 found (mock fields unclipped and pipeline clip none; mock fields clipped like the published and pipeline clip 4
@@ -16,19 +16,19 @@ sigma).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from .. import cli, paths
+from .. import cli
 from ..constants import BAND_KEYS
+from ..detect.artefact import operating_threshold
+from ..detect.baseline import forest
+from ..detect.mocktrain import splits
+from ..detect.oof import bootstrap_auc
 from ..prep.features import features
 from ..prep.mockset import mock_sky_config
-from .artefact import operating_threshold
-from .baseline import forest
-from .mocktrain import splits
-from .oof import bootstrap_auc
+from . import report
 from .pretraining import completeness_text, mock_overrides
+from .report import markdown
 
 __all__ = ["field_features", "forest_scores", "baseline", "rows", "main"]
 
@@ -79,7 +79,7 @@ def baseline(n_fields: int, seed: int, config, clipped: bool, fpr: float = 0.05)
 
 def _network(profile: str, seed: int, model: str, clipped: bool, clip, n_fields: int, default: int) -> dict | None:
     """The mock summary of the matching ``train_on='mock'`` run of 05_classifier, if it was run."""
-    from .classify import run_tag
+    from ..detect.classify import run_tag
     from .pretraining import load_result
 
     overrides = mock_overrides(None if n_fields == default else n_fields, fresh=False)
@@ -94,7 +94,7 @@ def _auc(result: dict) -> str:
 def rows(profile: str, seeds, fields, model: str = "I", fpr: float = 0.05) -> list:
     """One row per (seed, training fields, clipping) whose network run exists: forest against network."""
     from ..config import data_config
-    from .classify import train_config
+    from ..detect.classify import train_config
 
     default, out = train_config(profile).mock_fields, []
     for seed, n, (clipped, clip) in ((s, n, c) for s in seeds for n in fields for c in SETTINGS):
@@ -115,7 +115,7 @@ def rows(profile: str, seeds, fields, model: str = "I", fpr: float = 0.05) -> li
 def main(argv=None):
     import sys
 
-    from .pretraining import markdown
+    
 
     parser = cli.parser(__spec__.name, __doc__)
     parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
@@ -123,15 +123,13 @@ def main(argv=None):
     parser.add_argument("--fields", type=int, nargs="+", default=[3000], metavar="N", help="numbers of mock training fields (default 3000)")
     parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.detect.mockbaseline " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m halo_utils.studies.mockbaseline " + " ".join(argv if argv is not None else sys.argv[1:])
     text = (f"Made by `{command}`: a random forest (200 trees) on the 15 hand-made features of `prep.features`, "
             f"beside network {args.model} of each `train_on='mock'` run found; the same training, validation and test "
             "mock fields, the threshold at 5 % false positives on the validation fields. Completeness: halos of peak "
             "S/N per beam >= 5 at or above the threshold, with a Wilson 95 % interval.\n\n"
             + markdown(rows(args.profile, args.seeds, args.fields, args.model)))
-    out = paths.project_root() / "docs" / "results" / f"mock_baseline_{args.profile}.md"
-    paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-    print(text)
+    report.write(f"mock_baseline_{args.profile}.md", text)
 
 
 if __name__ == "__main__":

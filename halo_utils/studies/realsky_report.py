@@ -1,6 +1,6 @@
 """The real-sky detector over seeds: the table and figures behind the README's real-sky numbers.
 
-    python -m halo_utils.detect.realsky_report --profile cpu --seeds 0 1 2
+    python -m halo_utils.studies.realsky_report --profile cpu --seeds 0 1 2
 
 reads the ``train_on='injected'`` runs of 05_classifier (model ``--model``, each seed's JSON and its folds' records)
 and writes ``docs/results/realsky_<profile>[_subtracted].md`` with
@@ -29,11 +29,12 @@ import numpy as np
 from .. import cli, paths
 from ..config import run_name
 from ..data.catalogue import read_source_table
-from .classify import run_tag
-from .oof import auc_by_kind, paired_auc_difference
-from .pretraining import markdown
-from .realsky import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
+from ..detect.classify import run_tag
+from ..detect.oof import auc_by_kind, paired_auc_difference
+from ..detect.realsky import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
+from . import report
 from .reference import commit
+from .report import markdown
 
 __all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "relation", "redshift_rows", "limit_rows", "main"]
 
@@ -151,7 +152,7 @@ def redshift_rows(runs: dict, table) -> list:
 
 def shortcut_rows(runs: dict, observed: dict) -> list:
     """Does the score follow the brightest thing at the centre? Within each class, Spearman's rank correlation of the
-    ensemble score with the central peak S/N at 139-170 MHz (:func:`halo_utils.detect.brightness.real_observed`)."""
+    ensemble score with the central peak S/N at 139-170 MHz (:func:`halo_utils.studies.brightness.real_observed`)."""
     from scipy.stats import spearmanr
 
     ens = _ensemble(runs).assign(peak=lambda t: t.source.map(observed))
@@ -240,7 +241,7 @@ def main(argv=None):
     parser.add_argument("--gleam-dir", default=None, help="published dataset (default $HALO_GLEAM_DIR), for the central "
                                                           "peaks; without it that table is left out")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.detect.realsky_report " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m halo_utils.studies.realsky_report " + " ".join(argv if argv is not None else sys.argv[1:])
     runs = {s: r for s in args.seeds if (r := load(args.profile, s, args.model, args.subtract_compact, args.train_on)) is not None}
     if not runs:
         raise SystemExit(f"no train_on={args.train_on!r} run of model {args.model} in {paths.results_dir('05_classifier')}")
@@ -291,10 +292,7 @@ def main(argv=None):
         pooled.append(f"- {label}: completeness {_found(bright):.3f} [{low:.3f}, {high:.3f}] ({len(bright)} halos), "
                       f"false positives on empty random cut-outs {_found(empty):.3f} ({len(empty)})\n")
     parts.insert(1, "\nPooled over the seeds, halos of peak S/N >= 5 on held-out real fields:\n\n" + "".join(pooled))
-    out = paths.project_root() / "docs" / "results" / f"realsky_{args.profile}{suffix}.md"
-    paths.atomic_write(out, lambda tmp: Path(tmp).write_text("".join(parts)))
-    print("".join(parts))
-    print(f"written: {out}")
+    report.write(f"realsky_{args.profile}{suffix}.md", "".join(parts))
 
 
 if __name__ == "__main__":

@@ -1,22 +1,22 @@
 """What the mock sky buys: tables of the mock-trained detector and of mock pre-training, from 05's result JSONs.
 
-    python -m halo_utils.detect.pretraining --profile cpu --seeds 0 1 2
+    python -m halo_utils.studies.pretraining --profile cpu --seeds 0 1 2
 
 writes ``docs/results/mock_detector_<profile>.md`` (every ``train_on='mock'`` run found: test AUC on held-out mock
 fields, completeness at the operating threshold by peak S/N, false-positive rate, the real clusters' AUC) and
 ``docs/results/mock_pretraining_<profile>.md`` (``mock+gleam`` against ``gleam`` on the same folds and seeds:
 per-seed out-of-fold AUCs and the paired difference with its interval over the clusters).
 
-    python -m halo_utils.detect.pretraining --profile cpu --seeds 0 --sidelobes 0 0.03 0.1
+    python -m halo_utils.studies.pretraining --profile cpu --seeds 0 --sidelobes 0 0.03 0.1
 
 writes ``docs/results/mock_sidelobes_<profile>.md`` instead: the mock-only runs (mock fields clipped like the
 published) whose mock fields had artefact ripples of those levels around bright sources (0: none).
 
-    python -m halo_utils.detect.pretraining --profile cpu --seeds 0 --fields 3000 12000 25000
+    python -m halo_utils.studies.pretraining --profile cpu --seeds 0 --fields 3000 12000 25000
 
 writes ``docs/results/mock_fields_<profile>.md``: the mock-only runs with those numbers of training fields.
 
-    python -m halo_utils.detect.pretraining --profile cpu --seeds 0 --pretrain-fields 25000
+    python -m halo_utils.studies.pretraining --profile cpu --seeds 0 --pretrain-fields 25000
 
 writes ``docs/results/mock_pretraining_<profile>_fields25000.md``: pre-training from the detector of 25,000 mock
 fields (``-p training_overrides '{"mock_fields": 25000}'``) against real-only training; ``--fresh-views`` takes the
@@ -32,8 +32,9 @@ import numpy as np
 
 from .. import cli, paths
 from ..config import run_name
-from .classify import run_tag
-from .oof import binomial_interval, paired_auc_difference
+from ..detect.classify import run_tag
+from ..detect.oof import binomial_interval, paired_auc_difference
+from .report import markdown
 
 __all__ = ["load_result", "mock_overrides", "completeness_text", "mock_rows", "pretraining", "markdown", "main"]
 
@@ -123,14 +124,6 @@ def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mo
     return rows, (paired_auc_difference(pairs) if pairs else None)
 
 
-def markdown(rows: list) -> str:
-    if not rows:
-        return "(no run found)\n"
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-    return "\n".join(lines + ["| " + " | ".join(str(r.get(k, "")) for k in keys) + " |" for r in rows]) + "\n"
-
-
 def main(argv=None):
     import sys
 
@@ -149,10 +142,10 @@ def main(argv=None):
     parser.add_argument("--sidelobes", type=float, nargs="+", default=None, metavar="LEVEL",
                         help="tabulate the mock-only runs (clipped mock fields) with these sidelobe levels instead")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.detect.pretraining " + " ".join(argv if argv is not None else sys.argv[1:])
-    out = paths.project_root() / "docs" / "results"
+    command = "python -m halo_utils.studies.pretraining " + " ".join(argv if argv is not None else sys.argv[1:])
+    out = paths.docs_results()
     if args.fields:
-        from .classify import train_config
+        from ..detect.classify import train_config
 
         default = train_config(args.profile).mock_fields
         fields = [None if n == default else n for n in args.fields]

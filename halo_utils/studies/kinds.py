@@ -6,7 +6,7 @@ from clusters without one; separating them from a radio galaxy only needs "is th
 46-source AUC mixes the two, so this table splits it: every halo against all the others, then against each
 kind alone, with bootstrap intervals (the clusters of both sides resampled).
 
-    python -m halo_utils.detect.kinds --profile cpu --seeds 0 1 2
+    python -m halo_utils.studies.kinds --profile cpu --seeds 0 1 2
 
 writes ``docs/results/auc_by_kind_<profile>.md`` (``--name N``: ``auc_by_kind_<profile>_N.md``) from what is
 there: the seed ensembles of the real-only sweep (``docs/results/source_scores_kfold_<profile>.csv``, every model and the hand-feature forest) and, per
@@ -25,9 +25,10 @@ from pathlib import Path
 
 from .. import cli, paths
 from ..data.catalogue import read_source_table
-from .classify import run_tag
-from .oof import auc_by_kind, paired_auc_difference
-from .pretraining import load_result, markdown, mock_overrides
+from ..detect.classify import run_tag
+from ..detect.oof import auc_by_kind, paired_auc_difference
+from .pretraining import load_result, mock_overrides
+from .report import markdown
 
 __all__ = ["kinds", "long", "of_run", "ensemble_rows", "tag_of", "run_rows", "mock_ensemble_rows", "paired_rows",
            "needed_auc", "target_rows", "redshifts", "table_name", "main"]
@@ -215,9 +216,9 @@ def main(argv=None):
     parser.add_argument("--name", default="", help="appended to the table's file name, e.g. 'seeds3-4' for a "
                         "confirmation on seeds not looked at before")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.detect.kinds " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m halo_utils.studies.kinds " + " ".join(argv if argv is not None else sys.argv[1:])
     kind = kinds()
-    out = paths.project_root() / "docs" / "results"
+    out = paths.docs_results()
     sweep = out / f"source_scores_kfold_{args.profile}.csv"
     rows = (ensemble_rows(sweep, kind) if sweep.exists() else []) + \
         run_rows(args.profile, args.seeds, args.model, kind, args.fresh_views) + \

@@ -5,7 +5,7 @@ Each run is one papermill execution of the notebook; it writes
 stopped sweep is resumed by starting it again (and an interrupted run resumes from its
 last epoch). Command line::
 
-    python -m halo_utils.detect.sweep --seeds 0-9 --models I A D --protocols kfold --profile cpu --jobs 1
+    python -m halo_utils.studies.sweep --seeds 0-9 --models I A D --protocols kfold --profile cpu --jobs 1
 """
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ import numpy as np
 
 from .. import cli, paths, plots
 from ..config import run_name
-from .classify import run_tag
-from .oof import binomial_interval, pooled_metrics
+from ..detect.classify import run_tag
+from ..detect.oof import binomial_interval, pooled_metrics
+from . import report
 
 __all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run_job", "notebook_seconds", "run", "timed_run", "clock_text",
            "load_runs", "summary_table", "to_markdown", "kfold_table", "kfold_markdown", "ensemble_table", "aggregate", "main"]
@@ -303,7 +304,7 @@ def _aggregate_kfold(results: list, prefix: str, command: str) -> dict:
     import pandas as pd
 
     table = kfold_table(results)
-    folder = paths.project_root() / "docs" / "results"
+    folder = paths.docs_results()
     base = folder / f"table5_kfold_{prefix}"
     written = dict(kfold_csv=paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp)))
     text = kfold_markdown(table, command)
@@ -344,7 +345,7 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
                                 f"in {paths.results_dir(STAGE)}")
     for level in ("image", "image_real", "source"):
         table = summary_table(results, level)
-        base = paths.project_root() / "docs" / "results" / f"table5_split_{prefix}_{level}"
+        base = report.path(f"table5_split_{prefix}_{level}")
         written[f"{level}_csv"] = paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp))
         text = f"Made by `{command}`.\n\n" + to_markdown(table, level)
         written[f"{level}_md"] = paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
@@ -373,7 +374,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     runs = plan(args.seeds, args.models, args.protocols, args.profile, args.source)
     failed = [] if args.aggregate_only else run(runs, args.jobs)
-    command = "python -m halo_utils.detect.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m halo_utils.studies.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
     for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command).items():
         print(f"{name}: {path}")
     if failed:

@@ -1,23 +1,14 @@
-"""Do generated halos help a detector? Augmentation, train-on-synthetic, and their paired comparison.
-
-Each fold's generator learns that fold's training halos only (:mod:`halo_utils.generate.folds`). Its
-samples then either *join* class 1 of the fold's training images (augmentation: the paper's I', A', D')
-or *replace* the real halos there (TSTR, train on synthetic, test on real: a generator is as good as the
-detector it teaches). Validation and test images stay real. Generated images go through the fold's
-normalisation and the pipeline's clip, as real ones do; class weights stay balanced.
-
-    extend = extender("ddpm", 1.0, sources, settings, training, profile, generator_seed=0)
-    cv = crossval.run(sources, "I", settings, training, seed, workdir, extend=extend)
+"""Do generated halos help a detector? The resumable sweep of 05_classifier with and without generated halos, and
+its paired table (the hook itself: :mod:`halo_utils.generate.extend`; train on synthetic: :mod:`halo_utils.judge.tstr`).
 
 Command line (a resumable sweep of 05_classifier with and without generated halos, then the table)::
 
-    python -m halo_utils.judge.augmentation --seeds 0-9 --models I D --augment-with ddpm --profile cpu
+    python -m halo_utils.studies.augmentation --seeds 0-9 --models I D --augment-with ddpm --profile cpu
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
@@ -26,99 +17,18 @@ from ..config import run_name
 from ..detect import crossval
 from ..detect.classify import run_tag
 from ..detect.oof import paired_auc_difference, pooled_metrics
-from ..generate.folds import GENERATORS, clip_like_data, draw, fold_pool
-from ..generate.generated import band_normaliser, load_samples
+from ..generate.extend import AUGMENT_WITH, CONTROL, generator_root
+from ..generate.folds import GENERATORS
+from ..generate.generated import load_samples
+from . import report
 
-__all__ = ["AUGMENT_WITH", "CONTROL", "PAPER_PRIMED", "SWEEP_SKIPS", "generator_root", "extender", "tstr", "sweep_runs",
-           "generator_runs", "paired_table", "tstr_rows", "main"]
+__all__ = ["PAPER_PRIMED", "SWEEP_SKIPS", "sweep_runs", "generator_runs", "paired_table", "tstr_rows", "main"]
 
-CONTROL = "real"
-"""The control arm: as many extra class-1 images, drawn from the fold's own real training halos (turned, mirrored)."""
-AUGMENT_WITH = ("none", CONTROL) + GENERATORS
 PAPER_PRIMED = {"I": (92.05, 2.94), "A": (95.93, 1.57), "D": (90.45, 0.84)}
 """The paper's Table 5 accuracies (%) of I', A', D' (trained with DDPM halos; its protocol)."""
 SWEEP_SKIPS = dict(saliency=False, baseline_permutations=0)
 """Notebook parameters of every sweep run: skip what the table does not use (the saliency maps, the forest's
 permutation null). Neither changes the network's scores, so neither is in the run's name."""
-
-
-def generator_root(profile: str) -> Path:
-    """``data/models/generators/<profile>``: the cached per-fold generators and their sample pools."""
-    return paths.data_dir() / "models" / "generators" / profile
-
-
-def extender(kind: str, per_real: float, sources, config, training, profile: str, generator_seed: int,
-             draw_seed: int = 0, replace: bool = False, root=None, progress: bool = True):
-    """The ``extend`` hook of :func:`halo_utils.detect.crossval.fit_kfold` that adds (or swaps in) generated halos.
-
-    Parameters
-    ----------
-    kind : a generator of :data:`halo_utils.generate.folds.GENERATORS`, or :data:`CONTROL` (``"real"``): extra
-        views of the fold's own real training halos, to tell what generated halos add from what any extra
-        class-1 images add
-    per_real : generated images per real training-halo image of the fold (the paper's ratio is about 1)
-    generator_seed : seed of the per-fold generators (shared by every classifier seed on the same folds)
-    draw_seed : which pool images and turns a classifier gets (its own seed)
-    replace : drop the real training halos (TSTR) instead of adding to them
-    """
-    if training.scaling != "log":
-        raise ValueError(f"generated halos join log-scaled classifier inputs only, not scaling={training.scaling!r}")
-    if kind == CONTROL and replace:
-        raise ValueError("the real-halo control cannot replace the real halos (train on synthetic needs a generator)")
-    root = generator_root(profile) if root is None else root
-
-    def extend(ds, fold, train):
-        real = train["label"] == 1
-        n = int(round(per_real * real.sum()))
-        seed = [draw_seed, fold["repeat"], fold["fold"]]
-        if kind == CONTROL:
-            out, info = _join(train, draw(dict(jy=train["x"][real]), n, seed), real, replace, f"extra:{kind}")
-            return out, dict(info, generator=kind)
-        pool = fold_pool(kind, sources, fold["split"], config, training.bands, profile, generator_seed, root, progress)
-        jy = clip_like_data(draw(pool, n, seed), pool["meta"]["normaliser"], config)
-        x = (band_normaliser(ds.log, training.bands).transform(jy) + 1) / 2
-        out, info = _join(train, x, real, replace, f"generated:{kind}")
-        return out, dict(info, generator=kind, key=pool["meta"]["key"], sampling=pool["meta"].get("sampling"),
-                         pool_size=len(pool["jy"]), generator_seed=generator_seed,
-                         generator_seconds=pool["meta"]["seconds"])
-
-    return extend
-
-
-def _join(train: dict, x: np.ndarray, real: np.ndarray, replace: bool, source: str) -> tuple:
-    """``train`` with the images ``x`` (n, H, W, B), named ``source``, added to class 1 (and its real halos dropped
-    if ``replace``)."""
-    n = len(x)
-    keep = ~real if replace else np.ones(len(real), bool)
-    out = dict(x=np.concatenate([train["x"][keep], x]),
-               y=np.concatenate([train["y"][keep], np.tile(np.float32([0, 1]), (n, 1))]),
-               label=np.concatenate([train["label"][keep], np.ones(n, int)]),
-               source=np.concatenate([train["source"][keep], np.full(n, source)]),
-               empty=np.concatenate([train["empty"][keep], np.zeros(n, bool)]))
-    return out, dict(n_generated=n, n_real_halo_images=int(real.sum()), replaced=replace)
-
-
-def tstr(sources, model: str, config, training, kind: str, profile: str, seed: int, workdir, generator_seed: int = 0,
-         progress: bool = True) -> dict:
-    """Train on synthetic, test on real: the classifier learns generated halos + real non-halos, per fold.
-
-    The same folds (``training.plan_seed``, else ``seed``) also train the real-only twin (TRTR), so the
-    two out-of-fold AUCs are paired.
-
-    Returns
-    -------
-    dict with ``tstr`` and ``trtr`` (:func:`halo_utils.detect.oof.pooled_metrics`), ``difference``
-    (:func:`halo_utils.detect.oof.paired_auc_difference`, TSTR minus TRTR) and ``generated`` (per-fold counts)
-    """
-    plan = crossval.kfold_plan(sources, config, training.folds, training.repeats, crossval.plan_seed(training, seed),
-                               training.val_fraction)
-    hook = extender(kind, 1.0, sources, config, training, profile, generator_seed, seed, replace=True,
-                    progress=progress)
-    synthetic, fits = crossval.fit_kfold(sources, model, config, training, plan, seed, f"{workdir}/tstr_{kind}",
-                                         progress=progress, extend=hook)
-    real, _ = crossval.fit_kfold(sources, model, config, training, plan, seed, f"{workdir}/trtr", progress=progress)
-    return dict(tstr=pooled_metrics(synthetic, seed=seed), trtr=pooled_metrics(real, seed=seed),
-                difference=paired_auc_difference([(synthetic, real)]), generated=[f["extended"] for f in fits])
 
 
 def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, overrides: dict, source: str = "gleam",
@@ -129,7 +39,7 @@ def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, override
     halos).
 
     Seed-major; each run a dict of notebook parameters plus ``run``, ``done`` and ``parameters`` (for
-    :func:`halo_utils.detect.sweep.run`).
+    :func:`halo_utils.studies.sweep.run`).
     """
     if versus == kind or versus not in AUGMENT_WITH:
         raise ValueError(f"--versus must be another arm of {AUGMENT_WITH} than {kind!r}, not {versus!r}")
@@ -151,7 +61,7 @@ def generator_runs(kind: str, seeds, profile: str, overrides: dict, protocol: st
                    write: bool = True) -> list:
     """The per-fold generators that a sweep's augmented runs of ``kind`` draw from, each once, as sweep runs.
 
-    A sweep trains them first, ``--jobs`` at a time, each in its own process (:func:`halo_utils.detect.sweep.run_job`),
+    A sweep trains them first, ``--jobs`` at a time, each in its own process (:func:`halo_utils.studies.sweep.run_job`),
     so that no notebook waits for one while the cores idle. Each run is a dict with ``run`` (the generator's name),
     ``job`` (its job file under ``data/runs/generators/``, written here for the generators not yet trained unless
     ``write`` is False), ``pool`` and ``done``. The folds, bands,
@@ -290,7 +200,7 @@ def main(argv=None):
     """Run (resumably) and tabulate the augmentation sweep; write ``docs/results/table5_augmented_<profile>.md``."""
     import sys
 
-    from ..detect import sweep
+    from . import sweep
 
     parser = cli.parser(__spec__.name, __doc__)
     cli.add_seeds(parser, list(range(10)), "the seeds to run")
@@ -327,7 +237,7 @@ def main(argv=None):
         failed = sweep.timed_run(generators + runs, args.jobs, clock)
         if failed:
             print("failed runs:", failed)
-    command = "python -m halo_utils.judge.augmentation " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m halo_utils.studies.augmentation " + " ".join(argv if argv is not None else sys.argv[1:])
     rows, models = paired_table(runs)
     arm = {CONTROL: "extra views of each fold's own real training halos (the control)"}.get(
         args.augment_with, "halos from per-fold generators (each learnt only its fold's training halos)")
@@ -356,9 +266,7 @@ def main(argv=None):
         text += ("\nTrain on synthetic, test on real (`04_metrics`, per-source out-of-fold AUC of the classifier "
                  "trained on each fold's generated halos and real non-halos, against its twin trained on the real "
                  "halos of the same folds; difference TSTR minus TRTR):\n\n" + _markdown(tstr))
-    out = paths.project_root() / "docs" / "results" / f"table5_{name}_{args.profile}.md"
-    paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-    print(text)
+    report.write(f"table5_{name}_{args.profile}.md", text)
 
 
 if __name__ == "__main__":

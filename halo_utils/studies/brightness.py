@@ -8,7 +8,7 @@ over the noise at 139-170 MHz (halo, compact sources and noise together, after t
 this module sets the labelled halos found at the detector's operating threshold beside the mock test halos found,
 and counts how many labelled halos would be found were each found at the mock rate of its bin.
 
-    python -m halo_utils.detect.brightness --profile cpu --seeds 0 1
+    python -m halo_utils.studies.brightness --profile cpu --seeds 0 1
 
 reads the mock-only 05_classifier runs of those seeds (model I, mock images clipped like the published, new views
 every epoch) and writes ``docs/results/transfer_by_brightness_<profile>.md``.
@@ -16,14 +16,14 @@ every epoch) and writes ``docs/results/transfer_by_brightness_<profile>.md``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from .. import cli, paths
 from ..config import data_config
-from .mocktrain import by_observed
-from .pretraining import completeness_text, load_result, markdown
+from ..detect.mocktrain import by_observed
+from . import report
+from .pretraining import completeness_text, load_result
+from .report import markdown
 
 __all__ = ["real_observed", "real_table", "side_by_side", "expected_found", "main"]
 
@@ -110,7 +110,7 @@ def main(argv=None):
     parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
     parser.add_argument("--gleam-dir", default=None, help="the published images (default: $HALO_GLEAM_DIR)")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.detect.brightness " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m halo_utils.studies.brightness " + " ".join(argv if argv is not None else sys.argv[1:])
     tag = tag_of(args.model, "mock", fresh=True)
     runs = {s: load_result(args.profile, s, "gleam", tag) for s in args.seeds}
     runs = {s: r for s, r in runs.items() if r is not None and "by_observed" in r["mock"]}
@@ -148,9 +148,7 @@ def main(argv=None):
             "pooled.\n\n" + markdown(per_seed)
             + "\n### Every real source: central peak S/N and score per seed\n\n"
             + markdown(sources_table.sort_values(["kind", "central peak S/N"]).to_dict("records")))
-    out = paths.project_root() / "docs" / "results" / f"transfer_by_brightness_{args.profile}.md"
-    paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text))
-    print(text)
+    report.write(f"transfer_by_brightness_{args.profile}.md", text)
 
 
 if __name__ == "__main__":

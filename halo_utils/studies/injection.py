@@ -19,7 +19,7 @@ Where an image was clipped, the noise under the clip is unknown. It is drawn aga
 the image's RMS) and held inside the clip, so the host image comes back unchanged when the halo is left
 out. A halo pixel then rises above the clip with the noise as it would have.
 
-    python -m halo_utils.search.injection --profile cpu --seeds 0 1 --fields 25000 --fresh-views --per-host 20
+    python -m halo_utils.studies.injection --profile cpu --seeds 0 1 --fields 25000 --fresh-views --per-host 20
 
 writes ``docs/results/injection_<profile>[_fields<N>][_freshviews].md``: per seed and detector (mock fields
 unclipped with no pipeline clip; clipped like the published with a 4-sigma clip), completeness by the halo's peak
@@ -43,6 +43,8 @@ from ..prep.mockset import PEAK_BAND, mock_sky_config
 from ..prep.noise import band_noise
 from ..sky.instrument import beam, beam_kernel, correlated_noise, render
 from ..sky.mock import simulate_field
+from . import report
+from .report import markdown
 
 __all__ = ["DRAW_SEED", "PER_HOST", "halo_draws", "halo_image", "host_noise", "inject", "injections",
            "completeness_table", "summary_row", "summary", "main"]
@@ -139,9 +141,9 @@ def injections(detector, root, per_host: int = 20, seed: int = 0, hosts: int = 0
     import pandas as pd
     from tqdm.auto import tqdm
 
+    from ..search.fields import layout_manifest, manifest_fields
+    from ..search.score import Scorer
     from ..sky.components import _kpc_to_px
-    from .fields import layout_manifest, manifest_fields
-    from .score import Scorer
 
     sky = mock_sky_config(detector.config, clipped=False)
     scorer = Scorer(detector)
@@ -178,7 +180,7 @@ def completeness_table(table, threshold: float, mock: dict | None = None):
     import pandas as pd
 
     from ..detect.mocktrain import SNR_BINS, completeness
-    from ..detect.pretraining import completeness_text
+    from .pretraining import completeness_text
 
     out = completeness(table, threshold)
     out["real_hosts"] = [completeness_text(f, n) for f, n in zip(out.found, out.n)]
@@ -201,9 +203,9 @@ def _detector_runs(profile: str, seed: int, model: str, overrides: dict | None):
     """(label, detector folder, 05_classifier result or None) of each mock setting of :mod:`mockbaseline`."""
     from .. import config, paths
     from ..detect.classify import run_tag
-    from ..detect.mockbaseline import SETTINGS
     from ..detect.mocktrain import run_tag as mock_tag
-    from ..detect.pretraining import load_result
+    from .mockbaseline import SETTINGS
+    from .pretraining import load_result
 
     for clipped, clip in SETTINGS:
         folder = paths.data_dir() / "models" / "mock_detector" / config.run_name(
@@ -219,7 +221,7 @@ def summary_row(table, threshold: float, result: dict | None) -> dict:
     completeness of the injected halos of peak S/N >= 5 (and of the mock test fields'), how often a halo raised its
     host's score, and, from the run's ``result``, the real clusters' AUC and the labelled halos' score quartiles (to
     set beside those of the injected halos per S/N bin in :func:`completeness_table`)."""
-    from ..detect.pretraining import completeness_text
+    from .pretraining import completeness_text
 
     bright = table[table.peak_snr >= 5]
     hosts = table.groupby("host").host_score.first()
@@ -252,8 +254,9 @@ def main(argv=None):
 
     from .. import paths
     from ..detect.artefact import load
-    from ..detect.pretraining import markdown, mock_overrides
     from ..prep.dataset import dataset_root
+    from .pretraining import mock_overrides
+
 
     parser = cli.parser(__spec__.name, __doc__)
     parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
@@ -264,7 +267,7 @@ def main(argv=None):
     parser.add_argument("--per-host", type=int, default=20, help="halos injected into each real non-halo cluster")
     parser.add_argument("--gleam-dir", default=None, help="published dataset folder; default $HALO_GLEAM_DIR")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.search.injection " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python -m halo_utils.studies.injection " + " ".join(argv if argv is not None else sys.argv[1:])
     overrides = mock_overrides(args.fields, args.fresh_views)
     root = dataset_root("gleam", args.gleam_dir)
     rows, parts = [], []
@@ -291,8 +294,7 @@ def main(argv=None):
             "percentile.\n\n" + markdown(rows) + "".join(parts))
     name = f"injection_{args.profile}" + ("" if args.fields is None else f"_fields{args.fields}") \
         + ("_freshviews" if args.fresh_views else "")
-    paths.atomic_write(paths.project_root() / "docs" / "results" / f"{name}.md", lambda tmp: Path(tmp).write_text(text))
-    print(text)
+    report.write(f"{name}.md", text)
 
 
 if __name__ == "__main__":

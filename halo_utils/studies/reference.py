@@ -6,7 +6,7 @@ change to the training code, and its AUC is appended with the commit to ``docs/r
 are compared only within one code version.
 
     papermill notebooks/05_classifier.ipynb out.ipynb -p model I -p seed 0 -p saliency False -p baseline_permutations 0
-    python -m halo_utils.detect.reference
+    python -m halo_utils.studies.reference
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from pathlib import Path
 
 from .. import cli, paths
 from ..config import run_name
-from .classify import run_tag
+from ..detect.classify import run_tag
+from . import report
 
 __all__ = ["REFERENCE", "COMMAND", "commit", "row", "append", "main"]
 
@@ -62,10 +63,10 @@ def append(profile: str = "cpu") -> str:
     if not source.exists():
         raise SystemExit(f"no reference run in {source}: run `{COMMAND}` first")
     new = row(json.loads(source.read_text()))
-    out = paths.project_root() / "docs" / "results" / "reference_runs.md"
+    out = report.path("reference_runs.md")
     text = out.read_text() if out.exists() else (
         f"The reference run ({', '.join(f'{k} {v}' for k, v in REFERENCE.items())}, real-only), rerun after changes "
-        "to the training code and appended by `python -m halo_utils.detect.reference`. Compare two arms only within "
+        "to the training code and appended by `python -m halo_utils.studies.reference`. Compare two arms only within "
         "one commit.\n\n" + HEADER)
     if new.split("|")[2:4] not in [line.split("|")[2:4] for line in text.splitlines()]:
         paths.atomic_write(out, lambda tmp: Path(tmp).write_text(text + new))
