@@ -180,3 +180,18 @@ def test_parameters_cell_parses_cleanly(notebook, caplog):
         params = papermill.inspect_notebook(str(notebook))
     assert not [r.getMessage() for r in caplog.records if "Unable to parse" in r.getMessage()]
     assert params and all(p["help"] for p in params.values()), [k for k, p in params.items() if not p["help"]]
+
+
+def test_the_single_split_protocol_runs_and_validates_on_its_training_sources(workspace):
+    """``protocol='strict'``: split by source, validation carved from the training sources, the test sources scored
+    per image and per source."""
+    notebook = next(p for p in NOTEBOOKS if p.stem == "05_classifier")
+    (workspace / "runs").mkdir(exist_ok=True)
+    papermill.execute_notebook(str(notebook), str(workspace / "runs" / "strict.ipynb"), cwd=str(notebook.parent),
+                               progress_bar=False, log_output=False,
+                               parameters=dict(profile="smoke", source="mock", seed=0, model="D", protocol="strict"))
+    summary = json.loads((workspace / "data" / "results" / "05_classifier" / "D_strict_mock_smoke_seed0.json").read_text())
+    assert summary["protocol"] == "strict" and summary["validation"] == "val"
+    counts = summary["sources_by_split"]
+    assert summary["per_source"]["n"] == sum(counts["test"].values()) == 10
+    assert {r["source"] for r in summary["scores"]} and 0 <= summary["per_source"]["accuracy"] <= 1

@@ -10,7 +10,7 @@ import numpy as np
 from .core import _mean_std_band, _plt
 
 __all__ = ["show_training", "show_roc", "show_source_scores", "show_maps", "show_confusion", "show_completeness",
-           "show_candidates", "show_limits", "show_limits_mass"]
+           "show_candidates", "show_limits", "show_limits_mass", "split_figures"]
 
 
 def show_training(histories: dict):
@@ -214,3 +214,11 @@ def show_limits_mass(limits, relation: dict):
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
+
+
+def split_figures(result: dict, model: str) -> dict:
+    """The ROC curves and confusion matrices of a single-split run (``result``: ``evaluate_run``), per image and per
+    source: {"roc": figure, "confusion": figure}."""
+    curves = {f"{model} per image": result["image"], f"{model} per source": result["source"]}
+    return dict(roc=show_roc({k: [(r["roc_fpr"], r["roc_tpr"], r["roc_auc"])] for k, r in curves.items()}),
+                confusion=show_confusion({k: [r["confusion"]] for k, r in curves.items()}))

@@ -10,12 +10,10 @@ import time
 from pathlib import Path
 
 from .. import paths
-from ..config import data_config, run_name
+from ..config import run_name
 from ..constants import BAND_KEYS
-from ..data.images import read_dataset
-from ..detect import artefact, crossval
-from ..detect.classify import deterministic, run_tag, train_config
-from ..prep.dataset import dataset_root
+from ..detect import artefact, runs
+from ..detect.classify import run_tag
 
 __all__ = ["detector_dir", "train_detector", "ensure_detector", "injected_dir", "ensure_injected", "ByBands"]
 
@@ -27,16 +25,10 @@ def detector_dir(profile: str, seed: int, source: str = "gleam", model: str = "I
 
 
 def train_detector(profile: str, seed: int, source: str = "gleam", model: str = "I", gleam_dir=None) -> Path:
-    """Train the fold models of the ``kfold`` run of ``05_classifier`` (same folds, same folder: a finished fold of
-    either is reused by the other; the baseline and permutations are left to 05) and save them as a detector."""
-    folder = detector_dir(profile, seed, source, model)
-    settings, training = data_config(profile), train_config(profile)
-    deterministic(seed)
-    sources = read_dataset(dataset_root(source, gleam_dir, seed))
-    plan = crossval.kfold_plan(sources, settings, training.folds, training.repeats, seed, training.val_fraction)
-    scores, _ = crossval.fit_kfold(sources, model, settings, training, plan, seed, folder.parent)
-    return artefact.save(folder, folder.parent, model, settings, training, scores, seed, {s.name: s.label for s in sources},
-                         artefact.sources_fingerprint(sources), source=source)
+    """Train the ``kfold`` run of ``05_classifier`` with these parameters (:mod:`halo_utils.detect.runs`, as the
+    notebook does: same folds, same folder, a finished fold reused) and return its saved detector."""
+    run = runs.setup(seed, profile, source, model, "kfold", gleam_dir=gleam_dir)
+    return runs.cross_validate(run)["detector"]
 
 
 def ensure_detector(profile: str, seed: int, source: str = "gleam", model: str = "I", gleam_dir=None):
@@ -64,17 +56,13 @@ def injected_dir(profile: str, seed: int, bands=BAND_KEYS, model: str = "I") -> 
 def ensure_injected(profile: str, seed: int, bands=BAND_KEYS, model: str = "I", gleam_dir=None):
     """The injection-trained detector for exactly ``bands`` (band keys), trained first (on the published fields,
     ``$HALO_GLEAM_DIR``) when there is none; the training says what it does and how long it took."""
-    from ..detect import realsky
-
     folder = injected_dir(profile, seed, bands, model)
     if not (folder / artefact.DETECTOR).exists():
         print(f"no detector for bands {', '.join(bands)} MHz in {folder}: training one on halos injected into the "
               f"published fields (model {model}, profile {profile}; 20-40 min in cpu, seconds in smoke)", flush=True)
         start = time.perf_counter()
-        settings, training = data_config(profile), train_config(profile, **_overrides(bands))
-        deterministic(seed)
-        sources = read_dataset(dataset_root("gleam", gleam_dir, seed))
-        realsky.run(sources, model, settings, training, seed, folder.parent)
+        runs.real_sky(runs.setup(seed, profile, "gleam", model, "kfold", "injected", gleam_dir=gleam_dir,
+                                 training_overrides=_overrides(bands)))
         print(f"detector for bands {', '.join(bands)} MHz trained in {(time.perf_counter() - start) / 60:.1f} min",
               flush=True)
     return artefact.load(folder)
