@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import random
+import zlib
 
 import numpy as np
 
 __all__ = ["DataConfig", "PROFILES", "SOURCES", "data_config", "default_profile", "from_profile", "run_name",
-           "seed_everything", "deterministic", "distribution", "replica_slice", "PRECISIONS", "use_precision",
+           "seed_everything", "seeded", "child_seed", "deterministic", "distribution", "replica_slice", "PRECISIONS", "use_precision",
            "loss_scaled", "precision_record", "as_mapping"]
 
 PROFILES = ("smoke", "cpu", "paper")
@@ -109,6 +110,22 @@ def run_name(profile: str, seed: int, source: str = "gleam", tag: str = "") -> s
     if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
     return f"{tag + '_' if tag else ''}{'mock_' if source == 'mock' else ''}{profile}_seed{seed}"
+
+
+def seeded(*keys) -> np.random.Generator:
+    """The random stream named by ``keys``: NumPy's ``SeedSequence`` of them (ints as they are, strings by their
+    CRC-32), so each stream is independent of every other and of the order in which streams are drawn.
+
+        seeded(seed, "abell_2744")        # a source's augmentation
+        seeded(seed, repeat, fold)        # a fold's
+    """
+    entropy = [zlib.crc32(k.encode()) if isinstance(k, str) else int(k) for k in keys]
+    return np.random.default_rng(np.random.SeedSequence(entropy))
+
+
+def child_seed(*keys) -> int:
+    """A seed in [0, 2**31) drawn from the stream :func:`seeded` of ``keys`` (for APIs that take an int seed)."""
+    return int(seeded(*keys).integers(2**31))
 
 
 def seed_everything(seed: int) -> np.random.Generator:

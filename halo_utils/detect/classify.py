@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import deterministic, distribution, from_profile, precision_record
+from ..config import deterministic, distribution, from_profile, precision_record, seeded
 from ..paths import atomic_write
 from ..prep.splits import check_protocol
 from .oof import binomial_interval
@@ -306,7 +306,7 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
     start = time.perf_counter()
     while state["epoch"] < config.epochs and not (stop.wait >= config.patience and state["epoch"] > 1):
         epoch = state["epoch"]
-        order = np.random.default_rng([seed, epoch]).permutation(len(train_data["x"]))
+        order = seeded(seed, epoch).permutation(len(train_data["x"]))
         tick = time.perf_counter()
         if isinstance(train_data["x"], np.ndarray):
             fit = model.fit(train_data["x"][order], train_data["y"][order], batch_size=config.batch_size, epochs=1,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import paths
+from ..config import child_seed, seeded
 from ..data.grid import field_size
 from ..models.classifiers import build_classifier
 from ..paths import write_json
@@ -68,7 +69,7 @@ def plan_seed(training, seed: int) -> int:
 
 def fold_seed(seed: int, repeat: int, fold: int) -> int:
     """The seed of one fold's network and shuffling, independent of which folds ran before (resumable)."""
-    return int(np.random.default_rng([seed, repeat, fold]).integers(2**31))
+    return child_seed(seed, repeat, fold)
 
 
 def fit_kfold(sources, model: str, config, training, plan: list, seed: int, workdir, noise=None,
@@ -136,14 +137,14 @@ def permuted(sources, seed: int) -> list:
     """The sources with their labels shuffled among them (seeded): the label-permutation baseline."""
     import dataclasses
 
-    labels = np.random.default_rng([seed, 7919]).permutation([s.label for s in sources])
+    labels = seeded(seed, "labels").permutation([s.label for s in sources])
     return [dataclasses.replace(s, label=int(y)) for s, y in zip(sources, labels)]
 
 
 def permuted_plan(sources, config, k: int, repeats: int, seed: int, i: int, val_fraction: float = 0.2) -> tuple:
     """Permutation ``i`` of a run: the sources with shuffled labels and the folds planned from those labels."""
-    fake = permuted(sources, seed * 100_000 + i)
-    return fake, kfold_plan(fake, config, k, repeats, seed * 100_000 + i, val_fraction)
+    child = child_seed(seed, "permutation", i)
+    return permuted(sources, child), kfold_plan(permuted(sources, child), config, k, repeats, child, val_fraction)
 
 
 def baseline_scores(sources, config, plan: list, seed: int, noise, permutations: int = 0,

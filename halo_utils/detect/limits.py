@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import seeded
 from ..constants import BAND_KEYS, cosmology
 from ..prep.injected import NOISE_SIDE, inject
 from ..prep.mockset import mock_sky_config
@@ -56,7 +57,7 @@ def detection_curve(score, bank, field: int, y: int, x: int, z: float, config, s
     import pandas as pd
 
     sky = mock_sky_config(config, population="balanced")
-    rng = np.random.default_rng([seed, 59, field, y, x])
+    rng = seeded(seed, 59, field, y, x)
     size, centre = bank.size, (bank.size - 1) / 2
     rms, threshold = bank.rms[field], bank.threshold[field]
     bands = list(range(len(BAND_KEYS))) if bands is None else list(bands)

@@ -19,12 +19,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .. import paths
+from ..config import seeded
 from ..constants import BAND_KEYS
 from ..data.grid import field_size, regrid, wide_field_size
 from ..paths import atomic_write
@@ -145,7 +145,7 @@ def rms_with_fallback(rms, threshold, fallback, clip_sigma: float | None = None)
 
 def source_rng(seed: int, name: str) -> np.random.Generator:
     """A generator that depends only on (seed, source name), not on the order of sources."""
-    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+    return seeded(seed, name)
 
 
 def source_field(src, config, rms, wide: bool = False) -> np.ndarray:

@@ -26,6 +26,7 @@ import json
 
 import numpy as np
 
+from ..config import seeded
 from ..constants import BAND_KEYS, PEAK_BAND
 from ..sky.components import _kpc_to_px, injected_emission
 from ..sky.instrument import beam, beam_kernel, correlated_noise, render
@@ -110,7 +111,7 @@ class Injected:
 
     def pair(self, j: int) -> _Pair:
         """Where pair ``j`` is cut: field, centre pixel, turns, mirror, whether on a cluster centre."""
-        rng = np.random.default_rng([self.seed, 41, self.draw, j])
+        rng = seeded(self.seed, 41, self.draw, j)
         hard = bool(self.bank.hard) and rng.uniform() < self.hard_share
         if hard:
             field, y, x = self.bank.hard[int(rng.integers(len(self.bank.hard)))]
@@ -135,7 +136,7 @@ class Injected:
 
     def _image(self, i: int) -> tuple:
         where, label = self.pair(i // 2), i % 2
-        rng = np.random.default_rng([self.seed, 43, self.draw, i])
+        rng = seeded(self.seed, 43, self.draw, i)
         bank, centre = self.bank, (self.bank.size - 1) / 2
         components, cluster = [], {}
         if label == 1 or rng.uniform() < self.decoy_share:
@@ -152,7 +153,7 @@ class Injected:
     def _noise(self, where: _Pair, band: int) -> np.ndarray:
         """The refill noise of a pair (both images alike) in one band: a window of the field's noise map at an offset,
         turn and mirror drawn for the pair."""
-        rng = np.random.default_rng([self.seed, 47, self.draw, where.field, where.y, where.x, band])
+        rng = seeded(self.seed, 47, self.draw, where.field, where.y, where.x, band)
         size = self.bank.size
         y, x = rng.integers(NOISE_SIDE - size, size=2)
         window = np.rot90(self._noise_map(where.field, band)[y:y + size, x:x + size], int(rng.integers(4)))
@@ -163,7 +164,7 @@ class Injected:
         if (field, band) not in self._maps:
             px = self.sky.pixel_deg * 60
             bmaj, bmin, bpa = self._beams_of(field)[band]
-            rng = np.random.default_rng([self.seed, 53, field, band])
+            rng = seeded(self.seed, 53, field, band)
             self._maps[field, band] = correlated_noise(rng, self.bank.rms[field, band], beam_kernel(
                 bmaj / px, bmin / px, bpa), (NOISE_SIDE, NOISE_SIDE)).astype(np.float32)
         return self._maps[field, band]

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .. import paths
+from ..config import seeded
 from ..constants import BAND_KEYS, PEAK_BAND
 from ..data.grid import field_size
 from ..sky.instrument import beam, render
@@ -195,7 +196,7 @@ class Views:
     reads what a fixed-view training reads)."""
 
     def __init__(self, fields, per_field: int, seed: int, size: int = 64, draw: int | None = None):
-        rng = np.random.default_rng([seed, 31] if draw is None else [seed, 31, draw])
+        rng = seeded(seed, 31) if draw is None else seeded(seed, 31, draw)
         self.fields, self.size, self.per_field, self.seed = fields, size, per_field, seed
         self.index = np.repeat(np.arange(len(fields)), per_field)
         draws = np.array([(rng.integers(4), rng.uniform()) for _ in self.index], np.float64).reshape(-1, 2)

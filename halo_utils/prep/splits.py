@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import child_seed
+
 __all__ = ["PROTOCOLS", "check_protocol", "protocol_split", "published_split", "carve_validation", "kfold_by_source", "sky_groups", "grouped_kfold",
            "source_counts"]
 
@@ -139,7 +141,7 @@ def grouped_kfold(labels: dict, groups: dict, k: int = 5, repeats: int = 1, seed
     """
     out = []
     for repeat in range(repeats):
-        rng_seed = int(np.random.default_rng([seed, repeat]).integers(2**31))
+        rng_seed = child_seed(seed, repeat)
         for fold, test in enumerate(_group_folds(list(labels), labels, groups, k, rng_seed)):
             rest = [n for n in labels if n not in set(test)]
             n_val_folds = max(2, int(round(1 / val_fraction)))

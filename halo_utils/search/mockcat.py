@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from astropy.io import fits
 
+from ..config import seeded
 from ..data.catalogue import read_source_table
 from ..sky.mock import SkyConfig, sky_root, write_sky
 from .fields import layout_manifest
@@ -53,7 +54,7 @@ def corrupt(manifest, fraction: float, seed: int, out) -> tuple:
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng([seed, 404])
+    rng = seeded(seed, 404)
     sources = sorted(manifest.source.unique())
     chosen = rng.choice(len(sources), int(round(fraction * len(sources))), replace=False)
     manifest = manifest.copy()

@@ -30,6 +30,7 @@ import numpy as np
 from astropy.io import fits
 
 from .. import cli, paths
+from ..config import seeded
 from ..constants import BAND_CENTRES_MHZ, BANDS_MHZ, BEAM_ARCMIN_200, PIXEL_DEG, cosmology
 from ..data.catalogue import DATASET_TABLE
 from ..data.images import FOLDERS
@@ -117,12 +118,12 @@ def simulate_field(seed: int, index: int, name: str, label: int, config: SkyConf
     dict with ``cube`` (n_bands, H, W) float32 Jy/beam, ``components`` (list of
     :class:`Component`) and ``field`` (the ``fields.csv`` row).
     """
-    rng = np.random.default_rng([seed, index])
+    rng = seeded(seed, index)
     ra, dec = float(rng.uniform(0, 360)), float(np.degrees(np.arcsin(rng.uniform(*np.sin(np.radians(config.dec_range))))))
     components, z, cluster = draw_components(rng, name, label, config)
     beams = [beam(b, dec, config) for b in range(len(BANDS_MHZ))]
     shape = (config.size, config.size)
-    phase = float(np.random.default_rng([seed, index, 1]).uniform(0, np.pi / 3))  # own stream: noise draws stay
+    phase = float(seeded(seed, index, 1).uniform(0, np.pi / 3))  # own stream: noise draws stay
     cube = render(components, beams, shape, config.pixel_deg, (config.sidelobe_level, config.sidelobe_min_jy, phase))
     factor = log_uniform(rng, config.rms_factor)
     field = dict(field=name, label=label, kind=_field_kind(components), ra=ra, dec=dec, z=z,
@@ -176,7 +177,7 @@ def _field_names(config: SkyConfig, seed: int) -> list:
     """(name, split, label) per field; names are shuffled so they do not reveal the class."""
     classes = [("train", 1), ("train", 0), ("test", 1), ("test", 0)]
     labels = [c for c, n in zip(classes, config.n_fields) for _ in range(n)]
-    order = np.random.default_rng([seed, 10**6]).permutation(len(labels))
+    order = seeded(seed, 10**6).permutation(len(labels))
     return [(f"mock_{i:04d}", *labels[j]) for i, j in enumerate(order)]
 
 

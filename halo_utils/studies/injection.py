@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cli
+from ..config import seeded
 from ..constants import BAND_KEYS
 from ..data.images import FOLDERS
 from ..prep.dataset import rms_with_fallback
@@ -157,7 +158,7 @@ def injections(detector, root, per_host: int = 20, seed: int = 0, hosts: int = 0
     bar = tqdm(total=len(halos), desc="injected halos", disable=not progress)
     for h, field in enumerate(fields):
         host_score, noise = scorer(field)[0]["score"], host_noise(field, fallback)
-        rng = np.random.default_rng([seed, h])
+        rng = seeded(seed, h)
         for j in range(per_host):
             halo = halos[h * per_host + j]
             injected, peak = inject(field, halo, sky, rng, fallback, noise)
