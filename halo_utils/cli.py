@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["parser", "seeds", "flat", "Seeds", "add_seeds", "SEEDS_HELP"]
+__all__ = ["parser", "seeds", "flat", "Seeds", "add_seeds", "add_study_options", "SEEDS_HELP"]
 
 SCRIPTS = ("halo-search", "halo-sweep")
 """The console scripts (pyproject.toml)."""
@@ -56,3 +56,10 @@ def add_seeds(parser: argparse.ArgumentParser, default: list, what: str = "") ->
     """The ``--seeds`` option (numbers and ranges, see :func:`seeds`), with ``default`` stated in its help."""
     parser.add_argument("--seeds", nargs="+", type=seeds, action=Seeds, default=list(default), metavar="SEED",
                         help=f"{what + ': ' if what else ''}{SEEDS_HELP} (default {' '.join(map(str, default))})")
+
+
+def add_study_options(parser: argparse.ArgumentParser, seeds: list, model: str = "I") -> None:
+    """The options every study table has: ``--profile``, ``--seeds`` (of the runs it reads) and ``--model``."""
+    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
+    add_seeds(parser, seeds, "the runs to tabulate")
+    parser.add_argument("--model", default=model, help=f"model of the runs: I, A or D (default {model})")

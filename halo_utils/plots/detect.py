@@ -186,12 +186,7 @@ def show_limits(limits):
         part = limits[limits.z_known == known]
         ax.errorbar(part.z, part.p90_w_hz, yerr=[part.p90_w_hz - part.p50_w_hz, np.zeros(len(part))], fmt=marker,
                     capsize=2, label=f"z {'from PSZ2' if known else 'assumed 0.1'}")
-    ax.set_yscale("log")
-    ax.set_xlabel("redshift")
-    ax.set_ylabel("P150 upper limit (W/Hz): 90 % found, bar to 50 %")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+    return _log_axes(fig, ax, "redshift", "P150 upper limit (W/Hz): 90 % found, bar to 50 %")
 
 
 def show_limits_mass(limits, relation: dict):
@@ -208,9 +203,14 @@ def show_limits_mass(limits, relation: dict):
     ax.plot(m, 10 ** log_p, "k-", lw=1, label=relation["label"])
     ax.fill_between(m, 10 ** (log_p - relation["scatter"]), 10 ** (log_p + relation["scatter"]), color="0.85")
     ax.set_xscale("log")
+    return _log_axes(fig, ax, "M500 (Msun, PSZ2)", "P150 (W/Hz)")
+
+
+def _log_axes(fig, ax, xlabel: str, ylabel: str):
+    """A power axis (log) with its labels and legend: the figure, laid out."""
     ax.set_yscale("log")
-    ax.set_xlabel("M500 (Msun, PSZ2)")
-    ax.set_ylabel("P150 (W/Hz)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

@@ -105,9 +105,7 @@ def main(argv=None):
     from .kinds import kinds, tag_of
 
     parser = cli.parser(__spec__.name, __doc__)
-    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
-    cli.add_seeds(parser, [0, 1], "the runs to tabulate")
-    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
+    cli.add_study_options(parser, [0, 1])
     parser.add_argument("--gleam-dir", default=None, help="the published images (default: $HALO_GLEAM_DIR)")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.studies.brightness " + " ".join(argv if argv is not None else sys.argv[1:])

@@ -260,9 +260,7 @@ def main(argv=None):
 
 
     parser = cli.parser(__spec__.name, __doc__)
-    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
-    cli.add_seeds(parser, [0], "the detectors' seeds")
-    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
+    cli.add_study_options(parser, [0])
     parser.add_argument("--fields", type=int, default=None, help="the detectors of this mock_fields override")
     parser.add_argument("--fresh-views", action="store_true", help="the detectors trained with mock_fresh_views")
     parser.add_argument("--per-host", type=int, default=20, help="halos injected into each real non-halo cluster")

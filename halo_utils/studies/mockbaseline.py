@@ -115,13 +115,12 @@ def rows(profile: str, seeds, fields, model: str = "I", fpr: float = 0.05) -> li
 def main(argv=None):
     import sys
 
-    
+
 
     parser = cli.parser(__spec__.name, __doc__)
-    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
-    cli.add_seeds(parser, [0], "the mock skies")
-    parser.add_argument("--fields", type=int, nargs="+", default=[3000], metavar="N", help="numbers of mock training fields (default 3000)")
-    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
+    cli.add_study_options(parser, [0])
+    parser.add_argument("--fields", type=int, nargs="+", default=[3000], metavar="N",
+                        help="numbers of mock training fields (default 3000)")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.studies.mockbaseline " + " ".join(argv if argv is not None else sys.argv[1:])
     text = (f"Made by `{command}`: a random forest (200 trees) on the 15 hand-made features of `prep.features`, "

@@ -128,9 +128,7 @@ def main(argv=None):
     import sys
 
     parser = cli.parser(__spec__.name, __doc__)
-    parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
-    cli.add_seeds(parser, [0, 1, 2], "the runs to tabulate")
-    parser.add_argument("--model", default="I", help="model of the runs: I, A or D (default I)")
+    cli.add_study_options(parser, [0, 1, 2])
     parser.add_argument("--fields", type=int, nargs="+", default=None, metavar="N",
                         help="tabulate the mock-only runs with these numbers of training fields")
     parser.add_argument("--fresh-views", action="store_true",

@@ -228,13 +228,10 @@ def _shortcut_part(runs: dict, gleam_dir, profile: str) -> str:
 
 
 def main(argv=None):
-
     import pandas as pd
 
     parser = cli.parser(__spec__.name, __doc__)
-    parser.add_argument("--profile", default="cpu", help="profile of the runs (default cpu)")
-    cli.add_seeds(parser, [0, 1, 2], "the runs to tabulate")
-    parser.add_argument("--model", default="I", help="model of the runs (default I)")
+    cli.add_study_options(parser, [0, 1, 2])
     parser.add_argument("--subtract-compact", action="store_true", help="the runs with compact sources subtracted")
     parser.add_argument("--train-on", default="injected", choices=("injected", "injected+gleam"),
                         help="the runs' train_on (default injected; injected+gleam: fine-tuned on the labelled sources)")

@@ -74,7 +74,6 @@ def append(profile: str = "cpu") -> str:
 
 
 def main(argv=None):
-
     parser = cli.parser(__spec__.name, __doc__)
     parser.add_argument("--profile", default="cpu", help="profile of the reference run (default cpu)")
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
