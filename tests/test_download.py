@@ -70,10 +70,9 @@ def test_offline_gives_a_clear_error(images):
 
 def test_a_bad_image_never_lands_in_the_cache(tmp_path, images):
     images["139-170"] = np.zeros((10, 10), np.float32)  # SkyView sent something wrong
-    with pytest.raises(Exception, match="shape"):
-        download_source("b", tmp_path, "TRAIN_DATA_1", get_images=local_skyview(images))
-    written = sorted(p.name for p in (tmp_path / "TRAIN_DATA_1").iterdir())
-    assert written == ["b_GLEAM_103-134MHz.fits", "b_GLEAM_72-103MHz.fits"]  # no partial or bad file
+    with pytest.raises(DownloadError, match=r"139-170 MHz.*3 tries.*not 300 x 300\)\.$"):
+        download_source("b", tmp_path, "TRAIN_DATA_1", get_images=local_skyview(images), sleep=lambda s: None)
+    assert not list(tmp_path.rglob("*.fits*"))  # every band is checked before any is written: no partial source
 
 
 def test_download_from_real_files(tmp_path, gleam_dir):

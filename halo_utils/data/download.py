@@ -24,7 +24,8 @@ from ..constants import BAND_KEYS, PIXEL_DEG
 from ..paths import atomic_write
 from .images import FOLDERS, read_image
 
-__all__ = ["SURVEYS", "DownloadError", "fetch_images", "download_source", "file_name", "write_fits"]
+__all__ = ["SURVEYS", "DownloadError", "BadImage", "checked", "fetch_images", "download_source", "file_name",
+           "write_fits"]
 
 SURVEYS = {band: f"GLEAM {band} MHz" for band in BAND_KEYS}
 PIXELS = 300
@@ -66,20 +67,41 @@ def fetch_images(position, bands=BAND_KEYS, get_images=None, retries: int = 3, b
                 hduls = get_images(position, [SURVEYS[band]], PIXELS, PIXELS * PIXEL_DEG * u.deg, timeout)
                 if not hduls:
                     raise DownloadError(f"SkyView returned no image for {position!r} in {SURVEYS[band]!r}")
-                out[band] = hduls[0]
+                out[band] = checked(hduls[0], band)
                 break
             except DownloadError:
                 raise
             except Exception as err:  # network errors come in many classes (requests, OSError, timeouts)
-                last = err
+                last = err if isinstance(err, (OSError, BadImage)) else BadImage(  # what astroquery made of a non-FITS
+                    f"SkyView's answer could not be read as a FITS image ({err.__class__.__name__}: {err})")
                 if attempt + 1 < retries:
                     sleep(backoff * 2 ** attempt)
         else:
             raise DownloadError(
                 f"could not fetch {SURVEYS[band]!r} for {position!r} after {retries} tries "
-                f"({last.__class__.__name__}: {last}). Offline? Point HALO_GLEAM_DIR at a local copy of the "
-                "published dataset instead.") from last
+                f"({last.__class__.__name__}: {last})." + ("" if isinstance(last, BadImage) else
+                " Offline? Point HALO_GLEAM_DIR at a local copy of the published dataset instead.")) from last
     return out
+
+
+class BadImage(ValueError):
+    """What SkyView sent is not the image asked for (cut short, another size, another survey): tried again."""
+
+
+def checked(hdul, band: str):
+    """``hdul`` if its primary image reads whole, is PIXELS x PIXELS and (where its header says) lies in ``band``
+    (MHz, e.g. '72-103'); else a :class:`BadImage` naming what is wrong."""
+    try:
+        data = hdul[0].data
+    except (TypeError, ValueError, OSError) as err:  # astropy's words for a file cut short
+        raise BadImage(f"the FITS file is cut short or unreadable ({err})") from err
+    if data is None or data.shape[-2:] != (PIXELS, PIXELS):
+        raise BadImage(f"the image is {None if data is None else data.shape}, not {PIXELS} x {PIXELS}")
+    low, high = (float(f) * 1e6 for f in band.split("-"))
+    freq = hdul[0].header.get("FREQ", hdul[0].header.get("CRVAL3") if hdul[0].header.get("CTYPE3") == "FREQ" else None)
+    if freq is not None and not low <= float(freq) <= high:
+        raise BadImage(f"the image is at {float(freq) / 1e6:.1f} MHz, outside the {band} MHz band asked for")
+    return hdul
 
 
 def write_fits(hdul, path: Path):

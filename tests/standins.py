@@ -1,0 +1,195 @@
+"""A SkyView stand-in on 127.0.0.1: what astroquery's SkyView client sends and reads, answered from local arrays.
+
+astroquery is pointed at it through its own configuration (``[skyview] url`` in ``astroquery.cfg`` under
+``$XDG_CONFIG_HOME/astropy``: :meth:`SkyViewStandIn.environment`), so the project's network code runs unchanged in
+a subprocess. The server answers
+
+* ``GET /current/cgi/basicform.pl``: the query form (its ``survey`` selects list the four GLEAM surveys);
+* ``GET /current/cgi/runquery.pl?Position=..&survey=..&pixels=..&size=..``: the result page, one ``FITS`` link per
+  survey;
+* ``GET /tempspace/fits/<id>.fits``: a FITS image of the requested survey, position and pixel count (noise of the
+  band's rms and one compact source at the centre, a TAN header like SkyView's).
+
+Faults are set per position (``(ra, dec)`` in degrees, rounded to 3 decimals) in ``faults``: a list of what the
+next requests for that position meet, each once, in order (a query's fault hits its result page; ``fits:`` before
+the name, e.g. ``fits:truncated``, hits the image download instead): ``500``, ``503``, ``503-retry``
+(Retry-After: 1), ``reset`` (the connection closed without an answer), ``slow`` (2 s before a good answer),
+``timeout`` (no answer for longer than the client waits), ``truncated`` (a FITS cut short), ``html`` (an error page
+where the FITS should be), ``size`` (a FITS of 200 x 200 pixels), ``survey`` (a FITS of another band's frequency).
+"""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import numpy as np
+from astropy.io import fits
+
+BANDS = {"72-103": 87.5e6, "103-134": 118.5e6, "139-170": 154.5e6, "170-231": 200.5e6}
+RMS = {"72-103": 0.054, "103-134": 0.023, "139-170": 0.015, "170-231": 0.0085}  # Jy/beam, 01_noise medians
+
+FORM = """<html><body><form method="get" action="runquery.pl">
+<input type="text" name="Position" value="">
+<select name="survey" id="Radio:GLEAM" multiple>{options}</select>
+<input type="text" name="pixels" value="300">
+<input type="text" name="size" value="">
+<input type="submit" value="Submit">
+</form></body></html>"""
+
+
+class SkyViewStandIn:
+    """A threaded HTTP server answering astroquery's SkyView client; ``requests`` records what it was asked."""
+
+    def __init__(self, faults: dict | None = None, timeout_s: float = 5.0):
+        self.faults = {k: list(v) for k, v in (faults or {}).items()}
+        self.requests, self.images, self.timeout_s = [], {}, timeout_s
+        self._lock = threading.RLock()
+        stand_in = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                stand_in._answer(self)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/current/cgi/basicform.pl"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def environment(self, folder: Path) -> dict:
+        """Environment variables that point astroquery at this server (and keep its caches in ``folder``)."""
+        config = Path(folder) / "config" / "astropy"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "astroquery.cfg").write_text(f"[skyview]\nurl = {self.url}\n")
+        (Path(folder) / "cache" / "astropy").mkdir(parents=True, exist_ok=True)
+        return dict(XDG_CONFIG_HOME=str(Path(folder) / "config"), XDG_CACHE_HOME=str(Path(folder) / "cache"))
+
+    # ----------------------------------------------------------------------------------------------- answers
+
+    def _fault(self, position: str, where: str) -> str | None:
+        """The next fault of ``position`` at ``where`` ('query' or 'fits'), taken off its list, or None."""
+        key = place(position)
+        with self._lock:
+            queue = self.faults.get(key, [])
+            if queue and (queue[0].startswith("fits:") == (where == "fits")):
+                return queue.pop(0).removeprefix("fits:")
+        return None
+
+    def _answer(self, handler):
+        url = urlparse(handler.path)
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        with self._lock:
+            self.requests.append((url.path, query))
+        if url.path.endswith("basicform.pl"):
+            options = "".join(f"<option>GLEAM {band} MHz</option>" for band in BANDS)
+            return self._send(handler, 200, FORM.format(options=options).encode(), "text/html")
+        if url.path.endswith("runquery.pl"):
+            return self._result_page(handler, query)
+        if url.path.startswith("/tempspace/fits/"):
+            return self._fits(handler, Path(url.path).stem)
+        return self._send(handler, 404, b"not found", "text/plain")
+
+    def _result_page(self, handler, query: dict):
+        position = query.get("Position", "")
+        fault = self._fault(position, "query")
+        if fault in ("500", "503", "503-retry", "reset", "timeout"):
+            return self._misbehave(handler, fault)
+        if fault == "slow":
+            time.sleep(2.0)
+        survey = query.get("survey", "")
+        band = survey.removeprefix("GLEAM ").removesuffix(" MHz")
+        if band not in BANDS:
+            return self._send(handler, 200, b"<html><body>No such survey</body></html>", "text/html")
+        key = f"img{len(self.images)}"
+        with self._lock:
+            self.images[key] = dict(position=position, band=band, pixels=int(query.get("pixels", 300)),
+                                    size=float(str(query.get("size", "3.6666")).split(",")[0]),
+                                    fault=self._fault(position, "fits"))
+        page = f'<html><body><a href="../../tempspace/fits/{key}.fits">FITS</a></body></html>'
+        return self._send(handler, 200, page.encode(), "text/html")
+
+    def _fits(self, handler, key: str):
+        job = self.images.get(key)
+        if job is None:
+            return self._send(handler, 404, b"expired", "text/plain")
+        fault = job["fault"]
+        if fault in ("500", "503", "503-retry", "reset", "timeout"):
+            return self._misbehave(handler, fault)
+        if fault == "slow":
+            time.sleep(2.0)
+        if fault == "html":
+            return self._send(handler, 200, b"<html><body>Error: image not available</body></html>", "text/html")
+        pixels = 200 if fault == "size" else job["pixels"]
+        band = "72-103" if fault == "survey" and job["band"] != "72-103" else job["band"]
+        data = image(job["position"], band, pixels, job["size"])
+        if fault == "truncated":
+            data = data[: len(data) // 2]
+        return self._send(handler, 200, data, "application/fits")
+
+    def _misbehave(self, handler, fault: str):
+        if fault == "reset":
+            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            handler.connection.close()
+            return None
+        if fault == "timeout":
+            time.sleep(self.timeout_s)
+            return self._send(handler, 504, b"gateway time-out", "text/plain")
+        handler.send_response(int(fault[:3]))
+        if fault == "503-retry":
+            handler.send_header("Retry-After", "1")
+        handler.send_header("Content-Type", "text/plain")
+        handler.send_header("Content-Length", "5")
+        handler.end_headers()
+        handler.wfile.write(b"error")
+        return None
+
+    @staticmethod
+    def _send(handler, status: int, body: bytes, kind: str):
+        handler.send_response(status)
+        handler.send_header("Content-Type", kind)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+
+def place(position: str) -> tuple:
+    """(ra, dec) in degrees, rounded to 3 decimals, of a position as astroquery sends it ("ra dec")."""
+    ra, dec = (float(v) for v in position.replace(",", " ").split()[:2])
+    return round(ra, 3), round(dec, 3)
+
+
+def image(position: str, band: str, pixels: int, size_deg: float) -> bytes:
+    """A FITS file like SkyView's: ``pixels`` square, ``size_deg`` across, centred on ``position`` ("ra dec" in
+    degrees), the band's noise and one compact source of 20 rms at the centre; seeded by the position."""
+    ra, dec = (float(v) for v in position.replace(",", " ").split()[:2])
+    rng = np.random.default_rng([int(abs(ra) * 1e4), int(abs(dec) * 1e4), int(BANDS[band] / 1e6)])
+    data = rng.normal(0.0, RMS[band], (pixels, pixels)).astype(np.float32)
+    yy, xx = np.mgrid[:pixels, :pixels] - (pixels - 1) / 2
+    data += np.float32(20 * RMS[band]) * np.exp(-(yy**2 + xx**2) / (2 * 2.0**2)).astype(np.float32)
+    header = fits.Header()
+    header["CTYPE1"], header["CTYPE2"] = "RA---TAN", "DEC--TAN"
+    header["CRPIX1"] = header["CRPIX2"] = pixels / 2 + 0.5
+    header["CDELT1"], header["CDELT2"] = -size_deg / pixels, size_deg / pixels
+    header["CRVAL1"], header["CRVAL2"] = ra, dec
+    header["CUNIT1"] = header["CUNIT2"] = "deg"
+    header["BUNIT"] = "JY/BEAM"
+    header["FREQ"] = BANDS[band]
+    header["SURVEY"] = f"GLEAM {band} MHz"
+    out = io.BytesIO()
+    fits.PrimaryHDU(data, header=header).writeto(out)
+    return out.getvalue()

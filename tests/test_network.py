@@ -1,0 +1,68 @@
+"""The networked paths through stand-in servers on 127.0.0.1: astroquery's own SkyView client, pointed at the
+stand-in by its configuration, drives the project's download code unchanged (in a subprocess, so astroquery reads
+that configuration when it is imported)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from standins import SkyViewStandIn
+
+pytest.importorskip("astroquery")
+
+DOWNLOAD = """
+import json, sys
+import pandas as pd
+from halo_utils.search.fields import download_fields
+table = pd.DataFrame(json.loads(sys.argv[1]))
+found, failures = download_fields(table, sys.argv[2], progress=False, backoff=0.05, timeout=float(sys.argv[3]))
+print(json.dumps(dict(found={n: int((found.source == n).sum()) for n in table.name}, failures=failures)))
+"""
+
+
+def _download(stand_in, clusters: dict, cache, tmp_path, timeout: float = 10.0) -> dict:
+    """download_fields of ``clusters`` (name -> (ra, dec)) in a subprocess pointed at ``stand_in``."""
+    table = [dict(name=n, ra_deg=ra, dec_deg=dec) for n, (ra, dec) in clusters.items()]
+    env = dict(os.environ, **stand_in.environment(tmp_path / "astropy"))
+    done = subprocess.run([sys.executable, "-c", DOWNLOAD, json.dumps(table), str(cache), str(timeout)], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_astroquery_downloads_through_the_stand_in_and_a_second_run_reads_the_cache(tmp_path):
+    clusters = {"A": (10.0, -30.0), "B": (20.5, -20.25)}
+    with SkyViewStandIn() as skyview:
+        first = _download(skyview, clusters, tmp_path / "cache", tmp_path)
+        asked = len(skyview.requests)
+        again = _download(skyview, clusters, tmp_path / "cache", tmp_path)
+        assert len(skyview.requests) == asked  # the second run reads only the cache
+    assert first == again == dict(found={"A": 4, "B": 4}, failures={})
+    surveys = {q["survey"] for path, q in skyview.requests if path.endswith("runquery.pl")}
+    assert surveys == {f"GLEAM {b} MHz" for b in ("72-103", "103-134", "139-170", "170-231")}
+    assert sorted(p.name for p in (tmp_path / "cache" / "A").iterdir()) == sorted(
+        f"A_GLEAM_{b}MHz.fits" for b in ("72-103", "103-134", "139-170", "170-231"))
+
+
+@pytest.mark.parametrize("fault, recovers", [
+    ("500", True), ("503-retry", True), ("reset", True), ("slow", True),
+    ("fits:truncated", False), ("fits:html", False), ("fits:size", False), ("fits:survey", False)])
+def test_each_fault_is_retried_or_named_and_leaves_no_partial_file(fault, recovers, tmp_path):
+    """A passing fault (once) is retried; one that lasts (three times, every try) is named in the failures, no
+    partial file is left in the cache, and the other cluster is not affected."""
+    clusters = {"bad": (30.0, -10.0), "good": (40.0, 0.0)}
+    times = 1 if recovers else 3
+    with SkyViewStandIn({(30.0, -10.0): [fault] * times}) as skyview:
+        out = _download(skyview, clusters, tmp_path / "cache", tmp_path)
+    assert out["found"]["good"] == 4 and "good" not in out["failures"]
+    if recovers:
+        assert out["found"]["bad"] == 4 and not out["failures"]
+    else:
+        why = out["failures"]["bad"]
+        assert list(out["failures"]) == ["bad"] and "GLEAM" in why and "after 3 tries" in why
+        assert ("BadImage" in why) == fault.startswith("fits:") and "Offline?" not in why
+        assert out["found"]["bad"] == 0
+    leftovers = [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.name.endswith(".fits")]
+    assert not leftovers, leftovers
