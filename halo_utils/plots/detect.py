@@ -184,7 +184,7 @@ def show_limits(limits):
     fig, ax = plt.subplots(figsize=(5, 3.6))
     for known, marker in ((True, "o"), (False, "^")):
         part = limits[limits.z_known == known]
-        ax.errorbar(part.z, part.p90_w_hz, yerr=[part.p90_w_hz - part.p50_w_hz, np.zeros(len(part))], fmt=marker,
+        ax.errorbar(part.z, part.p90_w_hz, yerr=[_down_to_p50(part), np.zeros(len(part))], fmt=marker,
                     capsize=2, label=f"z {'from PSZ2' if known else 'assumed 0.1'}")
     return _log_axes(fig, ax, "redshift", "P150 upper limit (W/Hz): 90 % found, bar to 50 %")
 
@@ -196,14 +196,19 @@ def show_limits_mass(limits, relation: dict):
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     part = limits.dropna(subset=["m500", "p90_w_hz"])
-    low = np.where(np.isfinite(part.p50_w_hz), part.p90_w_hz - part.p50_w_hz, 0.0)
-    ax.errorbar(part.m500 * 1e14, part.p90_w_hz, yerr=[low, np.zeros(len(part))], fmt="v", capsize=2,
+    ax.errorbar(part.m500 * 1e14, part.p90_w_hz, yerr=[_down_to_p50(part), np.zeros(len(part))], fmt="v", capsize=2,
                 label=f"upper limits, this detector ({len(part)} clusters)")
     m, log_p = np.asarray(relation["m500"]) * 1e14, np.asarray(relation["log_p"])
     ax.plot(m, 10 ** log_p, "k-", lw=1, label=relation["label"])
     ax.fill_between(m, 10 ** (log_p - relation["scatter"]), 10 ** (log_p + relation["scatter"]), color="0.85")
     ax.set_xscale("log")
     return _log_axes(fig, ax, "M500 (Msun, PSZ2)", "P150 (W/Hz)")
+
+
+def _down_to_p50(limits) -> np.ndarray:
+    """The bar from P(S90) down to P(S50); none where S50 is missing or, as medians over different seeds can give,
+    not below S90."""
+    return np.nan_to_num(np.clip((limits.p90_w_hz - limits.p50_w_hz).to_numpy(float), 0, None))
 
 
 def _log_axes(fig, ax, xlabel: str, ylabel: str):
