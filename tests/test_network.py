@@ -47,22 +47,24 @@ def test_astroquery_downloads_through_the_stand_in_and_a_second_run_reads_the_ca
 
 
 @pytest.mark.parametrize("fault, recovers", [
-    ("500", True), ("503-retry", True), ("reset", True), ("slow", True),
+    ("500", True), ("503", True), ("503-retry", True), ("reset", True), ("slow", True), ("timeout", True),
+    ("500", False), ("fits:reset", False),
     ("fits:truncated", False), ("fits:html", False), ("fits:size", False), ("fits:survey", False)])
 def test_each_fault_is_retried_or_named_and_leaves_no_partial_file(fault, recovers, tmp_path):
     """A passing fault (once) is retried; one that lasts (three times, every try) is named in the failures, no
     partial file is left in the cache, and the other cluster is not affected."""
     clusters = {"bad": (30.0, -10.0), "good": (40.0, 0.0)}
     times = 1 if recovers else 3
-    with SkyViewStandIn({(30.0, -10.0): [fault] * times}) as skyview:
-        out = _download(skyview, clusters, tmp_path / "cache", tmp_path)
+    with SkyViewStandIn({(30.0, -10.0): [fault] * times}, timeout_s=3.0) as skyview:
+        out = _download(skyview, clusters, tmp_path / "cache", tmp_path, timeout=1.0)
     assert out["found"]["good"] == 4 and "good" not in out["failures"]
     if recovers:
         assert out["found"]["bad"] == 4 and not out["failures"]
     else:
         why = out["failures"]["bad"]
         assert list(out["failures"]) == ["bad"] and "GLEAM" in why and "after 3 tries" in why
-        assert ("BadImage" in why) == fault.startswith("fits:") and "Offline?" not in why
+        assert ("BadImage" in why) == (fault in ("fits:truncated", "fits:html", "fits:size", "fits:survey"))
+        assert ("try again later" in why) == (fault == "500") and ("Offline?" in why) == (fault == "fits:reset")
         assert out["found"]["bad"] == 0
     leftovers = [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.name.endswith(".fits")]
     assert not leftovers, leftovers

@@ -79,9 +79,17 @@ def fetch_images(position, bands=BAND_KEYS, get_images=None, retries: int = 3, b
         else:
             raise DownloadError(
                 f"could not fetch {SURVEYS[band]!r} for {position!r} after {retries} tries "
-                f"({last.__class__.__name__}: {last})." + ("" if isinstance(last, BadImage) else
-                " Offline? Point HALO_GLEAM_DIR at a local copy of the published dataset instead.")) from last
+                f"({last.__class__.__name__}: {last})." + _hint(last)) from last
     return out
+
+
+def _hint(error: Exception) -> str:
+    """What a user can do about the last error of a download."""
+    if isinstance(error, BadImage):
+        return ""
+    if getattr(error, "response", None) is not None:  # SkyView answered, with an HTTP error
+        return " SkyView is answering with errors: try again later."
+    return " Offline? Point HALO_GLEAM_DIR at a local copy of the published dataset instead."
 
 
 class BadImage(ValueError):
