@@ -148,7 +148,8 @@ def main(argv=None):
     parser = cli.parser(__spec__.name, __doc__)
     parser.add_argument("--out", required=True, help="dataset root folder to write into")
     parser.add_argument("--name", help="one source: a name SkyView resolves")
-    parser.add_argument("--folder", default="TRAIN_DATA_1", choices=list(FOLDERS), help="with --name: the folder (split and class) to write it into")
+    parser.add_argument("--folder", default="TRAIN_DATA_1", choices=list(FOLDERS),
+                        help="with --name: the folder (split and class) to write it into")
     parser.add_argument("--table", help="every source of a CSV with columns source, split, label, ra_deg, dec_deg")
     args = parser.parse_args(argv)
     if args.table:
