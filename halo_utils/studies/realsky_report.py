@@ -28,6 +28,7 @@ import numpy as np
 
 from .. import cli, paths
 from ..config import run_name
+from ..constants import BAND_KEYS
 from ..data.catalogue import read_source_table
 from ..detect.classify import run_tag
 from ..detect.oof import auc_by_kind, paired_auc_difference
@@ -36,17 +37,19 @@ from . import report
 from .reference import commit
 from .report import markdown
 
-__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "relation", "redshift_rows", "limit_rows", "main"]
+__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "band_rows", "relation", "redshift_rows", "limit_rows", "main"]
 
 
 def load(profile: str, seed: int, model: str = "I", subtract_compact: bool = False,
-         train_on: str = "injected") -> dict | None:
+         train_on: str = "injected", bands: list | None = None) -> dict | None:
     """A seed's injected run: its JSON (``summary``), and from its folds' records the ``injections``, ``scores``,
     ``before`` (a fine-tuned run's scores before the fine-tuning; else empty) and ``limits`` tables (pandas); None if
     the run is not there."""
     import pandas as pd
 
-    name = run_name(profile, seed, "gleam", run_tag(model, "kfold", train_on, subtract_compact=subtract_compact))
+    overrides = None if bands is None or list(bands) == list(range(len(BAND_KEYS))) else {"bands": list(bands)}
+    name = run_name(profile, seed, "gleam", run_tag(model, "kfold", train_on, subtract_compact=subtract_compact,
+                                                    overrides=overrides))
     path = paths.results_dir("05_classifier") / f"{name}.json"
     if not path.exists():
         return None
@@ -227,6 +230,31 @@ def _shortcut_part(runs: dict, gleam_dir, profile: str) -> str:
             "before any subtraction.\n\n" + markdown(shortcut_rows(runs, observed)))
 
 
+def band_rows(profile: str, seeds, model: str, band_sets: list, kinds: dict) -> list:
+    """Per seed and set of bands (the four first): completeness at peak S/N >= 5 and false positives on held-out
+    real cut-outs, the AUCs, and the AUC change from the four-band run of the same seed and folds."""
+    rows = []
+    for seed in seeds:
+        full = load(profile, seed, model)
+        for bands in [list(range(len(BAND_KEYS)))] + [b for b in band_sets if b != list(range(len(BAND_KEYS)))]:
+            run = full if len(bands) == len(BAND_KEYS) else load(profile, seed, model, bands=bands)
+            if run is None:
+                continue
+            s = run["summary"]
+            kind = {r["against"]: r for r in s["auc_by_kind"]}
+            cols = ["source", "label", "score", "repeat"]
+            change = "-" if run is full or full is None else " / ".join(
+                f"{r['mean difference']}" for r in _difference_rows([(run["scores"][cols], full["scores"][cols])], kinds))
+            rows.append({"seed": seed, "bands (MHz)": ", ".join(BAND_KEYS[b] for b in bands),
+                         "completeness, peak S/N >= 5": _interval(s["completeness_real_snr5"],
+                                                                  s["completeness_real_snr5_ci"]),
+                         "false positives": f"{s['fpr_real']:.3f}",
+                         "AUC, all 23 others": _interval(s["oof_source_auc"], s["oof_source_auc_ci"]),
+                         "AUC, 14 clusters": _interval(kind[CLUSTERS]["auc"], kind[CLUSTERS]["ci"]),
+                         "AUC change from four bands (all / clusters)": change})
+    return rows
+
+
 def main(argv=None):
     import pandas as pd
 
@@ -235,10 +263,23 @@ def main(argv=None):
     parser.add_argument("--subtract-compact", action="store_true", help="the runs with compact sources subtracted")
     parser.add_argument("--train-on", default="injected", choices=("injected", "injected+gleam"),
                         help="the runs' train_on (default injected; injected+gleam: fine-tuned on the labelled sources)")
+    parser.add_argument("--band-sets", nargs="+", default=None, metavar="I,J,K",
+                        help="instead: the table of what dropping bands costs, e.g. 1,2,3 0,1,2 (band indices, 0 = "
+                             "72-103 MHz), written to realsky_bands_<profile>.md")
     parser.add_argument("--gleam-dir", default=None, help="published dataset (default $HALO_GLEAM_DIR), for the central "
                                                           "peaks; without it that table is left out")
     args = parser.parse_args(argv)
     command = "python -m halo_utils.studies.realsky_report " + " ".join(argv if argv is not None else sys.argv[1:])
+    if args.band_sets:
+        table = read_source_table(None)
+        rows = band_rows(args.profile, args.seeds, args.model, [[int(b) for b in s.split(",")] for s in args.band_sets],
+                         dict(zip(table.source, table.kind)))
+        report.write(f"realsky_bands_{args.profile}.md", f"Made by `{command}` at commit {commit()}: `train_on='injected'`, "
+                     f"model {args.model}, the network given only some bands (`-p training_overrides '{{\"bands\": "
+                     "[...]}'`), each set of bands on the same folds as the four-band run of its seed. Completeness: "
+                     "held-out real cut-outs, host-field intervals; AUC: out of fold, source intervals; the change: "
+                     "paired, sources resampled.\n\n" + markdown(rows))
+        return
     runs = {s: r for s in args.seeds if (r := load(args.profile, s, args.model, args.subtract_compact, args.train_on)) is not None}
     if not runs:
         raise SystemExit(f"no train_on={args.train_on!r} run of model {args.model} in {paths.results_dir('05_classifier')}")
