@@ -22,8 +22,6 @@ def test_the_reference_run_is_appended_once_per_commit(tmp_path, monkeypatch):
 
 def _fake_run(root, tag: str, scores: dict, kinds: dict):
     """A train_on='injected' run's JSON and one fold record, as 05_classifier leaves them, with these source scores."""
-    import json
-
     from sklearn.metrics import roc_auc_score
 
     from halo_utils import paths
@@ -50,7 +48,8 @@ def test_the_band_table_pairs_each_band_set_with_the_four_band_run(tmp_path, mon
 
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     rng = np.random.default_rng(0)
-    kinds = {f"h{i}": "halo" for i in range(8)} | {f"c{i}": "cluster without reported diffuse emission" for i in range(8)}
+    clusters = {f"c{i}": "cluster without reported diffuse emission" for i in range(8)}
+    kinds = {f"h{i}": "halo" for i in range(8)} | clusters
     label = np.array([k == "halo" for k in kinds.values()], float)
     full = _fake_run(tmp_path, "I_kfold_injected_cpu_seed0", dict(zip(kinds, label + rng.normal(0, 0.6, 16))), kinds)
     fewer = _fake_run(tmp_path, "I_kfold_injected_bands1-2-3_cpu_seed0", dict(zip(kinds, rng.normal(0, 1, 16))), kinds)
