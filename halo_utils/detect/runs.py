@@ -18,7 +18,7 @@ from pathlib import Path
 from .. import config, paths
 from ..data.images import read_dataset
 from ..prep import dataset, splits
-from . import artefact, classify, crossval, mocktrain, realsky
+from . import artefact, classify, crossval, mocktrain, realsky, realsky_measure
 
 __all__ = ["Run", "setup", "mock_detector", "real_sky", "cross_validate", "headline", "single_split", "split_headline",
            "summary"]
@@ -121,10 +121,10 @@ def real_sky(run: Run) -> dict | None:
         return None
     result = realsky.run(run.sources, run.model, run.settings, run.training, run.seed, run.workdir, run.root,
                          tune=run.train_on == "injected+gleam")
-    table = realsky.limits_table(result)
+    table = realsky_measure.limits_table(result)
     where = paths.results_dir("05_classifier") / f"{run.name}_limits.csv"
     paths.atomic_write(where, lambda tmp: table.to_csv(tmp, index=False))
-    return dict(result, summary=realsky.summary(result), limits=table, limits_path=where)
+    return dict(result, summary=realsky_measure.summary(result), limits=table, limits_path=where)
 
 
 def cross_validate(run: Run, mock: dict | None = None) -> dict | None:

@@ -32,7 +32,7 @@ from ..constants import BAND_KEYS
 from ..data.catalogue import read_source_table
 from ..detect.classify import run_tag
 from ..detect.oof import auc_by_kind, paired_auc_difference
-from ..detect.realsky import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
+from ..detect.realsky_measure import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
 from . import report
 from .reference import commit
 from .report import markdown
