@@ -1,7 +1,7 @@
 """The mock-sky detector on real skies (``train_on='mock'`` of notebook 05): the real clusters, none of them seen;
 halos injected into the real clusters without one; the labelled halos beside mock halos that look as bright.
 
-    study = mockonly.run(run, mock)   # run: halo_utils.detect.runs.setup(...); mock: runs.mock_detector(run)
+    study = mockonly.measure(run, mock)   # run: halo_utils.detect.runs.setup(...); mock: runs.mock_detector(run)
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from ..prep.noise import noise_table
 from ..search.run import labelled
 from . import brightness, injection, kinds
 
-__all__ = ["run"]
+__all__ = ["measure"]
 
 
-def run(run, mock: dict, per_host: int | None = None) -> dict:
+def measure(run, mock: dict, per_host: int | None = None) -> dict:
     """``real`` (the real clusters scored, with ``label``), ``transfer`` (their summary), ``injected`` and its
     ``completeness`` table, ``side_by_side`` (labelled and mock halos per bin of central peak S/N) and ``summary``
     (the run's JSON entries: transfer, real_scores, injection, brightness)."""
