@@ -1,14 +1,15 @@
-"""The networked paths through stand-in servers on 127.0.0.1: astroquery's own SkyView client, pointed at the
-stand-in by its configuration, drives the project's download code unchanged (in a subprocess, so astroquery reads
+"""The networked paths through stand-in servers on 127.0.0.1: astroquery's own SkyView and VizieR clients, pointed at the
+stand-ins by their configuration and environment, drive the project's download code unchanged (in a subprocess, so astroquery reads
 that configuration when it is imported)."""
 
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from standins import SkyViewStandIn
+from standins import SkyViewStandIn, VizierStandIn, environment
 
 pytest.importorskip("astroquery")
 
@@ -25,7 +26,7 @@ print(json.dumps(dict(found={n: int((found.source == n).sum()) for n in table.na
 def _download(stand_in, clusters: dict, cache, tmp_path, timeout: float = 10.0) -> dict:
     """download_fields of ``clusters`` (name -> (ra, dec)) in a subprocess pointed at ``stand_in``."""
     table = [dict(name=n, ra_deg=ra, dec_deg=dec) for n, (ra, dec) in clusters.items()]
-    env = dict(os.environ, **stand_in.environment(tmp_path / "astropy"))
+    env = dict(os.environ, **environment(tmp_path / "astropy", skyview=stand_in))
     done = subprocess.run([sys.executable, "-c", DOWNLOAD, json.dumps(table), str(cache), str(timeout)], env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -68,3 +69,67 @@ def test_each_fault_is_retried_or_named_and_leaves_no_partial_file(fault, recove
         assert out["found"]["bad"] == 0
     leftovers = [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.name.endswith(".fits")]
     assert not leftovers, leftovers
+
+
+# ----------------------------------------------------------------------------------------------- VizieR
+
+PSZ2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "catalogues" / "psz2"
+
+CATALOGUE = """
+import json, sys
+from halo_utils.search import catalogues
+try:
+    table = catalogues.standard(catalogues.fetch(sys.argv[1], timeout=1.0, backoff=0.05), sys.argv[1])
+    print(json.dumps(dict(rows=len(table), names=table.name.tolist()[:3], ra=table.ra_deg.tolist()[:3])))
+except catalogues.CatalogueError as err:
+    print(json.dumps(dict(error=str(err))))
+"""
+
+
+def _catalogue(stand_in, name: str, tmp_path) -> dict:
+    """catalogues.fetch + standard of ``name`` in a subprocess whose astroquery talks to ``stand_in``."""
+    env = dict(os.environ, HALO_ROOT=str(tmp_path / "root"), **environment(tmp_path / "astropy", vizier=stand_in))
+    done = subprocess.run([sys.executable, "-c", CATALOGUE, name], env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def psz2_dir():
+    if not (PSZ2 / "ReadMe").exists():
+        pytest.skip(f"the Planck PSZ2 catalogue (ReadMe + psz2.dat) not found at {PSZ2}")
+    return PSZ2
+
+
+def test_psz2_from_the_vizier_stand_in_equals_the_local_files_and_is_cached(psz2_dir, tmp_path):
+    from halo_utils.search import catalogues
+
+    local = catalogues.catalogue("psz2", psz2_dir)
+    with VizierStandIn({"J/A+A/594/A27/psz2": psz2_dir}, tmp_path) as vizier:
+        first = _catalogue(vizier, "psz2", tmp_path)
+        again = _catalogue(vizier, "psz2", tmp_path)
+    assert len(vizier.queries) == 1  # the second run read the cache
+    query = vizier.queries[0]
+    assert query["-source"] == "J/A+A/594/A27/psz2" and query["-out.max"] == "unlimited"
+    assert first == again and first["rows"] == len(local) == 1232
+    assert first["names"] == local.name.tolist()[:3] and first["ra"] == pytest.approx(local.ra_deg.tolist()[:3])
+
+
+@pytest.mark.parametrize("fault, times", [
+    ("500", 1), ("503-retry", 1), ("reset", 1), ("timeout", 1), ("empty", 1), ("malformed", 1), ("html", 1),
+    ("500", 3), ("empty", 3), ("malformed", 3)])
+def test_each_vizier_fault_is_retried_or_named_and_writes_nothing(psz2_dir, fault, times, tmp_path):
+    """A passing fault is retried (a broken answer is not handed back from astroquery's cache); a lasting one
+    ends in an error that names the catalogue and the fault, and leaves no cached catalogue behind."""
+    with VizierStandIn({"J/A+A/594/A27/psz2": psz2_dir}, tmp_path, faults=[fault] * times, timeout_s=3.0) as vizier:
+        out = _catalogue(vizier, "psz2", tmp_path)
+    cached = list((tmp_path / "root").rglob("*.ecsv"))
+    if times == 1:
+        assert out.get("rows") == 1232, out
+        assert len(vizier.queries) == 2 and len(cached) == 1
+    else:
+        assert "psz2 (J/A+A/594/A27/psz2)" in out["error"] and "after 3 tries" in out["error"], out
+        why = {"500": "HTTPError", "empty": "no table", "malformed": "TableParseError"}[fault]
+        assert why in out["error"], out
+        assert len(vizier.queries) == 3 and not cached

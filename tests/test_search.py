@@ -64,7 +64,7 @@ def test_fetch_caches_the_vizier_table_and_reads_the_cache_offline(tmp_path, mon
 def test_offline_without_a_cache_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setenv("HALO_ROOT", str(tmp_path))
     with pytest.raises(catalogues.CatalogueError, match=r"psz2 .*Offline\? .*--catalogue-file"):
-        catalogues.fetch("psz2", vizier=LocalVizier(error=TimeoutError("timed out")))
+        catalogues.fetch("psz2", vizier=LocalVizier(error=TimeoutError("timed out")), backoff=0)
 
 
 def test_sexagesimal_cds_positions_and_unknown_columns(tmp_path):

@@ -23,6 +23,7 @@ The GLEAM sky is south of Dec +30 deg: :func:`standard` cuts there.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import numpy as np
@@ -99,12 +100,16 @@ def read_local(path):
         raise CatalogueError(f"{path}: not a readable catalogue ({err.__class__.__name__}: {err})") from err
 
 
-def fetch(name: str, vizier=None, timeout: float = 60.0, refresh: bool = False):
+def fetch(name: str, vizier=None, timeout: float = 60.0, refresh: bool = False, retries: int = 3,
+          backoff: float = 2.0, sleep=time.sleep):
     """A catalogue from VizieR, cached in :func:`cache_path` (a second call reads the cache).
 
     ``vizier``: an object with ``get_catalogs(id)`` (astroquery's ``Vizier`` by default; tests
-    substitute one that reads local files). Offline, without a cache, a :class:`CatalogueError`
-    says how to give the catalogue as a file instead.
+    substitute one that reads local files). A failed query (HTTP error, lost connection, time-out, an
+    answer that is not a VOTable or holds no table) is tried ``retries`` times, ``backoff`` x 2^n seconds
+    apart, with astroquery's own cache off (it would hand back a broken answer on every try, and for a week);
+    then a :class:`CatalogueError` names the catalogue and the last error and says how to give the catalogue
+    as a file instead. Nothing is written unless a table with positions arrived.
     """
     spec, cache = _spec(name), cache_path(name)
     if cache.exists() and not refresh:
@@ -113,26 +118,50 @@ def fetch(name: str, vizier=None, timeout: float = 60.0, refresh: bool = False):
         from astroquery.vizier import Vizier
 
         vizier = Vizier(columns=["**", "_RAJ2000", "_DEJ2000"], row_limit=-1, timeout=timeout)
-    try:
-        tables = vizier.get_catalogs(spec.vizier)
-    except Exception as err:  # network errors come in many classes (requests, OSError, timeouts)
-        raise CatalogueError(f"could not fetch {name} ({spec.vizier}) from VizieR ({err.__class__.__name__}: {err}). "
-                             f"Offline? Download it once where there is network, or pass its CDS files: "
-                             f"--catalogue-file DIR (ReadMe + data file)") from err
-    table = _pick_table(name, spec, tables)
+    last = None
+    for attempt in range(retries):
+        try:
+            table = _pick_table(name, spec, _query(vizier, spec.vizier))
+            break
+        except _Layout as err:  # the catalogue arrived but is not what the reader expects: no use asking again
+            raise CatalogueError(str(err)) from None
+        except Exception as err:  # network errors come in many classes (requests, OSError, timeouts, parse errors)
+            last = err
+            if attempt + 1 < retries:
+                sleep(backoff * 2 ** attempt)
+    else:
+        raise CatalogueError(f"could not fetch {name} ({spec.vizier}) from VizieR after {retries} tries "
+                             f"({last.__class__.__name__}: {last}). Offline? Download it once where there is "
+                             f"network, or pass its CDS files: --catalogue-file DIR (ReadMe + data file)") from last
     cache.parent.mkdir(parents=True, exist_ok=True)
     paths.atomic_write(cache, lambda tmp: table.write(tmp, format="ascii.ecsv", overwrite=True))
     return table
 
 
+class _Layout(CatalogueError):
+    """VizieR sent the catalogue, but no table of it has positions."""
+
+
+def _query(vizier, identifier: str):
+    """``vizier.get_catalogs(identifier)`` with astroquery's response cache off."""
+    try:
+        from astroquery import cache_conf
+    except ImportError:  # a stand-in client without astroquery installed
+        return vizier.get_catalogs(identifier)
+    with cache_conf.set_temp("cache_active", False):
+        return vizier.get_catalogs(identifier)
+
+
 def _pick_table(name: str, spec: Spec, tables):
+    if tables is None or not hasattr(tables, "__len__") or isinstance(tables, (str, bytes)):
+        raise CatalogueError(f"VizieR's answer for {name} ({spec.vizier}) is not a VOTable")
     if len(tables) == 0:
         raise CatalogueError(f"VizieR returned no table for {name} ({spec.vizier})")
     keys = list(tables.keys()) if hasattr(tables, "keys") else [str(i) for i in range(len(tables))]
     for key, table in zip(keys, tables):
         if (not spec.table or key.endswith(spec.table)) and _find(table.colnames, _RA) and _find(table.colnames, _DEC):
             return table
-    raise CatalogueError(f"{name} ({spec.vizier}): no table with positions among {keys}")
+    raise _Layout(f"{name} ({spec.vizier}): no table with positions among {keys}")
 
 
 def _find(columns, candidates) -> str | None:

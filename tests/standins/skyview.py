@@ -1,7 +1,7 @@
 """A SkyView stand-in on 127.0.0.1: what astroquery's SkyView client sends and reads, answered from local arrays.
 
 astroquery is pointed at it through its own configuration (``[skyview] url`` in ``astroquery.cfg`` under
-``$XDG_CONFIG_HOME/astropy``: :meth:`SkyViewStandIn.environment`), so the project's network code runs unchanged in
+``$XDG_CONFIG_HOME/astropy``: :func:`standins.environment`), so the project's network code runs unchanged in
 a subprocess. The server answers
 
 * ``GET /current/cgi/basicform.pl``: the query form (its ``survey`` selects list the four GLEAM surveys);
@@ -70,14 +70,6 @@ class SkyViewStandIn:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
-
-    def environment(self, folder: Path) -> dict:
-        """Environment variables that point astroquery at this server (and keep its caches in ``folder``)."""
-        config = Path(folder) / "config" / "astropy"
-        config.mkdir(parents=True, exist_ok=True)
-        (config / "astroquery.cfg").write_text(f"[skyview]\nurl = {self.url}\n")
-        (Path(folder) / "cache" / "astropy").mkdir(parents=True, exist_ok=True)
-        return dict(XDG_CONFIG_HOME=str(Path(folder) / "config"), XDG_CACHE_HOME=str(Path(folder) / "cache"))
 
     # ----------------------------------------------------------------------------------------------- answers
 
