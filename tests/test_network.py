@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-from standins import SkyViewStandIn, VizierStandIn, environment
+from halo_utils.studies.standins import SkyViewStandIn, VizierStandIn, environment
 
 pytest.importorskip("astroquery")
 
@@ -18,16 +20,19 @@ import json, sys
 import pandas as pd
 from halo_utils.search.fields import download_fields
 table = pd.DataFrame(json.loads(sys.argv[1]))
-found, failures = download_fields(table, sys.argv[2], progress=False, backoff=0.05, timeout=float(sys.argv[3]))
+found, failures = download_fields(table, sys.argv[2], progress=False, backoff=0.05, timeout=float(sys.argv[3]),
+                                  workers=int(sys.argv[4]), rate=float(sys.argv[5]))
 print(json.dumps(dict(found={n: int((found.source == n).sum()) for n in table.name}, failures=failures)))
 """
 
 
-def _download(stand_in, clusters: dict, cache, tmp_path, timeout: float = 10.0) -> dict:
+def _download(stand_in, clusters: dict, cache, tmp_path, timeout: float = 10.0, workers: int = 4,
+              rate: float = 0.0) -> dict:
     """download_fields of ``clusters`` (name -> (ra, dec)) in a subprocess pointed at ``stand_in``."""
     table = [dict(name=n, ra_deg=ra, dec_deg=dec) for n, (ra, dec) in clusters.items()]
     env = dict(os.environ, **environment(tmp_path / "astropy", skyview=stand_in))
-    done = subprocess.run([sys.executable, "-c", DOWNLOAD, json.dumps(table), str(cache), str(timeout)], env=env,
+    done = subprocess.run([sys.executable, "-c", DOWNLOAD, json.dumps(table), str(cache), str(timeout), str(workers),
+                           str(rate)], env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -69,6 +74,38 @@ def test_each_fault_is_retried_or_named_and_leaves_no_partial_file(fault, recove
         assert out["found"]["bad"] == 0
     leftovers = [p.name for p in (tmp_path / "cache").rglob("*") if p.is_file() and not p.name.endswith(".fits")]
     assert not leftovers, leftovers
+
+
+def test_parallel_downloads_give_the_serial_result_at_the_set_rate(tmp_path, gleam_dir):
+    """Four workers fetch the same files as one (published fields served by position), with a lasting fault on
+    one cluster; the throttle keeps the image queries to ``rate`` per second (calls are spaced exactly, as the test
+    below shows; the server sees them a little bunched, as each new client first asks for the form)."""
+    clusters = {f"C{i}": (15.0 * i, -60.0 + 8 * i) for i in range(6)}
+    faults = {(30.0, -44.0): ["fits:truncated"] * 3}
+    out = {}
+    for workers in (1, 4):
+        with SkyViewStandIn(dict(faults), fields=gleam_dir, latency_s=0.2) as skyview:
+            out[workers] = _download(skyview, clusters, tmp_path / f"cache{workers}", tmp_path, workers=workers, rate=8)
+            starts = sorted(t for t, (path, _) in zip(skyview.times, skyview.requests) if path.endswith("runquery.pl"))
+        assert (len(starts) - 1) / (starts[-1] - starts[0]) <= 8 * 1.1, np.diff(starts)  # at most 8 queries/s
+    assert out[1] == out[4] and list(out[1]["failures"]) == ["C2"]
+    for name in clusters:
+        for a, b in zip(sorted((tmp_path / "cache1" / name).glob("*.fits")), sorted((tmp_path / "cache4" / name).glob("*.fits"))):
+            assert a.read_bytes() == b.read_bytes()
+
+
+def test_the_throttle_spaces_calls_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from halo_utils.search.fields import Throttle
+
+    times = []
+    call = Throttle(rate=20).wrap(lambda: times.append(time.monotonic()))
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: call(), range(12)))
+    gaps = np.diff(sorted(times))
+    assert len(times) == 12 and gaps.min() >= 0.05 - 0.005, gaps
+    assert Throttle(rate=0).gap == 0.0
 
 
 # ----------------------------------------------------------------------------------------------- VizieR

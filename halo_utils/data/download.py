@@ -13,6 +13,7 @@ Command line::
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from ..constants import BAND_KEYS, PIXEL_DEG
 from ..paths import atomic_write
 from .images import FOLDERS, read_image
 
-__all__ = ["SURVEYS", "DownloadError", "BadImage", "checked", "fetch_images", "download_source", "file_name",
+__all__ = ["SURVEYS", "DownloadError", "BadImage", "checked", "fetch_images", "skyview_images", "download_source", "file_name",
            "write_fits"]
 
 SURVEYS = {band: f"GLEAM {band} MHz" for band in BAND_KEYS}
@@ -40,11 +41,18 @@ def file_name(source: str, band: str) -> str:
     return f"{source}_GLEAM_{band}MHz.fits"
 
 
-def _skyview_get_images(position, survey, pixels, width, timeout):
-    from astroquery.skyview import SkyView
+def skyview_images(position, survey, pixels, width, timeout):
+    """astroquery's ``SkyView.get_images``, with one client per thread (parallel downloads share no session)."""
+    from astroquery.skyview import SkyViewClass
 
-    SkyView.TIMEOUT = timeout
-    return SkyView.get_images(position=position, survey=survey, pixels=pixels, width=width, height=width)
+    client = getattr(_clients, "skyview", None)
+    if client is None:
+        client = _clients.skyview = SkyViewClass()
+    client.TIMEOUT = timeout
+    return client.get_images(position=position, survey=survey, pixels=pixels, width=width, height=width)
+
+
+_clients = threading.local()
 
 
 def fetch_images(position, bands=BAND_KEYS, get_images=None, retries: int = 3, backoff: float = 2.0,
@@ -58,7 +66,7 @@ def fetch_images(position, bands=BAND_KEYS, get_images=None, retries: int = 3, b
     -------
     dict band -> HDUList
     """
-    get_images = get_images or _skyview_get_images
+    get_images = get_images or skyview_images
     out = {}
     for band in bands:
         last = None

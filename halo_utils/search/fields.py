@@ -15,16 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..constants import BAND_KEYS, BANDS_MHZ
-from ..data.download import DownloadError, fetch_images, file_name, write_fits
+from ..data.download import DownloadError, fetch_images, skyview_images, file_name, write_fits
 from ..data.images import DataError, parse_filename, read_image
 
 __all__ = ["Field", "MANIFEST_COLUMNS", "band_of", "read_field", "draft_manifest", "read_manifest", "layout_manifest",
-           "manifest_fields", "download_fields"]
+           "manifest_fields", "download_fields", "Throttle", "WORKERS", "RATE"]
 
 MANIFEST_COLUMNS = ("file", "source", "band_mhz")
+WORKERS = 4  # clusters fetched from SkyView at once
+RATE = 2.0  # SkyView image queries started per second, at most
 
 
 @dataclasses.dataclass
@@ -198,7 +203,7 @@ def _safe(name: str) -> str:
 
 
 def download_fields(table, cache, bands=BAND_KEYS, get_images=None, progress: bool = True, give_up_after: int = 5,
-                    **fetch_kw) -> tuple:
+                    workers: int = WORKERS, rate: float = RATE, **fetch_kw) -> tuple:
     """Fetch the GLEAM bands of every cluster of a search table from SkyView into ``cache/<name>/``.
 
     Files already in the cache are kept (a stopped batch resumes); every file is written atomically;
@@ -206,27 +211,85 @@ def download_fields(table, cache, bands=BAND_KEYS, get_images=None, progress: bo
     in a row SkyView is taken as unreachable: the clusters still missing are recorded as not tried
     (their cached files, if any, are still used), so an offline run ends in seconds, not hours.
 
-    Returns (manifest of the files now in the cache, with ``ra_deg``/``dec_deg``; failures: name -> reason)
+    ``workers`` clusters are fetched at once, and at most ``rate`` image queries start per second (retries
+    included): SkyView renders every image on request, so a batch should not hold more than a few of its
+    renders at a time. The result does not depend on either setting.
+
+    Returns (manifest of the files now in the cache, with ``ra_deg``/``dec_deg``; failures: name -> reason),
+    both in the order of ``table``.
     """
     import pandas as pd
     from tqdm.auto import tqdm
 
-    rows, failures, in_a_row = [], {}, 0
-    for row in tqdm(table.to_dict("records"), desc="SkyView", disable=not progress):
+    records = table.to_dict("records")
+    batch = _Batch(give_up_after)
+    polite = Throttle(rate).wrap(get_images or skyview_images)
+
+    def fetch(row) -> str | None:
         folder = Path(cache) / _safe(row["name"])
-        paths = {band: folder / file_name(_safe(row["name"]), band) for band in bands}
-        todo = [b for b, p in paths.items() if not p.exists()]
-        if todo and in_a_row >= give_up_after:
-            failures[row["name"]] = f"not tried: SkyView failed for {in_a_row} clusters in a row (offline?)"
-        elif todo:
-            try:
-                images = fetch_images(f"{row['ra_deg']} {row['dec_deg']}", bands=todo, get_images=get_images, **fetch_kw)
-                for band in todo:
-                    write_fits(images[band], paths[band])
-                in_a_row = 0
-            except (DownloadError, DataError) as err:
-                failures[row["name"]] = str(err)
-                in_a_row += 1
-        rows += [dict(file=str(p), source=row["name"], band_mhz=b, band=b, ra_deg=row["ra_deg"], dec_deg=row["dec_deg"])
-                 for b, p in paths.items() if p.exists()]
+        todo = [b for b in bands if not (folder / file_name(_safe(row["name"]), b)).exists()]
+        if not todo:
+            return None
+        if batch.unreachable():
+            return f"not tried: SkyView failed for {batch.in_a_row} clusters in a row (offline?)"
+        try:
+            images = fetch_images(f"{row['ra_deg']} {row['dec_deg']}", bands=todo, get_images=polite, **fetch_kw)
+            for band in todo:
+                write_fits(images[band], folder / file_name(_safe(row["name"]), band))
+        except (DownloadError, DataError) as err:
+            batch.failed()
+            return str(err)
+        batch.succeeded()
+        return None
+
+    with ThreadPoolExecutor(max(1, int(workers))) as pool:
+        reasons = list(tqdm(pool.map(fetch, records), total=len(records), desc="SkyView", disable=not progress))
+    failures = {row["name"]: why for row, why in zip(records, reasons) if why}
+    rows = []
+    for row in records:
+        folder = Path(cache) / _safe(row["name"])
+        rows += [dict(file=str(path), source=row["name"], band_mhz=b, band=b, ra_deg=row["ra_deg"], dec_deg=row["dec_deg"])
+                 for b in bands if (path := folder / file_name(_safe(row["name"]), b)).exists()]
     return pd.DataFrame(rows, columns=[*MANIFEST_COLUMNS, "band", "ra_deg", "dec_deg"]), failures
+
+
+class _Batch:
+    """Failures in a row across the workers of one download batch (SkyView unreachable after ``limit``)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.in_a_row, self._lock = limit, 0, threading.Lock()
+
+    def unreachable(self) -> bool:
+        with self._lock:
+            return self.in_a_row >= self.limit
+
+    def failed(self):
+        with self._lock:
+            self.in_a_row += 1
+
+    def succeeded(self):
+        with self._lock:
+            self.in_a_row = 0
+
+
+class Throttle:
+    """At most ``rate`` calls start per second, whatever the number of threads calling (``rate`` <= 0: no limit)."""
+
+    def __init__(self, rate: float, clock=time.monotonic, sleep=time.sleep):
+        self.gap, self.clock, self.sleep = (1.0 / rate if rate > 0 else 0.0), clock, sleep
+        self._next, self._lock = 0.0, threading.Lock()
+
+    def wait(self):
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._next)
+            self._next = start + self.gap
+        if start > now:
+            self.sleep(start - now)
+
+    def wrap(self, function):
+        def throttled(*args, **kwargs):
+            self.wait()
+            return function(*args, **kwargs)
+
+        return throttled

@@ -46,9 +46,11 @@ FORM = """<html><body><form method="get" action="runquery.pl">
 class SkyViewStandIn:
     """A threaded HTTP server answering astroquery's SkyView client; ``requests`` records what it was asked."""
 
-    def __init__(self, faults: dict | None = None, timeout_s: float = 5.0):
+    def __init__(self, faults: dict | None = None, timeout_s: float = 5.0, fields=None, latency_s: float = 0.0):
         self.faults = {k: list(v) for k, v in (faults or {}).items()}
-        self.requests, self.images, self.timeout_s = [], {}, timeout_s
+        self.requests, self.times, self.images = [], [], {}
+        self.timeout_s, self.latency_s = timeout_s, latency_s
+        self.fields = None if fields is None else published(fields)
         self._lock = threading.RLock()
         stand_in = self
 
@@ -87,6 +89,7 @@ class SkyViewStandIn:
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         with self._lock:
             self.requests.append((url.path, query))
+            self.times.append(time.monotonic())
         if url.path.endswith("basicform.pl"):
             options = "".join(f"<option>GLEAM {band} MHz</option>" for band in BANDS)
             return self._send(handler, 200, FORM.format(options=options).encode(), "text/html")
@@ -103,6 +106,7 @@ class SkyViewStandIn:
             return self._misbehave(handler, fault)
         if fault == "slow":
             time.sleep(2.0)
+        time.sleep(self.latency_s)
         survey = query.get("survey", "")
         band = survey.removeprefix("GLEAM ").removesuffix(" MHz")
         if band not in BANDS:
@@ -128,7 +132,7 @@ class SkyViewStandIn:
             return self._send(handler, 200, b"<html><body>Error: image not available</body></html>", "text/html")
         pixels = 200 if fault == "size" else job["pixels"]
         band = "72-103" if fault == "survey" and job["band"] != "72-103" else job["band"]
-        data = image(job["position"], band, pixels, job["size"])
+        data = image(job["position"], band, pixels, job["size"], self.fields)
         if fault == "truncated":
             data = data[: len(data) // 2]
         return self._send(handler, 200, data, "application/fits")
@@ -165,14 +169,35 @@ def place(position: str) -> tuple:
     return round(ra, 3), round(dec, 3)
 
 
-def image(position: str, band: str, pixels: int, size_deg: float) -> bytes:
+def published(root) -> list:
+    """The band files of the published GLEAM fields under ``root``: a list of {band: path}, one per source."""
+    sources = {}
+    for path in sorted(Path(root).rglob("*_Gleam*_clipped.fits")):
+        source, _, rest = path.name.rpartition("_Gleam")
+        sources.setdefault(source, {})[rest.removesuffix("_clipped.fits").removesuffix("MHz")] = path
+    found = [files for _, files in sorted(sources.items()) if set(files) == set(BANDS)]
+    if not found:
+        raise FileNotFoundError(f"{root}: no source with all four published GLEAM bands")
+    return found
+
+
+def image(position: str, band: str, pixels: int, size_deg: float, fields: list | None = None) -> bytes:
     """A FITS file like SkyView's: ``pixels`` square, ``size_deg`` across, centred on ``position`` ("ra dec" in
-    degrees), the band's noise and one compact source of 20 rms at the centre; seeded by the position."""
+    degrees). Its pixels: with ``fields`` (:func:`published`), a published GLEAM field chosen by the position (the
+    same position always gets the same field), cut to ``pixels``; else the band's noise and one compact source of
+    20 rms at the centre, seeded by the position."""
     ra, dec = (float(v) for v in position.replace(",", " ").split()[:2])
-    rng = np.random.default_rng([int(abs(ra) * 1e4), int(abs(dec) * 1e4), int(BANDS[band] / 1e6)])
-    data = rng.normal(0.0, RMS[band], (pixels, pixels)).astype(np.float32)
-    yy, xx = np.mgrid[:pixels, :pixels] - (pixels - 1) / 2
-    data += np.float32(20 * RMS[band]) * np.exp(-(yy**2 + xx**2) / (2 * 2.0**2)).astype(np.float32)
+    seed = [int(abs(ra) * 1e4), int(abs(dec) * 1e4)]
+    if fields:
+        source = fields[int(np.random.default_rng(seed).integers(len(fields)))]
+        cut = np.asarray(fits.getdata(source[band]), np.float32).squeeze()
+        top = (cut.shape[0] - pixels) // 2
+        data = cut[top:top + pixels, top:top + pixels]  # NaN where the published field has none, as SkyView
+    else:
+        rng = np.random.default_rng(seed + [int(BANDS[band] / 1e6)])
+        data = rng.normal(0.0, RMS[band], (pixels, pixels)).astype(np.float32)
+        yy, xx = np.mgrid[:pixels, :pixels] - (pixels - 1) / 2
+        data += np.float32(20 * RMS[band]) * np.exp(-(yy**2 + xx**2) / (2 * 2.0**2)).astype(np.float32)
     header = fits.Header()
     header["CTYPE1"], header["CTYPE2"] = "RA---TAN", "DEC--TAN"
     header["CRPIX1"] = header["CRPIX2"] = pixels / 2 + 0.5
