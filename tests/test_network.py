@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from halo_utils.studies.standins import SkyViewStandIn, VizierStandIn, environment
 
 pytest.importorskip("astroquery")

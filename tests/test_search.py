@@ -282,7 +282,8 @@ def test_a_bad_detector_folder_says_what_it_is(tmp_path):
         artefact.load(tmp_path)
 
 
-def test_offline_downloads_give_up_quickly_and_record_every_cluster(tmp_path):
+@pytest.mark.parametrize("workers", [1, 4])
+def test_offline_downloads_give_up_quickly_and_record_every_cluster(tmp_path, workers):
     calls = []
 
     def dead(position, survey, pixels, width, timeout):
@@ -290,9 +291,12 @@ def test_offline_downloads_give_up_quickly_and_record_every_cluster(tmp_path):
         raise ConnectionError("network unreachable")
 
     table = pd.DataFrame(dict(name=[f"c{i}" for i in range(40)], ra_deg=np.arange(40.0), dec_deg=np.full(40, -20.0)))
-    found, failures = fields.download_fields(table, tmp_path, get_images=dead, progress=False, sleep=lambda s: None)
+    found, failures = fields.download_fields(table, tmp_path, get_images=dead, progress=False, sleep=lambda s: None,
+                                             workers=workers, rate=0)
     assert len(found) == 0 and sorted(failures) == sorted(table.name)
-    assert len(calls) == 5 * 3  # five clusters tried (three attempts each), the other 35 recorded as not tried
+    # five clusters fail in a row (three attempts each), the others are recorded as not tried; with parallel
+    # workers, up to workers - 1 more are already under way when the fifth failure lands
+    assert 5 * 3 <= len(calls) <= (5 + workers - 1) * 3 and (workers > 1 or len(calls) == 15)
     assert "not tried" in failures["c39"] and "network unreachable" in failures["c0"]
 
 

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..constants import BAND_KEYS, BANDS_MHZ
-from ..data.download import DownloadError, fetch_images, skyview_images, file_name, write_fits
+from ..data.download import DownloadError, fetch_images, file_name, skyview_images, write_fits
 from ..data.images import DataError, parse_filename, read_image
 
 __all__ = ["Field", "MANIFEST_COLUMNS", "band_of", "read_field", "draft_manifest", "read_manifest", "layout_manifest",
