@@ -22,7 +22,7 @@ from ..detect import artefact
 from . import run as search_run
 from .catalogues import CATALOGUES
 from .detector import ByBands, ensure_detector
-from .fields import draft_manifest
+from .fields import RATE, WORKERS, draft_manifest
 from .mockcat import mock_catalogue
 
 
@@ -36,6 +36,10 @@ def main(argv=None):
     parser.add_argument("--catalogue-file", help="the catalogue from local files (CDS folder, ECSV, CSV, FITS)")
     parser.add_argument("--manifest", help="CSV: file, source, band_mhz [, ra_deg, dec_deg]")
     parser.add_argument("--cache", help="where SkyView images are kept (default data/gleam_cache)")
+    parser.add_argument("--workers", type=int, default=WORKERS,
+                        help=f"clusters fetched from SkyView at once (default {WORKERS})")
+    parser.add_argument("--rate", type=float, default=RATE,
+                        help=f"SkyView image queries started per second, at most (default {RATE:g}; 0: no limit)")
     parser.add_argument("--detector", help="a saved detector folder")
     parser.add_argument("--injected", action="store_true",
                         help="score each cluster with the injection-trained detector of exactly the bands it has "
@@ -49,6 +53,8 @@ def main(argv=None):
     parser.add_argument("--limits", type=int, default=0, metavar="N",
                         help="upper limits for clusters below the threshold: N injected halos per flux density "
                              "(0: none; 20 is what the real-sky runs use; about 1 s per cluster)")
+    parser.add_argument("--download-only", action="store_true",
+                        help="with --catalogue: fetch the images into the cache and stop (score later from the cache)")
     parser.add_argument("--out", help="output folder (default data/results/06_catalogue_search/<what>)")
     args = parser.parse_args(argv)
     if args.draft_manifest:
@@ -57,6 +63,19 @@ def main(argv=None):
         paths.atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
         print(f"{len(table)} files -> {path}; check source and band_mhz, then pass it as --manifest")
         return
+    truth = None
+    if args.mock:
+        _, manifest, catalogue = mock_catalogue(args.mock, args.seed + 1000)
+        failures, truth, name = {}, "truth", f"mock{args.mock}"
+    else:
+        manifest, catalogue, failures = search_run.inputs(args.catalogue, args.catalogue_file, args.folder,
+                                                          args.manifest, args.cache, workers=args.workers,
+                                                          rate=args.rate)
+        name = args.catalogue or Path(args.folder).name
+    if args.download_only:
+        print(f"{manifest.source.nunique()} clusters with images in the cache ({len(manifest)} files); "
+              f"{len(failures)} failed" + "".join(f"\n  {k}: {v}" for k, v in list(failures.items())[:10]))
+        return
     profile = default_profile(args.profile)
     if args.detector:
         detector = artefact.load(args.detector)
@@ -64,19 +83,13 @@ def main(argv=None):
         detector = ByBands(profile, args.seed, args.model)
     else:
         detector = ensure_detector(profile, args.seed, args.source, args.model)
-    truth = None
-    if args.mock:
-        _, manifest, catalogue = mock_catalogue(args.mock, args.seed + 1000)
-        failures, truth, name = {}, "truth", f"mock{args.mock}"
-    else:
-        manifest, catalogue, failures = search_run.inputs(args.catalogue, args.catalogue_file, args.folder,
-                                                          args.manifest, args.cache)
-        name = args.catalogue or Path(args.folder).name
     out = Path(args.out) if args.out else paths.results_dir("06_catalogue_search") / name
     result = search_run.run(detector, manifest, out, catalogue, failures, _threshold(args.threshold), truth,
                             exclude_seen=args.exclude_seen, limit_draws=args.limits)
     print(json.dumps({k: v for k, v in result["summary"].items() if not isinstance(v, dict)}, indent=1, default=str))
-    print(f"candidate table: {result['files']['csv']} (and .fits); summary: {result['files']['summary']}")
+    gallery = search_run.gallery(result, detector, out)
+    print(f"candidate table: {result['files']['csv']} (and .fits); summary: {result['files']['summary']}; "
+          f"gallery: {gallery}")
 
 
 def _threshold(text: str):

@@ -21,7 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from ..constants import BAND_KEYS, BANDS_MHZ
-from ..data.download import DownloadError, fetch_images, file_name, skyview_images, write_fits
+from ..data.download import (
+    DownloadError,
+    fetch_images,
+    file_name,
+    skyview_images,
+    write_fits,
+)
 from ..data.images import DataError, parse_filename, read_image
 
 __all__ = ["Field", "MANIFEST_COLUMNS", "band_of", "read_field", "draft_manifest", "read_manifest", "layout_manifest",
@@ -206,7 +212,8 @@ def download_fields(table, cache, bands=BAND_KEYS, get_images=None, progress: bo
                     workers: int = WORKERS, rate: float = RATE, **fetch_kw) -> tuple:
     """Fetch the GLEAM bands of every cluster of a search table from SkyView into ``cache/<name>/``.
 
-    Files already in the cache are kept (a stopped batch resumes); every file is written atomically;
+    Files already in the cache are kept (a stopped batch resumes); every file is written atomically, and the
+    temporary files of a batch that was killed while writing are removed first (one batch per cache at a time);
     a cluster whose download fails is recorded and the batch goes on. After ``give_up_after`` failures
     in a row SkyView is taken as unreachable: the clusters still missing are recorded as not tried
     (their cached files, if any, are still used), so an offline run ends in seconds, not hours.
@@ -222,6 +229,8 @@ def download_fields(table, cache, bands=BAND_KEYS, get_images=None, progress: bo
     from tqdm.auto import tqdm
 
     records = table.to_dict("records")
+    for stale in Path(cache).glob("*/.*.part"):  # left by a batch that was killed while writing (one batch per cache)
+        stale.unlink(missing_ok=True)
     batch = _Batch(give_up_after)
     polite = Throttle(rate).wrap(get_images or skyview_images)
 

@@ -14,11 +14,11 @@ from .catalogues import catalogue as read_catalogue
 from .fields import download_fields, layout_manifest, manifest_fields, read_manifest
 from .score import completeness_purity, mark_candidates, search, summary
 
-__all__ = ["inputs", "run", "write_table", "rediscovery", "rediscovery_summary", "labelled", "write_docs"]
+__all__ = ["inputs", "run", "write_table", "gallery", "rediscovery", "rediscovery_summary", "labelled", "write_docs"]
 
 
 def inputs(catalogue: str | None = None, catalogue_file=None, folder=None, manifest=None, cache=None,
-           get_images=None, vizier=None, progress: bool = True) -> tuple:
+           get_images=None, vizier=None, progress: bool = True, **download) -> tuple:
     """What to search: (manifest, catalogue table or None, failures).
 
     ``catalogue`` (a name of :data:`~halo_utils.search.catalogues.CATALOGUES`, with ``catalogue_file`` for
@@ -28,7 +28,7 @@ def inputs(catalogue: str | None = None, catalogue_file=None, folder=None, manif
     if catalogue is not None:
         table = read_catalogue(catalogue, catalogue_file, vizier)
         cache = Path(cache) if cache else paths.data_dir() / "gleam_cache"
-        found, failures = download_fields(table, cache, get_images=get_images, progress=progress)
+        found, failures = download_fields(table, cache, get_images=get_images, progress=progress, **download)
         return found, table, failures
     if manifest is not None:
         return read_manifest(manifest), None, {}
@@ -84,6 +84,21 @@ def run(detector, manifest, out, catalogue=None, failures=None, threshold="cv", 
     files = write_table(table, out)
     files["summary"] = paths.write_json(Path(out) / "summary.json", result)
     return dict(table=table, previews=previews, summary=result, files=files)
+
+
+def gallery(result: dict, detector, out) -> Path:
+    """``out/candidates.png``: the bands of the best-scored clusters of a search (:func:`run`'s result), drawn by
+    :func:`~halo_utils.plots.show_candidates` with the bands and pixel scale of the (first) detector."""
+    import matplotlib.pyplot as plt
+
+    from .. import plots
+
+    first = next(iter(detector.made.values())) if callable(detector) else detector
+    fig = plots.show_candidates(result["table"], result["previews"], first.bands, first.config.pixel_arcmin)
+    path = paths.atomic_write(Path(out) / "candidates.png", lambda tmp: fig.savefig(tmp, dpi=120, bbox_inches="tight",
+                                                                                       format="png"))
+    plt.close(fig)
+    return path
 
 
 def rediscovery(table, detector):

@@ -1,0 +1,155 @@
+"""A catalogue search over the network, end to end, against stand-ins on this machine: VizieR for the catalogue,
+SkyView for 4 images per cluster (the published GLEAM fields, served by position), the project's command line
+(``python -m halo_utils.search``) run unchanged in a subprocess.
+
+Four measurements, written to ``docs/results/network_<name>.md``:
+
+* an uninterrupted search: wall time, peak memory, cache size, throughput;
+* the same search killed (SIGKILL) at a random moment and run again: its candidate table against the first;
+* a second run over the first one's cache: how many requests it sends (none, if the cache serves it);
+* downloads alone with 1, 2, 4 and 8 workers, the stand-in taking ``--render`` seconds per image as SkyView
+  does, with and without the default rate limit.
+
+    python -m halo_utils.studies.network --catalogue-dir ../shared/data/catalogues/psz2 --fields $HALO_GLEAM_DIR \
+        --detector data/models/05_classifier/I_kfold_injected_cpu_seed0/detector
+    python -m halo_utils.studies.network ... --limit 40 --name psz2_first40     # a quick look
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import cli, paths
+from ..search.fields import RATE, WORKERS
+from . import report
+from .standins import SkyViewStandIn, VizierStandIn, environment
+
+PSZ2 = "J/A+A/594/A27/psz2"
+
+
+def main(argv=None):
+    parser = cli.parser(__spec__.name, __doc__)
+    parser.add_argument("--catalogue-dir", required=True, help="the PSZ2 catalogue as CDS files (ReadMe + psz2.dat)")
+    parser.add_argument("--fields", required=True, help="the published GLEAM halo dataset (the images served)")
+    parser.add_argument("--detector", required=True, help="a saved detector folder (detector.json)")
+    parser.add_argument("--work", default=str(paths.data_dir() / "runs" / "network"), help="scratch folder")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N rows of the catalogue (0: all)")
+    parser.add_argument("--name", default="psz2", help="the table's name: docs/results/network_<name>.md")
+    parser.add_argument("--seed", type=int, default=0, help="seeds the moment of the kill")
+    parser.add_argument("--render", type=float, default=0.5, help="seconds the stand-in takes per image (workers)")
+    parser.add_argument("--sweep-clusters", type=int, default=24, help="clusters downloaded per workers setting")
+    parser.add_argument("--rate", type=float, default=0.0,
+                        help="the searches' rate limit (default 0: none, so the figures are the code's own; the "
+                             "workers sweep measures what the default limit costs)")
+    args = parser.parse_args(argv)
+    table = catalogue(args.catalogue_dir, args.limit)
+    work = Path(args.work) / args.name
+    rows = searches(table, args, work)
+    rows += workers_sweep(table[: args.sweep_clusters], args, work)
+    command = "python -m halo_utils.studies.network " + " ".join(sys.argv[1:] if argv is None else argv)
+    report.write(f"network_{args.name}.md", f"Made by `{command}` ({len(table)} clusters).\n\n" + report.markdown(rows))
+
+
+def catalogue(folder, limit: int = 0):
+    """The CDS catalogue in ``folder`` as an astropy Table (its first ``limit`` rows; 0: all)."""
+    from ..search.catalogues import read_local
+
+    table = read_local(folder)
+    return table[:limit] if limit else table
+
+
+@contextlib.contextmanager
+def served(table, fields, folder: Path, render: float = 0.0):
+    """Both stand-ins, and the environment that sends a subprocess's astroquery to them."""
+    with VizierStandIn({PSZ2: table}, folder / "vizier") as vizier, \
+            SkyViewStandIn(fields=fields, latency_s=render) as skyview:
+        yield vizier, skyview, environment(folder / "astropy", skyview=skyview, vizier=vizier)
+
+
+def searches(table, args, work: Path) -> list:
+    """The uninterrupted search, the killed-and-rerun one, and the second run over the first one's cache."""
+    import pandas as pd
+
+    rows = []
+    with served(table, args.fields, work / "servers") as (vizier, skyview, env):
+        first = run_search(work / "whole", env, args.detector, rate=args.rate)
+        rows.append(dict(run="uninterrupted", **first, requests=len(skyview.requests), vizier_queries=len(vizier.queries)))
+        asked, queried = len(skyview.requests), len(vizier.queries)
+        again = run_search(work / "whole", env, args.detector, rate=args.rate)
+        rows.append(dict(run="again, from its cache", **again, requests=len(skyview.requests) - asked,
+                         vizier_queries=len(vizier.queries) - queried))
+        kill_at = float(np.random.default_rng(args.seed).uniform(0.1, 0.9) * first["wall_s"])
+        killed = run_search(work / "killed", env, args.detector, kill_after=kill_at, rate=args.rate)
+        rows.append(dict(run=f"killed at {kill_at:.0f} s", **killed))
+        rerun = run_search(work / "killed", env, args.detector, rate=args.rate)
+        same = pd.read_csv(work / "whole" / "out" / "candidates.csv").equals(
+            pd.read_csv(work / "killed" / "out" / "candidates.csv"))
+        rows.append(dict(run="rerun after the kill", **rerun, same_table_as_uninterrupted=same))
+    return rows
+
+
+def run_search(folder: Path, env: dict, detector, kill_after: float | None = None, download_only: bool = False,
+               workers: int = WORKERS, rate: float = RATE) -> dict:
+    """``python -m halo_utils.search --catalogue psz2`` in a subprocess with ``folder`` as its project root, cache
+    and output; stopped by SIGKILL after ``kill_after`` seconds if given. Returns wall time, peak memory (RSS) of
+    the search, cache size and files, clusters per second, and the exit code."""
+    folder.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "halo_utils.search", "--catalogue", "psz2", "--cache", str(folder / "cache"),
+               "--out", str(folder / "out"), "--detector", str(detector), "--workers", str(workers), "--rate", str(rate)]
+    command += ["--download-only"] if download_only else []
+    env = dict(os.environ, **env, HALO_ROOT=str(folder / "root"), MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+    start = time.perf_counter()
+    with open(folder / "log.txt", "a") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        status, usage = _wait(process, kill_after)
+    wall = time.perf_counter() - start
+    code = process.returncode = os.waitstatus_to_exitcode(status)
+    files = [p for p in (folder / "cache").rglob("*") if p.is_file()]
+    clusters = len({p.parent for p in files if p.suffix == ".fits"})
+    return dict(exit_code=code, wall_s=round(wall, 1),
+                peak_rss_gib=round(usage.ru_maxrss / 2**20, 2),
+                cache_mb=round(sum(p.stat().st_size for p in files) / 1e6, 1), clusters_cached=clusters,
+                fits_files=sum(p.suffix == ".fits" for p in files),
+                leftover_partial_files=sum(p.name.endswith(".part") for p in files),
+                clusters_per_s=round(clusters / wall, 2))
+
+
+def _wait(process, kill_after: float | None) -> tuple:
+    """Wait for ``process`` (SIGKILL after ``kill_after`` seconds if given); its exit status and resource usage."""
+    deadline = None if kill_after is None else time.perf_counter() + kill_after
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            return status, usage
+        if deadline is not None and time.perf_counter() >= deadline:
+            os.kill(process.pid, signal.SIGKILL)
+            deadline = None
+        time.sleep(0.1)
+
+
+def workers_sweep(table, args, work: Path) -> list:
+    """Downloads alone of ``table`` with 1, 2, 4, 8 workers, without a rate limit and with the default one, each
+    image taking ``args.render`` seconds at the stand-in."""
+    rows = []
+    for rate in (0.0, RATE):
+        for workers in (1, 2, 4, 8):
+            folder = work / "workers" / f"w{workers}_r{rate:g}"
+            with served(table, args.fields, folder / "servers", render=args.render) as (_, skyview, env):
+                out = run_search(folder, env, args.detector, download_only=True, workers=workers, rate=rate)
+                images = sum(path.endswith("runquery.pl") for path, _ in skyview.requests)
+            rows.append(dict(run=f"downloads, {workers} workers, rate {'none' if rate == 0 else f'{rate:g}/s'}",
+                             exit_code=out["exit_code"], wall_s=out["wall_s"], clusters_cached=out["clusters_cached"],
+                             images_per_s=round(images / out["wall_s"], 2), clusters_per_s=out["clusters_per_s"]))
+    return rows
+
+
+if __name__ == "__main__":
+    main()
