@@ -171,3 +171,16 @@ def test_each_vizier_fault_is_retried_or_named_and_writes_nothing(psz2_dir, faul
         why = {"500": "HTTPError", "empty": "no table", "malformed": "TableParseError"}[fault]
         assert why in out["error"], out
         assert len(vizier.queries) == 3 and not cached
+
+
+def test_a_catalogue_of_several_tables_gives_its_cluster_table(tmp_path):
+    """J/ApJ/742/125 holds two tables with positions, xgal.dat (member galaxies) and xgroups.dat (the groups):
+    the reader takes the groups even when VizieR sends the galaxies first. (The file names are the catalogue's;
+    the column labels here are the ones the reader looks for, not checked against its ReadMe.)"""
+    from astropy.table import Table
+
+    galaxies = Table(dict(ID=[1, 2, 3], RAdeg=[150.1, 150.2, 150.3], DEdeg=[2.1, 2.2, 2.3], zph=[0.3, 0.3, 0.5]))
+    groups = Table(dict(ID=[11, 12], RAdeg=[150.15, 150.3], DEdeg=[2.15, 2.3], z=[0.3, 0.5], M200=[3.0, 1.5]))
+    with VizierStandIn({"J/ApJ/742/125": {"xgal": galaxies, "xgroups": groups}}, tmp_path) as vizier:
+        out = _catalogue(vizier, "cosmos_g11", tmp_path)
+    assert out == dict(rows=2, names=["11", "12"], ra=[150.15, 150.3]), out

@@ -59,8 +59,10 @@ _DEC = ("_DEJ2000", "DEJ2000", "DEdeg", "DE_deg", "DEC", "Dec", "dec")
 CATALOGUES = {
     "psz2": Spec("J/A+A/594/A27/psz2", "Planck Collaboration 2016, A&A 594, A27"),
     "mcxc": Spec("J/A+A/534/A109/mcxc", "Piffaretti et al. 2011, A&A 534, A109", name=("MCXC", "Name", "OName")),
-    "mgcls": Spec("J/A+A/657/A56", "Knowles et al. 2022, A&A 657, A56", name=("Name", "Cluster", "Target", "Field")),
-    "cosmos_g11": Spec("J/ApJ/742/125", "George et al. 2011, ApJ 742, 125", name=("ID", "Group", "Seq")),
+    "mgcls": Spec("J/A+A/657/A56", "Knowles et al. 2022, A&A 657, A56", name=("Name", "Cluster", "Target", "Field"),
+                  table="table1"),  # the cluster list (table1.dat); the other tables are not clusters
+    "cosmos_g11": Spec("J/ApJ/742/125", "George et al. 2011, ApJ 742, 125", name=("ID", "Group", "Seq"),
+                       table="xgroups"),  # xgroups.dat; xgal.dat lists the member galaxies, with positions too
     "cosmos_g19": Spec("J/MNRAS/483/3545", "Gozaliasl et al. 2019, MNRAS 483, 3545", name=("ID", "XID", "Group")),
     "lotss_psz2": Spec("J/A+A/660/A78", "Botteon et al. 2022, A&A 660, A78", label=("Class", "Type", "Diffuse", "RH")),
 }

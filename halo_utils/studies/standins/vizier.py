@@ -33,8 +33,9 @@ MIRRORS = ["vizier.cds.unistra.fr", "vizier.cfa.harvard.edu", "vizier.nao.ac.jp"
 
 
 class VizierStandIn:
-    """VizieR behind a local CONNECT proxy. ``catalogues``: VizieR id -> CDS folder (ReadMe + data file) or an
-    astropy Table; ``queries`` records every query script it was sent (a dict of its keywords)."""
+    """VizieR behind a local CONNECT proxy. ``catalogues``: VizieR id -> CDS folder (ReadMe + data file), an
+    astropy Table, or {table name: either} for a catalogue of several tables (served in that order, each named
+    ``<id>/<table name>`` as VizieR names them); ``queries`` records every query script it was sent."""
 
     def __init__(self, catalogues: dict, folder: Path, faults: list | None = None, timeout_s: float = 5.0):
         self.catalogues, self.faults, self.timeout_s = dict(catalogues), list(faults or []), timeout_s
@@ -101,30 +102,28 @@ class VizierStandIn:
             handler.send_response(200)
             return _finish(handler, b"<html><body>VizieR is down for maintenance</body></html>", "text/html")
         source = query.get("-source", "")
-        table = None if fault == "empty" else self._table(source, query)
-        data = votable(table, source)
+        found = None if fault == "empty" else self.catalogues.get(source)
+        parts = found if isinstance(found, dict) else {"": found} if found is not None else {}
+        data = votable({f"{source}/{k}" if k else source: self._table(v, query) for k, v in parts.items()})
         if fault == "malformed":
             data = data[: len(data) // 2]
         handler.send_response(200)
         return _finish(handler, data, "text/xml")
 
-    def _table(self, source: str, query: dict):
-        """The catalogue ``source`` as VizieR sends it (None for an unknown catalogue)."""
+    def _table(self, found, query: dict):
+        """A catalogue table as VizieR sends it: the computed J2000 positions first, at most ``-out.max`` rows."""
         from astropy.io import ascii
         from astropy.table import Table
 
-        found = self.catalogues.get(source)
-        if found is None:
-            return None
         if not isinstance(found, Table):
             folder = Path(found)
             data = next(p for p in sorted(folder.iterdir()) if p.name != "ReadMe")
             found = ascii.read(data, readme=str(folder / "ReadMe"), format="cds")
         table = found.copy()
         added = [c for c in query.get("-out.add", "").split(",") if c]
-        if added:
-            ra, dec = positions(table)
-            for name, values in zip(("_RAJ2000", "_DEJ2000"), (ra, dec)):
+        radec = positions(table) if added else None
+        if radec is not None:  # VizieR adds them to the tables that have positions
+            for name, values in zip(("_RAJ2000", "_DEJ2000"), radec):
                 if name in added:
                     table.add_column(np.round(values, 7), name=name, index=0 if name == "_RAJ2000" else 1)
         limit = query.get("-out.max", "50")
@@ -140,8 +139,10 @@ def script(body: str) -> dict:
     return out
 
 
-def positions(table) -> tuple:
-    """(RA, Dec) in degrees of a CDS table: RAdeg/DEdeg, else the sexagesimal parts."""
+def positions(table) -> tuple | None:
+    """(RA, Dec) in degrees of a CDS table: RAdeg/DEdeg, else the sexagesimal parts; None if it has neither."""
+    if not ({"RAdeg", "DEdeg"} <= set(table.colnames) or {"RAh", "DEd"} <= set(table.colnames)):
+        return None
     if "RAdeg" in table.colnames:
         return np.asarray(table["RAdeg"], float), np.asarray(table["DEdeg"], float)
     hours = np.asarray(table["RAh"], float) + np.asarray(table["RAm"], float) / 60 + np.asarray(table["RAs"], float) / 3600
@@ -150,18 +151,18 @@ def positions(table) -> tuple:
     return 15 * hours, sign * degrees
 
 
-def votable(table, source: str) -> bytes:
-    """A VOTable document: one resource and table named ``source``, or none at all (``table`` None)."""
+def votable(tables: dict) -> bytes:
+    """A VOTable document: one resource holding the tables {name: astropy Table}, or no table at all."""
     from astropy.io.votable import from_table
     from astropy.io.votable.tree import Resource, VOTableFile
 
-    if table is None:
-        document = VOTableFile()
-        document.resources.append(Resource())
-    else:
-        document = from_table(table)
-        document.resources[0].name = source
-        document.resources[0].tables[0].name = source
+    document = VOTableFile()
+    resource = Resource()
+    document.resources.append(resource)
+    for name, table in tables.items():
+        part = from_table(table).resources[0].tables[0]
+        part.name = name
+        resource.tables.append(part)
     out = io.BytesIO()
     document.to_xml(out)
     return out.getvalue()
