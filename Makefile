@@ -10,6 +10,7 @@ DEMO_NOTEBOOKS ?= 00_data 01_noise 05_classifier
 # the demo's detector (notebooks/05_demo.yaml): model I under kfold, one repeat of the 5 folds, no saliency maps
 DEMO_05 ?= -f notebooks/05_demo.yaml
 RUNS := data/runs
+TEST_WORKERS ?= 2
 
 .PHONY: test demo sweep bench install clean-results
 
@@ -21,13 +22,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,cpu]'
 	touch $(STAMP)
 
-# Unit tests plus every notebook executed by nbval in the `smoke` profile.
+# Unit tests plus every notebook executed by nbval in the `smoke` profile, on TEST_WORKERS processes (pytest-xdist;
+# a notebook's cells and a test file's tests stay on one worker: tests/conftest.py), the slowest 15 listed at the end.
 # The smoke runs of earlier tests are removed first, so every notebook trains from scratch
 # (a run folder left by older code would otherwise be resumed or refused).
 # pytest's exit code 5 means no test ran: that is a failure here.
 test: $(STAMP)
 	@rm -rf data/models/*/*smoke_seed* data/generated/*/*smoke_seed*
-	@HALO_PROFILE=smoke MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest --nbval-lax tests notebooks; rc=$$?; \
+	@HALO_PROFILE=smoke MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest --nbval-lax -n $(TEST_WORKERS) --dist loadgroup --durations=15 tests notebooks; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
 # Run every notebook end to end (profile $(DEMO_PROFILE)) on the mock sky (DEMO_SOURCE=mock, the default,
@@ -49,12 +51,20 @@ demo: $(STAMP)
 	echo "executed notebooks: $(RUNS)/"; echo "figures:            figures/ (05_source_scores_*: the detector's headline figure)"; \
 	echo "summaries (JSON):   data/results/<notebook>/"; ls data/results/*/*$(DEMO_PROFILE)_seed0.json
 
-# 05_classifier over SEEDS (e.g. 0-9, or 0 1 2) x I, A, D under kfold (resumable), then Table 5 in docs/results/ (PROTOCOLS="kfold strict paper" adds the others).
+# 05_classifier over SEEDS (e.g. 0-9, or 0 1 2) x I, A, D under kfold, then Table 5 in docs/results/ (PROTOCOLS="kfold
+# strict paper" adds the others): the runs are written as a plan and run by Snakemake (workflow/Snakefile), JOBS at a
+# time on CORES cores; a finished run is skipped, a killed one is run again and resumes its fold.
 SEEDS ?= 0-9
 JOBS ?= 1
+CORES ?= 2
 PROTOCOLS ?= kfold
+SWEEP_SOURCE ?= gleam
+SWEEP_PROFILE ?= cpu
+PLAN ?= data/runs/plans/table5_$(SWEEP_SOURCE)_$(SWEEP_PROFILE).json
 sweep: $(STAMP)
-	TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m halo_utils.studies.sweep --seeds $(SEEDS) --protocols $(PROTOCOLS) --profile $(DEMO_PROFILE) --source $(DEMO_SOURCE) --jobs $(JOBS)
+	$(PY) -m halo_utils.studies.sweep --seeds $(SEEDS) --protocols $(PROTOCOLS) --profile $(SWEEP_PROFILE) --source $(SWEEP_SOURCE) --plan $(PLAN)
+	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/snakemake -s workflow/Snakefile --config plan=$(PLAN) threads=$$(( $(CORES) / $(JOBS) )) \
+	  --cores $(CORES) --rerun-incomplete --rerun-triggers mtime
 
 # Training throughput of I, A, D and this machine's matmul speed (prints figures; not a test).
 bench: $(STAMP)

@@ -42,6 +42,14 @@ def pytest_collection_modifyitems(config, items):
         reason = missing.get(path.stem, gleam) if path.suffix == ".ipynb" else None
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
+        if path.stem not in SPREAD:
+            item.add_marker(pytest.mark.xdist_group(path.stem))
+
+
+SPREAD = {"test_notebooks_mock", "test_network", "test_precision", "test_devices", "test_package", "test_cli"}
+"""Under pytest-xdist (``-n 2 --dist loadgroup``, as ``make test`` runs) the tests of one file go to one worker, so
+a notebook's cells share their kernel and a module's fixtures are built once; the tests of these files are
+independent and slow, and are spread over the workers one by one."""
 
 
 def _found_or_skip(path, what: str, variable: str, default: str):

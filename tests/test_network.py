@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -111,8 +110,6 @@ def test_the_throttle_spaces_calls_from_many_threads():
 
 # ----------------------------------------------------------------------------------------------- VizieR
 
-PSZ2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "catalogues" / "psz2"
-
 CATALOGUE = """
 import json, sys
 from halo_utils.search import catalogues
@@ -131,13 +128,6 @@ def _catalogue(stand_in, name: str, tmp_path) -> dict:
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
-
-
-@pytest.fixture(scope="module")
-def psz2_dir():
-    if not (PSZ2 / "ReadMe").exists():
-        pytest.skip(f"the Planck PSZ2 catalogue (ReadMe + psz2.dat) not found at {PSZ2}")
-    return PSZ2
 
 
 def test_psz2_from_the_vizier_stand_in_equals_the_local_files_and_is_cached(psz2_dir, tmp_path):

@@ -135,23 +135,22 @@ def test_a_run_s_wall_time_is_papermill_s_record_of_its_notebook(tmp_path, monke
     assert sweep.notebook_seconds("I_kfold_cpu_seed1") is None and sweep.notebook_seconds("I_kfold_cpu_seed2") is None
 
 
-def test_a_timed_sweep_records_each_start_that_ran_something(tmp_path, monkeypatch):
-    clock = tmp_path / "wall.json"
-    seen = []
+def test_a_plan_names_each_run_s_files_and_the_tables(tmp_path, monkeypatch):
+    """The plan the workflow runs: one job per run with its result JSON and executed notebook, the tables last, and
+    the command that writes them from the finished runs."""
+    from halo_utils.studies import workflow
 
-    def execute(params, threads):  # the second run sees the first one's time already kept (a kill loses nothing)
-        seen.append(json.loads(clock.read_text())["entries"][-1]["runs"] if clock.exists() else 0)
-        return {"a": 0, "b": 1}[params["run"]]
-
-    monkeypatch.setattr(sweep, "_execute", execute)
-    runs = [dict(run="a", done=False), dict(run="b", done=False), dict(run="c", done=True)]
-    assert sweep.timed_run(runs, 1, clock) == ["b"]
-    assert sweep.timed_run([dict(run="c", done=True)], 1, clock) == []  # nothing to run: no entry
-    entries = json.loads(clock.read_text())["entries"]
-    assert [(e["runs"], e["failed"], e["jobs"]) for e in entries] == [(2, 1, 1)] and entries[0]["seconds"] >= 0
-    assert seen == [0, 1]
-    assert "over 1 start(s)" in sweep.clock_text(clock) and "1 failed" in sweep.clock_text(clock)
-    assert sweep.clock_text(tmp_path / "none.json") == ""
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    sweep.main(["--seeds", "3", "--models", "A", "D", "--profile", "cpu", "--plan", str(tmp_path / "plan.json")])
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert [j["name"] for j in plan["jobs"]] == ["A_kfold_cpu_seed3", "D_kfold_cpu_seed3"]
+    assert plan["jobs"][0]["outputs"] == [str(tmp_path / "data" / "results" / "05_classifier" / "A_kfold_cpu_seed3.json"),
+                                          str(tmp_path / "data" / "runs" / "05_classifier" / "A_kfold_cpu_seed3.ipynb")]
+    assert plan["jobs"][1]["parameters"] == dict(model="D", protocol="kfold", seed=3, profile="cpu", source="gleam")
+    assert plan["tables"] == [str(tmp_path / "docs" / "results" / "table5_kfold_cpu.md")]
+    assert plan["command"][1:4] == ["-m", "halo_utils.studies.sweep", "--aggregate-only"] and plan["root"] == str(tmp_path)
+    generator = workflow.job(dict(run="ddpm_x", job=tmp_path / "x.json", pool=tmp_path / "pool.npz"))
+    assert generator == dict(name="ddpm_x", job=str(tmp_path / "x.json"), outputs=[str(tmp_path / "pool.npz")], needs=[])
 
 
 def test_a_generator_job_that_fails_says_where_its_log_is(tmp_path, capsys):

@@ -39,7 +39,7 @@ def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, override
     halos).
 
     Seed-major; each run a dict of notebook parameters plus ``run``, ``done`` and ``parameters`` (for
-    :func:`halo_utils.studies.sweep.run`).
+    :func:`halo_utils.studies.workflow.job`).
     """
     if versus == kind or versus not in AUGMENT_WITH:
         raise ValueError(f"--versus must be another arm of {AUGMENT_WITH} than {kind!r}, not {versus!r}")
@@ -61,8 +61,8 @@ def generator_runs(kind: str, seeds, profile: str, overrides: dict, protocol: st
                    write: bool = True) -> list:
     """The per-fold generators that a sweep's augmented runs of ``kind`` draw from, each once, as sweep runs.
 
-    A sweep trains them first, ``--jobs`` at a time, each in its own process (:func:`halo_utils.studies.sweep.run_job`),
-    so that no notebook waits for one while the cores idle. Each run is a dict with ``run`` (the generator's name),
+    The workflow trains them first, each as its own job (:func:`halo_utils.studies.sweep.run_job`), so that no
+    notebook waits for one while the cores idle. Each run is a dict with ``run`` (the generator's name),
     ``job`` (its job file under ``data/runs/generators/``, written here for the generators not yet trained unless
     ``write`` is False), ``pool`` and ``done``. The folds, bands,
     data settings and seeds are the notebook's (its default clip), so the notebooks find these pools; no generators
@@ -200,7 +200,7 @@ def main(argv=None):
     """Run (resumably) and tabulate the augmentation sweep; write ``docs/results/table5_augmented_<profile>.md``."""
     import sys
 
-    from . import sweep
+    from . import sweep, workflow
 
     parser = cli.parser(__spec__.name, __doc__)
     cli.add_seeds(parser, list(range(10)), "the seeds to run")
@@ -218,8 +218,10 @@ def main(argv=None):
     parser.add_argument("--protocol", default="kfold", choices=["kfold", "strict"],
                         help="'kfold' (the headline) or 'strict': the published split (secondary; 10 test sources; "
                              "--plan-seed and --repeats do not apply)")
-    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel, one thread each (default 1)")
-    parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from the finished runs")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--plan", metavar="FILE", help="write the generators and runs as a Snakemake plan to FILE "
+                                                     "(workflow/Snakefile runs it; make sweep-augmented)")
+    what.add_argument("--aggregate-only", action="store_true", help="write the table from the finished runs")
     args = parser.parse_args(argv)
     seeds = args.seeds
     overrides = {} if args.plan_seed < 0 or args.protocol == "strict" else dict(plan_seed=args.plan_seed)
@@ -230,14 +232,18 @@ def main(argv=None):
     name = {("none", CONTROL): "control"}.get((args.versus, args.augment_with), "augmented")
     name += "" if args.versus == "none" else f"_{args.augment_with}_vs_{args.versus}"
     name += "" if args.protocol == "kfold" else f"_{args.protocol}"
-    clock = paths.data_dir() / "runs" / f"table5_{name}_{args.profile}_wall.json"
-    generators = generator_runs(args.augment_with, seeds, args.profile, overrides, args.protocol,
-                                write=not args.aggregate_only)
-    if not args.aggregate_only:
-        failed = sweep.timed_run(generators + runs, args.jobs, clock)
-        if failed:
-            print("failed runs:", failed)
-    command = "python -m halo_utils.studies.augmentation " + " ".join(argv if argv is not None else sys.argv[1:])
+    generators = generator_runs(args.augment_with, seeds, args.profile, overrides, args.protocol, write=bool(args.plan))
+    if args.plan:
+        options = [a for a in (argv if argv is not None else sys.argv[1:]) if a not in ("--plan", args.plan)]
+        pools = [g["pool"] for g in generators]
+        jobs = [workflow.job(g) for g in generators] + [workflow.job(r, needs=pools) for r in runs]
+        command = [sys.executable, "-m", "halo_utils.studies.augmentation", "--aggregate-only", *options]
+        path = workflow.write_plan(args.plan, jobs, [report.path(f"table5_{name}_{args.profile}.md")], command)
+        print(f"{len(generators)} generators and {len(runs)} runs -> {path}")
+        return
+    command = ("python -m halo_utils.studies.augmentation --plan PLAN "
+               + " ".join(a for a in (argv if argv is not None else sys.argv[1:]) if a != "--aggregate-only")
+               + ", run by workflow/Snakefile")
     rows, models = paired_table(runs)
     arm = {CONTROL: "extra views of each fold's own real training halos (the control)"}.get(
         args.augment_with, "halos from per-fold generators (each learnt only its fold's training halos)")
@@ -260,7 +266,6 @@ def main(argv=None):
     if trained:
         text += (f"Training and sampling the {len(trained)} per-fold generators: {sum(trained) / 3600:.1f} h "
                  "(summed over the generators, each timed in its own process).\n")
-    text += sweep.clock_text(clock)
     tstr = tstr_rows(args.profile, seeds) if args.protocol == "kfold" else []
     if tstr:
         text += ("\nTrain on synthetic, test on real (`04_metrics`, per-source out-of-fold AUC of the classifier "

@@ -1,11 +1,13 @@
 """Multi-seed sweeps of ``05_classifier`` through papermill, and their aggregation (paper Table 5, Figs. 8-10).
 
-Each run is one papermill execution of the notebook; it writes
-``data/results/05_classifier/<run>.json``. A sweep skips runs whose JSON exists, so a
-stopped sweep is resumed by starting it again (and an interrupted run resumes from its
-last epoch). Command line::
+Each run is one papermill execution of the notebook; it writes ``data/results/05_classifier/<run>.json``. The
+runs go to Snakemake as a plan (``--plan``, :mod:`halo_utils.studies.workflow`), which skips the finished ones and
+reruns a killed one (the notebook resumes from its last epoch); the tables come last, from the finished runs.
+Command line (``make sweep`` does both steps)::
 
-    python -m halo_utils.studies.sweep --seeds 0-9 --models I A D --protocols kfold --profile cpu --jobs 1
+    python -m halo_utils.studies.sweep --seeds 0-9 --models I A D --protocols kfold --profile cpu --plan PLAN.json
+    snakemake -s workflow/Snakefile --config plan=PLAN.json --cores 2 --rerun-incomplete --rerun-triggers mtime
+    python -m halo_utils.studies.sweep --seeds 0-9 --profile cpu --aggregate-only        # the tables again
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,7 @@ from ..detect.classify import run_tag
 from ..detect.oof import binomial_interval, pooled_metrics
 from . import report
 
-__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run_job", "notebook_seconds", "run", "timed_run", "clock_text",
-           "load_runs", "summary_table", "to_markdown", "kfold_table", "kfold_markdown", "ensemble_table", "aggregate", "main"]
+__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run_job", "notebook_seconds", "tables", "load_runs", "summary_table", "to_markdown", "kfold_table", "kfold_markdown", "ensemble_table", "aggregate", "main"]
 
 PAPER_TABLE5 = {"A": (94.41, 1.95), "I": (86.87, 2.78), "D": (84.68, 1.03)}
 """The paper's Table 5 accuracies (%, mean ± std over 10 runs; its protocol)."""
@@ -100,60 +100,6 @@ def notebook_seconds(run: str) -> float | None:
     if not path.exists():
         return None
     return json.loads(path.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
-
-
-def run(runs: list, jobs: int = 1, after=None) -> list:
-    """Execute the runs not yet done, ``jobs`` at a time (each with cores / jobs threads); return failures.
-
-    ``after(run, exit_code)``, if given, is called as each run ends (from the worker threads).
-    """
-    from tqdm.auto import tqdm
-
-    todo = [r for r in runs if not r["done"]]
-    print(f"{len(runs) - len(todo)} of {len(runs)} runs already done; {len(todo)} to run, {jobs} at a time")
-    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
-
-    def one(r):
-        code = _execute(r, threads)
-        if after is not None:
-            after(r, code)
-        return code
-
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        codes = list(tqdm(pool.map(one, todo), total=len(todo), desc="sweep"))
-    return [r["run"] for r, code in zip(todo, codes) if code]
-
-
-def timed_run(runs: list, jobs: int, clock: Path) -> list:
-    """:func:`run`, its wall clock kept in the JSON ``clock``: one entry per start of the command that ran something,
-    brought up to date as each run ends (a sweep killed part-way keeps its time up to its last finished run).
-    Returns the failures."""
-    import threading
-    import time
-
-    past = json.loads(clock.read_text())["entries"] if clock.exists() else []
-    entry = dict(started=time.strftime("%Y-%m-%dT%H:%M:%S"), seconds=0.0, runs=0, failed=0, jobs=jobs,
-                 cores=os.cpu_count())
-    start, lock = time.perf_counter(), threading.Lock()
-
-    def after(r, code):
-        with lock:
-            entry.update(seconds=time.perf_counter() - start, runs=entry["runs"] + 1, failed=entry["failed"] + bool(code))
-            paths.write_json(clock, dict(entries=[*past, entry]))
-
-    return run(runs, jobs, after)
-
-
-def clock_text(clock: Path) -> str:
-    """A sentence on the wall clock that :func:`timed_run` recorded in ``clock`` (empty if none)."""
-    if not clock.exists():
-        return ""
-    entries = json.loads(clock.read_text())["entries"]
-    hours = sum(e["seconds"] for e in entries) / 3600
-    return (f"Sweep wall clock: {hours:.2f} h over {len(entries)} start(s) of the command, up to the last of the "
-            f"{sum(e['runs'] for e in entries)} runs each finished (generators included; jobs "
-            f"{sorted({e['jobs'] for e in entries})} on {entries[-1]['cores']} cores; "
-            f"{sum(e['failed'] for e in entries)} failed).\n")
 
 
 def load_runs(profile: str, source: str = "gleam", models=None, protocols=None) -> list:
@@ -362,23 +308,39 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
     return written
 
 
+def tables(profile: str, source: str, protocols) -> list:
+    """The Markdown tables :func:`aggregate` writes for these protocols (the workflow's last outputs)."""
+    prefix = f"{'mock_' if source == 'mock' else ''}{profile}"
+    out = [report.path(f"table5_kfold_{prefix}.md")] if "kfold" in protocols else []
+    return out + ([report.path(f"table5_split_{prefix}_image.md")] if set(protocols) - {"kfold"} else [])
+
+
 def main(argv=None):
+    from . import workflow
+
     parser = cli.parser(__spec__.name, __doc__)
     cli.add_seeds(parser, list(range(10)), "the seeds to run")
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"], choices=["I", "A", "D"], help="the networks (default I A D)")
     parser.add_argument("--protocols", nargs="+", default=["kfold"], choices=["kfold", "strict", "paper"], help="default kfold")
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="default cpu")
     parser.add_argument("--source", default="gleam", choices=["gleam", "mock"], help="the published images (default) or the mock sky")
-    parser.add_argument("--jobs", type=int, default=1, help="runs in parallel (each gets cores / jobs threads)")
-    parser.add_argument("--aggregate-only", action="store_true", help="only write the tables from the finished runs")
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument("--plan", metavar="FILE", help="write the runs as a Snakemake plan to FILE (workflow/Snakefile runs it)")
+    what.add_argument("--aggregate-only", action="store_true", help="write the tables from the finished runs")
     args = parser.parse_args(argv)
-    runs = plan(args.seeds, args.models, args.protocols, args.profile, args.source)
-    failed = [] if args.aggregate_only else run(runs, args.jobs)
-    command = "python -m halo_utils.studies.sweep " + " ".join(argv if argv is not None else sys.argv[1:])
+    options = ["--seeds", *map(str, args.seeds), "--models", *args.models, "--protocols", *args.protocols,
+               "--profile", args.profile, "--source", args.source]
+    if args.plan:
+        runs = plan(args.seeds, args.models, args.protocols, args.profile, args.source)
+        command = [sys.executable, "-m", "halo_utils.studies.sweep", "--aggregate-only", *options]
+        path = workflow.write_plan(args.plan, [workflow.job(r) for r in runs],
+                                   tables(args.profile, args.source, args.protocols), command)
+        print(f"{len(runs)} runs ({sum(r['done'] for r in runs)} done) -> {path}")
+        return
+    command = ("python -m halo_utils.studies.sweep --plan PLAN " + " ".join(options)
+               + ", run by workflow/Snakefile (`make sweep`)")
     for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command).items():
         print(f"{name}: {path}")
-    if failed:
-        raise SystemExit(f"{len(failed)} runs failed: {failed}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,75 @@
+"""The sweeps through the workflow engine (Snakemake, workflow/Snakefile): a smoke sweep of 2 seeds x 2 models on
+this machine, killed part-way and restarted, runs only what is missing; a Slurm profile's dry run lists the jobs."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("snakemake")
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "Snakefile")]
+
+
+@pytest.fixture
+def root(tmp_path):
+    """A scratch project root that sees the repository's notebooks."""
+    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")
+    return tmp_path
+
+
+def _env(root: Path) -> dict:
+    return dict(os.environ, HALO_ROOT=str(root), HALO_PROFILE="smoke", MPLBACKEND="Agg", TF_CPP_MIN_LOG_LEVEL="2")
+
+
+def _plan(root: Path, *options) -> Path:
+    plan = root / "plan.json"
+    subprocess.run([sys.executable, "-m", "halo_utils.studies.sweep", "--seeds", "0", "1", "--models", "D", "I",
+                    "--profile", "smoke", "--source", "mock", "--plan", str(plan), *options], env=_env(root),
+                   check=True, capture_output=True, cwd=root)
+    return plan
+
+
+def test_a_killed_sweep_runs_only_what_is_missing(root):
+    plan = _plan(root)
+    jobs = json.loads(plan.read_text())["jobs"]
+    assert len(jobs) == 4 and all(j["outputs"][0].endswith(".json") for j in jobs)
+    command = [*SNAKEMAKE, "--config", f"plan={plan}", "--cores", "2", "--rerun-incomplete", "--rerun-triggers", "mtime"]
+    results = root / "data" / "results" / "05_classifier"
+    first = subprocess.Popen(command, env=_env(root), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+    deadline = time.time() + 600
+    while not list(results.glob("*.json")) and first.poll() is None and time.time() < deadline:
+        time.sleep(0.5)
+    os.killpg(first.pid, signal.SIGKILL)  # the engine and the runs it started, as a user's kill -9 of make sweep
+    first.wait()
+    done = {p.name: p.stat().st_mtime_ns for p in results.glob("*.json")}
+    assert 1 <= len(done) < 4, done
+    time.sleep(2)  # an orphaned kernel notices its parent is gone within a second and stops
+    again = subprocess.run(command, env=_env(root), cwd=root, capture_output=True, text=True, timeout=900)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    ran = [line.split("rule run_")[1].rstrip(":") + ".json" for line in again.stderr.splitlines()
+           if line.startswith("rule run_")]
+    assert sorted(ran) == sorted({Path(j["outputs"][0]).name for j in jobs} - set(done)), (ran, done)
+    assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json") if p.name in done} == done  # not rerun
+    table = (root / "docs" / "results" / "table5_kfold_mock_smoke.md").read_text()
+    assert "run by workflow/Snakefile" in table and all(f"| {m} |" in table or f"| {m} " in table for m in "DI")
+    nothing = subprocess.run([*command, "--dry-run"], env=_env(root), cwd=root, capture_output=True, text=True)
+    assert "Nothing to be done" in nothing.stdout + nothing.stderr
+
+
+def test_a_slurm_dry_run_lists_the_jobs_it_would_submit(root):
+    plan = _plan(root)
+    done = subprocess.run([*SNAKEMAKE, "--config", f"plan={plan}", "--profile", str(REPO / "workflow" / "profiles" / "slurm"),
+                           "--dry-run"], env=_env(root), cwd=root, capture_output=True, text=True, timeout=300)
+    out = done.stdout + done.stderr
+    assert done.returncode == 0, out[-3000:]
+    runs = [line.split()[0] for line in out.splitlines() if line.startswith("run_")]  # the job stats table
+    assert sorted(set(runs)) == sorted(f"run_{m}_kfold_mock_smoke_seed{s}" for m in "DI" for s in "01"), out[-2000:]
+    assert "slurm_partition" in out and "tables" in out
