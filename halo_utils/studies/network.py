@@ -5,7 +5,8 @@ SkyView for 4 images per cluster (the published GLEAM fields, served by position
 Four measurements, written to ``docs/results/network_<name>.md``:
 
 * an uninterrupted search: wall time, peak memory, cache size, throughput;
-* the same search killed (SIGKILL) at a random moment and run again: its candidate table against the first;
+* the same search killed (SIGKILL) at a random moment, once while downloading and once while scoring, and run
+  again: its candidate table against the first;
 * a second run over the first one's cache: how many requests it sends (none, if the cache serves it);
 * downloads alone with 1, 2, 4 and 8 workers, the stand-in taking ``--render`` seconds per image as SkyView
   does, with and without the default rate limit.
@@ -18,6 +19,7 @@ Four measurements, written to ``docs/results/network_<name>.md``:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -28,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cli, paths
+from ..search.catalogues import GLEAM_DEC_MAX
 from ..search.fields import RATE, WORKERS
 from . import report
 from .standins import SkyViewStandIn, VizierStandIn, environment
@@ -55,7 +58,11 @@ def main(argv=None):
     rows = searches(table, args, work)
     rows += workers_sweep(table[: args.sweep_clusters], args, work)
     command = "python -m halo_utils.studies.network " + " ".join(sys.argv[1:] if argv is None else argv)
-    report.write(f"network_{args.name}.md", f"Made by `{command}` ({len(table)} clusters).\n\n" + report.markdown(rows))
+    south = int(np.sum(np.asarray(table["DEdeg"], float) < GLEAM_DEC_MAX))
+    report.write(f"network_{args.name}.md", f"Made by `{command}`: {len(table)} catalogue rows, the {south} south of "
+                 f"Dec +{GLEAM_DEC_MAX:g} searched; the searches without a rate limit (`--rate {args.rate:g}`), "
+                 f"{WORKERS} workers; the stand-in SkyView takes {args.render:g} s per image in the workers sweep "
+                 "only. Peak memory: the search process's maximum resident set.\n\n" + report.markdown(rows))
 
 
 def catalogue(folder, limit: int = 0):
@@ -75,24 +82,29 @@ def served(table, fields, folder: Path, render: float = 0.0):
 
 
 def searches(table, args, work: Path) -> list:
-    """The uninterrupted search, the killed-and-rerun one, and the second run over the first one's cache."""
+    """The uninterrupted search, the second run over its cache, and two searches killed at a random moment (one
+    while downloading, one while scoring) and run again."""
     import pandas as pd
 
-    rows = []
+    rows, rng = [], np.random.default_rng(args.seed)
+    whole = work / "whole" / "out" / "candidates.csv"
     with served(table, args.fields, work / "servers") as (vizier, skyview, env):
         first = run_search(work / "whole", env, args.detector, rate=args.rate)
+        scoring = json.loads((work / "whole" / "out" / "summary.json").read_text())["seconds"]
         rows.append(dict(run="uninterrupted", **first, requests=len(skyview.requests), vizier_queries=len(vizier.queries)))
         asked, queried = len(skyview.requests), len(vizier.queries)
         again = run_search(work / "whole", env, args.detector, rate=args.rate)
         rows.append(dict(run="again, from its cache", **again, requests=len(skyview.requests) - asked,
                          vizier_queries=len(vizier.queries) - queried))
-        kill_at = float(np.random.default_rng(args.seed).uniform(0.1, 0.9) * first["wall_s"])
-        killed = run_search(work / "killed", env, args.detector, kill_after=kill_at, rate=args.rate)
-        rows.append(dict(run=f"killed at {kill_at:.0f} s", **killed))
-        rerun = run_search(work / "killed", env, args.detector, rate=args.rate)
-        same = pd.read_csv(work / "whole" / "out" / "candidates.csv").equals(
-            pd.read_csv(work / "killed" / "out" / "candidates.csv"))
-        rows.append(dict(run="rerun after the kill", **rerun, same_table_as_uninterrupted=same))
+        downloading = first["wall_s"] - scoring  # and starting up
+        for phase, (low, high) in (("downloading", (0.1 * downloading, 0.9 * downloading)),
+                                   ("scoring", (downloading + 0.1 * scoring, downloading + 0.9 * scoring))):
+            at = float(rng.uniform(low, high))
+            killed = run_search(work / f"killed_{phase}", env, args.detector, kill_after=at, rate=args.rate)
+            rows.append(dict(run=f"killed while {phase}, at {at:.0f} s", **killed))
+            rerun = run_search(work / f"killed_{phase}", env, args.detector, rate=args.rate)
+            same = pd.read_csv(whole).equals(pd.read_csv(work / f"killed_{phase}" / "out" / "candidates.csv"))
+            rows.append(dict(run="rerun after that kill", **rerun, same_table_as_uninterrupted=same))
     return rows
 
 
