@@ -174,3 +174,21 @@ def test_a_catalogue_of_several_tables_gives_its_cluster_table(tmp_path):
     with VizierStandIn({"J/ApJ/742/125": {"xgal": galaxies, "xgroups": groups}}, tmp_path) as vizier:
         out = _catalogue(vizier, "cosmos_g11", tmp_path)
     assert out == dict(rows=2, names=["11", "12"], ra=[150.15, 150.3]), out
+
+
+def test_the_search_command_fetches_a_catalogue_and_its_images_through_the_stand_ins(psz2_dir, gleam_dir, tmp_path):
+    """``python -m halo_utils.search --catalogue psz2 --download-only``, unchanged, against both stand-ins: the
+    catalogue from VizieR, four images for each cluster south of Dec +30 from SkyView; run again, it asks nothing."""
+    from halo_utils.studies.network import catalogue, run_search, served
+
+    table = catalogue(psz2_dir)
+    table = table[[*range(5), int(np.argmax(np.asarray(table["DEdeg"], float) > 30))]]  # five south, one north
+    south = 5
+    with served(table, gleam_dir, tmp_path / "servers") as (vizier, skyview, env):
+        first = run_search(tmp_path / "search", env, detector="unused", download_only=True, rate=0)
+        asked = (len(vizier.queries), len(skyview.requests))
+        again = run_search(tmp_path / "search", env, detector="unused", download_only=True, rate=0)
+        assert (len(vizier.queries), len(skyview.requests)) == asked
+    assert first["exit_code"] == again["exit_code"] == 0, (tmp_path / "search" / "log.txt").read_text()[-2000:]
+    assert asked[0] == 1 and first["clusters_cached"] == south and first["fits_files"] == 4 * south
+    assert first["leftover_partial_files"] == 0
