@@ -63,6 +63,7 @@ SWEEP_PROFILE ?= cpu
 PLAN ?= data/runs/plans/table5_$(SWEEP_SOURCE)_$(SWEEP_PROFILE).json
 sweep: $(STAMP)
 	$(PY) -m halo_utils.studies.sweep --seeds $(SEEDS) --protocols $(PROTOCOLS) --profile $(SWEEP_PROFILE) --source $(SWEEP_SOURCE) --plan $(PLAN)
+	@$(VENV)/bin/snakemake -s workflow/Snakefile --config plan=$(PLAN) --unlock --quiet all  # a killed sweep leaves a lock
 	TF_CPP_MIN_LOG_LEVEL=2 $(VENV)/bin/snakemake -s workflow/Snakefile --config plan=$(PLAN) threads=$$(( $(CORES) / $(JOBS) )) \
 	  --cores $(CORES) --rerun-incomplete --rerun-triggers mtime
 

@@ -31,6 +31,7 @@ def pytest_configure(config):
             os.environ.setdefault(key, str(found))
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """Notebooks read the real datasets: skip them (with the reason) when they are not there."""
     missing = {"07_vae": None if _real_frdeep_dir() else
@@ -42,14 +43,18 @@ def pytest_collection_modifyitems(config, items):
         reason = missing.get(path.stem, gleam) if path.suffix == ".ipynb" else None
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
-        if path.stem not in SPREAD:
-            item.add_marker(pytest.mark.xdist_group(path.stem))
+        chain = getattr(item, "originalname", item.name) in CHAINS
+        if path.stem not in SPREAD or chain:
+            item.add_marker(pytest.mark.xdist_group(f"{path.stem}::{item.originalname}" if chain else path.stem))
 
 
-SPREAD = {"test_notebooks_mock", "test_network", "test_precision", "test_devices", "test_package", "test_cli"}
+SPREAD = {"test_notebooks_mock", "test_network", "test_precision", "test_devices", "test_package", "test_cli",
+          "test_workflow"}
 """Under pytest-xdist (``-n 2 --dist loadgroup``, as ``make test`` runs) the tests of one file go to one worker, so
 a notebook's cells share their kernel and a module's fixtures are built once; the tests of these files are
-independent and slow, and are spread over the workers one by one."""
+independent and slow, and are spread over the workers one by one,"""
+CHAINS = {"test_notebook_runs_on_the_mock_sky"}
+"""except these, whose cases build on each other in order (the notebooks 00 to 06 on one mock sky)."""
 
 
 def _found_or_skip(path, what: str, variable: str, default: str):
