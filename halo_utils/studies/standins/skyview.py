@@ -24,12 +24,14 @@ import io
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import numpy as np
 from astropy.io import fits
+
+from .server import LocalServer
 
 BANDS = {"72-103": 87.5e6, "103-134": 118.5e6, "139-170": 154.5e6, "170-231": 200.5e6}
 RMS = {"72-103": 0.054, "103-134": 0.023, "139-170": 0.015, "170-231": 0.0085}  # Jy/beam, 01_noise medians
@@ -43,7 +45,7 @@ FORM = """<html><body><form method="get" action="runquery.pl">
 </form></body></html>"""
 
 
-class SkyViewStandIn:
+class SkyViewStandIn(LocalServer):
     """A threaded HTTP server answering astroquery's SkyView client; ``requests`` records what it was asked."""
 
     def __init__(self, faults: dict | None = None, timeout_s: float = 5.0, fields=None, latency_s: float = 0.0):
@@ -61,17 +63,8 @@ class SkyViewStandIn:
             def do_GET(self):
                 stand_in._answer(self)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/current/cgi/basicform.pl"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(Handler)
+        self.url = f"http://127.0.0.1:{self.port}/current/cgi/basicform.pl"
 
     # ----------------------------------------------------------------------------------------------- answers
 

@@ -21,18 +21,19 @@ import socket
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import numpy as np
 
+from .server import LocalServer
 from .tls import authority, server_context
 
 MIRRORS = ["vizier.cds.unistra.fr", "vizier.cfa.harvard.edu", "vizier.nao.ac.jp", "vizier.hia.nrc.ca",
            "vizier.ast.cam.ac.uk", "vizier.iucaa.ernet.in", "vizier.china-vo.org"]
 
 
-class VizierStandIn:
+class VizierStandIn(LocalServer):
     """VizieR behind a local CONNECT proxy. ``catalogues``: VizieR id -> CDS folder (ReadMe + data file), an
     astropy Table, or {table name: either} for a catalogue of several tables (served in that order, each named
     ``<id>/<table name>`` as VizieR names them); ``queries`` records every query script it was sent."""
@@ -68,17 +69,8 @@ class VizierStandIn:
                 Tunnel(tunnel, self.client_address, self.server)
                 self.close_connection = True
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-        self.server.daemon_threads = True
-        self.proxy = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
+        self._listen(Proxy)
+        self.proxy = f"http://127.0.0.1:{self.port}"
 
     # ----------------------------------------------------------------------------------------------- answers
 
