@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from http.server import ThreadingHTTPServer
 
@@ -21,3 +22,25 @@ class LocalServer:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+HTTP_FAULTS = ("500", "503", "503-retry", "reset")
+
+
+def send(handler, status: int, body: bytes, kind: str, **headers):
+    """Answer ``status`` with ``body`` of content type ``kind`` (and ``headers``)."""
+    handler.send_response(status)
+    for key, value in dict(headers, **{"Content-Type": kind, "Content-Length": str(len(body))}).items():
+        handler.send_header(key.replace("_", "-"), value)
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def http_fault(handler, fault: str):
+    """Answer one of :data:`HTTP_FAULTS`: the error status (``503-retry``: 503 with Retry-After: 1), or the
+    connection closed at once without an answer (``reset``)."""
+    if fault == "reset":
+        handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        handler.connection.close()
+        return
+    send(handler, int(fault[:3]), b"error", "text/plain", **({"Retry_After": "1"} if fault == "503-retry" else {}))

@@ -21,7 +21,6 @@ where the FITS should be), ``size`` (a FITS of 200 x 200 pixels), ``survey`` (a 
 from __future__ import annotations
 
 import io
-import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -31,7 +30,7 @@ from urllib.parse import parse_qs, urlparse
 import numpy as np
 from astropy.io import fits
 
-from .server import LocalServer
+from .server import HTTP_FAULTS, LocalServer, http_fault, send
 
 BANDS = {"72-103": 87.5e6, "103-134": 118.5e6, "139-170": 154.5e6, "170-231": 200.5e6}
 RMS = {"72-103": 0.054, "103-134": 0.023, "139-170": 0.015, "170-231": 0.0085}  # Jy/beam, 01_noise medians
@@ -85,17 +84,17 @@ class SkyViewStandIn(LocalServer):
             self.times.append(time.monotonic())
         if url.path.endswith("basicform.pl"):
             options = "".join(f"<option>GLEAM {band} MHz</option>" for band in BANDS)
-            return self._send(handler, 200, FORM.format(options=options).encode(), "text/html")
+            return send(handler, 200, FORM.format(options=options).encode(), "text/html")
         if url.path.endswith("runquery.pl"):
             return self._result_page(handler, query)
         if url.path.startswith("/tempspace/fits/"):
             return self._fits(handler, Path(url.path).stem)
-        return self._send(handler, 404, b"not found", "text/plain")
+        return send(handler, 404, b"not found", "text/plain")
 
     def _result_page(self, handler, query: dict):
         position = query.get("Position", "")
         fault = self._fault(position, "query")
-        if fault in ("500", "503", "503-retry", "reset", "timeout"):
+        if fault in (*HTTP_FAULTS, "timeout"):
             return self._misbehave(handler, fault)
         if fault == "slow":
             time.sleep(2.0)
@@ -103,57 +102,38 @@ class SkyViewStandIn(LocalServer):
         survey = query.get("survey", "")
         band = survey.removeprefix("GLEAM ").removesuffix(" MHz")
         if band not in BANDS:
-            return self._send(handler, 200, b"<html><body>No such survey</body></html>", "text/html")
+            return send(handler, 200, b"<html><body>No such survey</body></html>", "text/html")
         key = f"img{len(self.images)}"
         with self._lock:
             self.images[key] = dict(position=position, band=band, pixels=int(query.get("pixels", 300)),
                                     size=float(str(query.get("size", "3.6666")).split(",")[0]),
                                     fault=self._fault(position, "fits"))
         page = f'<html><body><a href="../../tempspace/fits/{key}.fits">FITS</a></body></html>'
-        return self._send(handler, 200, page.encode(), "text/html")
+        return send(handler, 200, page.encode(), "text/html")
 
     def _fits(self, handler, key: str):
         job = self.images.get(key)
         if job is None:
-            return self._send(handler, 404, b"expired", "text/plain")
+            return send(handler, 404, b"expired", "text/plain")
         fault = job["fault"]
-        if fault in ("500", "503", "503-retry", "reset", "timeout"):
+        if fault in (*HTTP_FAULTS, "timeout"):
             return self._misbehave(handler, fault)
         if fault == "slow":
             time.sleep(2.0)
         if fault == "html":
-            return self._send(handler, 200, b"<html><body>Error: image not available</body></html>", "text/html")
+            return send(handler, 200, b"<html><body>Error: image not available</body></html>", "text/html")
         pixels = 200 if fault == "size" else job["pixels"]
         band = "72-103" if fault == "survey" and job["band"] != "72-103" else job["band"]
         data = image(job["position"], band, pixels, job["size"], self.fields)
         if fault == "truncated":
             data = data[: len(data) // 2]
-        return self._send(handler, 200, data, "application/fits")
+        return send(handler, 200, data, "application/fits")
 
     def _misbehave(self, handler, fault: str):
-        if fault == "reset":
-            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            handler.connection.close()
-            return None
         if fault == "timeout":
             time.sleep(self.timeout_s)
-            return self._send(handler, 504, b"gateway time-out", "text/plain")
-        handler.send_response(int(fault[:3]))
-        if fault == "503-retry":
-            handler.send_header("Retry-After", "1")
-        handler.send_header("Content-Type", "text/plain")
-        handler.send_header("Content-Length", "5")
-        handler.end_headers()
-        handler.wfile.write(b"error")
-        return None
-
-    @staticmethod
-    def _send(handler, status: int, body: bytes, kind: str):
-        handler.send_response(status)
-        handler.send_header("Content-Type", kind)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+            return send(handler, 504, b"gateway time-out", "text/plain")
+        return http_fault(handler, fault)
 
 
 def place(position: str) -> tuple:

@@ -17,7 +17,6 @@ the client waits), ``empty`` (a valid VOTable without a table, VizieR's answer t
 from __future__ import annotations
 
 import io
-import socket
 import ssl
 import threading
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .server import LocalServer
+from .server import HTTP_FAULTS, LocalServer, http_fault, send
 from .tls import authority, server_context
 
 MIRRORS = ["vizier.cds.unistra.fr", "vizier.cfa.harvard.edu", "vizier.nao.ac.jp", "vizier.hia.nrc.ca",
@@ -79,28 +78,19 @@ class VizierStandIn(LocalServer):
         with self._lock:
             self.queries.append(query)
             fault = self.faults.pop(0) if self.faults else None
-        if fault in ("500", "503", "503-retry"):
-            handler.send_response(int(fault[:3]))
-            if fault == "503-retry":
-                handler.send_header("Retry-After", "1")
-            return _finish(handler, b"error", "text/plain")
-        if fault == "reset":
-            handler.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            handler.connection.close()
-            return None
+        if fault in HTTP_FAULTS:
+            return http_fault(handler, fault)
         if fault == "timeout":
             time.sleep(self.timeout_s)
         if fault == "html":
-            handler.send_response(200)
-            return _finish(handler, b"<html><body>VizieR is down for maintenance</body></html>", "text/html")
+            return send(handler, 200, b"<html><body>VizieR is down for maintenance</body></html>", "text/html")
         source = query.get("-source", "")
         found = None if fault == "empty" else self.catalogues.get(source)
         parts = found if isinstance(found, dict) else {"": found} if found is not None else {}
         data = votable({f"{source}/{k}" if k else source: self._table(v, query) for k, v in parts.items()})
         if fault == "malformed":
             data = data[: len(data) // 2]
-        handler.send_response(200)
-        return _finish(handler, data, "text/xml")
+        return send(handler, 200, data, "text/xml")
 
     def _table(self, found, query: dict):
         """A catalogue table as VizieR sends it: the computed J2000 positions first, at most ``-out.max`` rows."""
@@ -158,10 +148,3 @@ def votable(tables: dict) -> bytes:
     out = io.BytesIO()
     document.to_xml(out)
     return out.getvalue()
-
-
-def _finish(handler, body: bytes, kind: str):
-    handler.send_header("Content-Type", kind)
-    handler.send_header("Content-Length", str(len(body)))
-    handler.end_headers()
-    handler.wfile.write(body)
