@@ -56,7 +56,7 @@ def main(argv=None):
     table = catalogue(args.catalogue_dir, args.limit)
     work = Path(args.work) / args.name
     rows = searches(table, args, work)
-    rows += workers_sweep(table[: args.sweep_clusters], args, work)
+    rows += _kept(work / "workers.json", lambda: workers_sweep(table[: args.sweep_clusters], args, work))
     command = "python -m halo_utils.studies.network " + " ".join(sys.argv[1:] if argv is None else argv)
     south = int(np.sum(np.asarray(table["DEdeg"], float) < GLEAM_DEC_MAX))
     report.write(f"network_{args.name}.md", f"Made by `{command}`: {len(table)} catalogue rows, the {south} south of "
@@ -83,35 +83,68 @@ def served(table, fields, folder: Path, render: float = 0.0):
 
 def searches(table, args, work: Path) -> list:
     """The uninterrupted search, the second run over its cache, and two searches killed at a random moment (one
-    while downloading, one while scoring) and run again."""
+    when a random share of the clusters is in the cache, one at a random time while scoring) and run again. Each
+    row is kept in ``work/<row>.json``: a study started again reuses the rows whose folders are still there."""
     import pandas as pd
 
-    rows, rng = [], np.random.default_rng(args.seed)
+    rng = np.random.default_rng(args.seed)
     whole = work / "whole" / "out" / "candidates.csv"
     with served(table, args.fields, work / "servers") as (vizier, skyview, env):
-        first = run_search(work / "whole", env, args.detector, rate=args.rate)
-        scoring = json.loads((work / "whole" / "out" / "summary.json").read_text())["seconds"]
-        rows.append(dict(run="uninterrupted", **first, requests=len(skyview.requests), vizier_queries=len(vizier.queries)))
-        asked, queried = len(skyview.requests), len(vizier.queries)
-        again = run_search(work / "whole", env, args.detector, rate=args.rate)
-        rows.append(dict(run="again, from its cache", **again, requests=len(skyview.requests) - asked,
-                         vizier_queries=len(vizier.queries) - queried))
-        downloading = first["wall_s"] - scoring  # and starting up
-        for phase, (low, high) in (("downloading", (0.1 * downloading, 0.9 * downloading)),
-                                   ("scoring", (downloading + 0.1 * scoring, downloading + 0.9 * scoring))):
-            at = float(rng.uniform(low, high))
-            killed = run_search(work / f"killed_{phase}", env, args.detector, kill_after=at, rate=args.rate)
-            rows.append(dict(run=f"killed while {phase}, at {at:.0f} s", **killed))
-            rerun = run_search(work / f"killed_{phase}", env, args.detector, rate=args.rate)
-            same = pd.read_csv(whole).equals(pd.read_csv(work / f"killed_{phase}" / "out" / "candidates.csv"))
-            rows.append(dict(run="rerun after that kill", **rerun, same_table_as_uninterrupted=same))
+
+        def first():
+            out = run_search(work / "whole", env, args.detector, rate=args.rate)
+            scoring = json.loads((work / "whole" / "out" / "summary.json").read_text())["seconds"]
+            return [dict(run="uninterrupted", **out, requests=len(skyview.requests), vizier_queries=len(vizier.queries),
+                         scoring_s=round(scoring, 1))]
+
+        def again():
+            asked, queried = len(skyview.requests), len(vizier.queries)
+            out = run_search(work / "whole", env, args.detector, rate=args.rate)
+            return [dict(run="again, from its cache", **out, requests=len(skyview.requests) - asked,
+                         vizier_queries=len(vizier.queries) - queried)]
+
+        def killed(phase: str, rows: list):
+            folder = work / f"killed_{phase}"
+            if phase == "downloading":
+                share = float(rng.uniform(0.1, 0.9))
+                need = int(share * len(pd.read_csv(whole)))
+                out = run_search(folder, env, args.detector, rate=args.rate,
+                                 kill_when=lambda: _cached(folder / "cache") >= need)
+                label = f"killed while downloading, with {out['clusters_cached']} clusters cached"
+            else:
+                start = rows[0]["wall_s"] - rows[0]["scoring_s"]  # downloads and start-up of the first run
+                at = float(rng.uniform(start + 0.1 * rows[0]["scoring_s"], start + 0.9 * rows[0]["scoring_s"]))
+                out = run_search(folder, env, args.detector, kill_after=at, rate=args.rate)
+                label = f"killed while scoring, at {at:.0f} s"
+            rerun = run_search(folder, env, args.detector, rate=args.rate)
+            same = pd.read_csv(whole).equals(pd.read_csv(folder / "out" / "candidates.csv"))
+            return [dict(run=label, **out), dict(run="rerun after that kill", **rerun, same_table_as_uninterrupted=same)]
+
+        rows = _kept(work / "whole.json", first)
+        rows += _kept(work / "again.json", again)
+        rows += _kept(work / "killed_downloading.json", lambda: killed("downloading", rows))
+        rows += _kept(work / "killed_scoring.json", lambda: killed("scoring", rows))
     return rows
 
 
+def _kept(path: Path, measure) -> list:
+    """The rows ``measure()`` returns, kept in ``path``; read from it if it is there."""
+    if path.exists():
+        return json.loads(path.read_text())
+    rows = measure()
+    paths.write_json(path, rows)
+    return rows
+
+
+def _cached(cache: Path) -> int:
+    """Clusters with all four bands in a download cache."""
+    return sum(len(list(folder.glob("*.fits"))) == 4 for folder in cache.glob("*")) if cache.exists() else 0
+
+
 def run_search(folder: Path, env: dict, detector, kill_after: float | None = None, download_only: bool = False,
-               workers: int = WORKERS, rate: float = RATE) -> dict:
+               workers: int = WORKERS, rate: float = RATE, kill_when=None) -> dict:
     """``python -m halo_utils.search --catalogue psz2`` in a subprocess with ``folder`` as its project root, cache
-    and output; stopped by SIGKILL after ``kill_after`` seconds if given. Returns wall time, peak memory (RSS) of
+    and output; stopped by SIGKILL after ``kill_after`` seconds, or as soon as ``kill_when()`` is true, if given. Returns wall time, peak memory (RSS) of
     the search, cache size and files, clusters per second, and the exit code."""
     folder.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "halo_utils.search", "--catalogue", "psz2", "--cache", str(folder / "cache"),
@@ -121,7 +154,7 @@ def run_search(folder: Path, env: dict, detector, kill_after: float | None = Non
     start = time.perf_counter()
     with open(folder / "log.txt", "a") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        status, usage = _wait(process, kill_after)
+        status, usage = _wait(process, kill_after, kill_when)
     wall = time.perf_counter() - start
     code = process.returncode = os.waitstatus_to_exitcode(status)
     files = [p for p in (folder / "cache").rglob("*") if p.is_file()]
@@ -134,16 +167,18 @@ def run_search(folder: Path, env: dict, detector, kill_after: float | None = Non
                 clusters_per_s=round(clusters / wall, 2))
 
 
-def _wait(process, kill_after: float | None) -> tuple:
-    """Wait for ``process`` (SIGKILL after ``kill_after`` seconds if given); its exit status and resource usage."""
+def _wait(process, kill_after: float | None = None, kill_when=None) -> tuple:
+    """Wait for ``process`` (SIGKILL after ``kill_after`` seconds, or once ``kill_when()`` is true); its exit status
+    and resource usage."""
     deadline = None if kill_after is None else time.perf_counter() + kill_after
+    armed = kill_after is not None or kill_when is not None
     while True:
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             return status, usage
-        if deadline is not None and time.perf_counter() >= deadline:
+        if armed and ((deadline is not None and time.perf_counter() >= deadline) or (kill_when and kill_when())):
             os.kill(process.pid, signal.SIGKILL)
-            deadline = None
+            armed = False
         time.sleep(0.1)
 
 
