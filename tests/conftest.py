@@ -13,16 +13,13 @@ from halo_utils.sky import instrument
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
 
-
 def _real_gleam_dir():
     path = os.environ.get("HALO_GLEAM_DIR") or SHARED / "gleam-halos"
     return Path(path) if Path(path, "TRAIN_DATA_1").is_dir() else None
 
-
 def _real_frdeep_dir():
     path = os.environ.get("HALO_FRDEEP_DIR") or SHARED / "frdeep-first"
     return Path(path) if Path(path, "batches.meta").is_file() else None
-
 
 def pytest_configure(config):
     """Datasets found beside the repository are handed to the notebooks (nbval kernels inherit the environment)."""
@@ -30,8 +27,6 @@ def pytest_configure(config):
         if found is not None:
             os.environ.setdefault(key, str(found))
 
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     """Notebooks read the real datasets: skip them (with the reason) when they are not there."""
     missing = {"07_vae": None if _real_frdeep_dir() else
@@ -43,35 +38,19 @@ def pytest_collection_modifyitems(config, items):
         reason = missing.get(path.stem, gleam) if path.suffix == ".ipynb" else None
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
-        chain = getattr(item, "originalname", item.name) in CHAINS
-        if path.stem not in SPREAD or chain:
-            item.add_marker(pytest.mark.xdist_group(f"{path.stem}::{item.originalname}" if chain else path.stem))
-
-
-SPREAD = {"test_notebooks_mock", "test_network", "test_precision", "test_devices", "test_package", "test_cli",
-          "test_workflow"}
-"""Under pytest-xdist (``-n 2 --dist loadgroup``, as ``make test`` runs) the tests of one file go to one worker, so
-a notebook's cells share their kernel and a module's fixtures are built once; the tests of these files are
-independent and slow, and are spread over the workers one by one,"""
-CHAINS = {"test_notebook_runs_on_the_mock_sky"}
-"""except these, whose cases build on each other in order (the notebooks 00 to 06 on one mock sky)."""
-
 
 def _found_or_skip(path, what: str, variable: str, default: str):
     if path is None:
         pytest.skip(f"{what} not found: set {variable} or place it at ../shared/data/{default}")
     return path
 
-
 @pytest.fixture(scope="session")
 def frdeep_dir():
     return _found_or_skip(_real_frdeep_dir(), "FRDEEP-F", "HALO_FRDEEP_DIR", "frdeep-first")
 
-
 @pytest.fixture(scope="session")
 def gleam_dir():
     return _found_or_skip(_real_gleam_dir(), "GLEAM halo dataset", "HALO_GLEAM_DIR", "gleam-halos")
-
 
 @pytest.fixture(scope="session")
 def real_sources(gleam_dir):
@@ -79,14 +58,12 @@ def real_sources(gleam_dir):
 
     return read_dataset(gleam_dir)
 
-
 @pytest.fixture(scope="session")
 def psz2_dir():
     path = SHARED / "catalogues" / "psz2"
     if not (path / "psz2.dat").exists():
         pytest.skip("PSZ2 table not found at ../shared/data/catalogues/psz2")
     return path
-
 
 def gleam_header(ra=10.0, dec=-30.0, shape=(300, 300)):
     """A TAN header like the published images (0.012222 deg pixels)."""
@@ -98,17 +75,14 @@ def gleam_header(ra=10.0, dec=-30.0, shape=(300, 300)):
     h["CUNIT1"] = h["CUNIT2"] = "deg"
     return h
 
-
 def write_fits(path, data, header=None):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fits.PrimaryHDU(np.asarray(data, np.float32), header=header if header is not None else gleam_header()).writeto(path)
     return path
 
-
 def noise_image(seed=0, sigma=0.05, shape=(300, 300)):
     return np.random.default_rng(seed).normal(0.0, sigma, shape).astype(np.float32)
-
 
 @pytest.fixture
 def fake_dataset(tmp_path):
@@ -125,7 +99,6 @@ def fake_dataset(tmp_path):
                 write_fits(tmp_path / folder / pattern.format(s=src, b=band), noise_image(seed))
     return tmp_path
 
-
 @pytest.fixture(scope="session")
 def mock_sky(tmp_path_factory):
     """The default mock sky (46 fields, clipped like the published images), seed 0."""
@@ -133,13 +106,11 @@ def mock_sky(tmp_path_factory):
 
     return write_sky(tmp_path_factory.mktemp("mock") / "sky", seed=0)
 
-
 @pytest.fixture(scope="session")
 def mock_sky_unclipped(tmp_path_factory):
     from halo_utils.sky.mock import SkyConfig, write_sky
 
     return write_sky(tmp_path_factory.mktemp("mock") / "sky", seed=1, config=SkyConfig(clip_k=None))
-
 
 def dies_at(step_fn, n: int):
     """``step_fn`` that raises KeyboardInterrupt on its n-th call, as if the process were killed."""
@@ -152,7 +123,6 @@ def dies_at(step_fn, n: int):
         return step_fn()
 
     return step
-
 
 def noisy_field(seed: int, sigma: float, shape=(300, 300), n_sources: int = 40, beam_px: float = 2.0,
                 halo_peak: float = 3.0, halo_re_px: float = 15.0) -> np.ndarray:
