@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from halo_utils.config import run_name
-from halo_utils.studies import sweep
 from halo_utils.detect.classify import run_tag
+from halo_utils.studies import sweep
 
 
 def fake_result(model, protocol, seed, accuracy, profile="cpu"):

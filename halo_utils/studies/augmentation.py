@@ -1,9 +1,11 @@
 """Do generated halos help a detector? The resumable sweep of 05_classifier with and without generated halos, and
 its paired table (the hook itself: :mod:`halo_utils.generate.extend`; train on synthetic: :mod:`halo_utils.judge.tstr`).
 
-Command line (a resumable sweep of 05_classifier with and without generated halos, then the table)::
+Command line (the per-fold generators and the runs with and without generated halos as a Snakemake plan, run by
+workflow/Snakefile, whose last job writes the table; ``--aggregate-only`` writes it again)::
 
-    python -m halo_utils.studies.augmentation --seeds 0-9 --models I D --augment-with ddpm --profile cpu
+    python -m halo_utils.studies.augmentation --seeds 0-9 --models I D --augment-with ddpm --profile cpu --plan plan.json
+    snakemake -s workflow/Snakefile --config plan=plan.json --cores 2 --rerun-incomplete --rerun-triggers mtime
 """
 
 from __future__ import annotations
