@@ -6,7 +6,7 @@ notebook itself resumes a killed fold from its last epoch).
 A study writes its plan (``--plan FILE`` of :mod:`~halo_utils.studies.sweep` and
 :mod:`~halo_utils.studies.augmentation`); the Snakefile reads it. One job of the plan runs as::
 
-    python -m halo_utils.studies.workflow '<the job as JSON>'
+    python -m halo_utils.studies.workflow '<the job as JSON>' <TensorFlow threads>
 """
 
 from __future__ import annotations
@@ -42,11 +42,11 @@ def write_plan(path, jobs: list, tables: list, command: list) -> Path:
 
 
 def main(argv=None):
-    """Run one job of a plan (its JSON as the only argument); exit with its exit code."""
+    """Run one job of a plan (its JSON, then the TensorFlow threads it may use); exit with its exit code."""
     from .sweep import _execute
 
-    spec = json.loads((argv if argv is not None else sys.argv[1:])[0])
-    threads = spec.get("threads")
+    args = argv if argv is not None else sys.argv[1:]
+    spec, threads = json.loads(args[0]), int(args[1]) if len(args) > 1 else None
     run = dict(run=spec["name"], job=Path(spec["job"])) if "job" in spec else \
         dict(spec["parameters"], run=spec["name"], parameters=tuple(spec["parameters"]))
     raise SystemExit(_execute(run, threads))
