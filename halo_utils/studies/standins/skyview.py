@@ -20,6 +20,7 @@ where the FITS should be), ``size`` (a FITS of 200 x 200 pixels), ``survey`` (a 
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
@@ -154,6 +155,12 @@ def published(root) -> list:
     return found
 
 
+@functools.lru_cache(maxsize=None)
+def _pixels(path) -> np.ndarray:
+    """The image of a published file (read once: a search asks for each field many times)."""
+    return np.asarray(fits.getdata(path), np.float32).squeeze()
+
+
 def image(position: str, band: str, pixels: int, size_deg: float, fields: list | None = None) -> bytes:
     """A FITS file like SkyView's: ``pixels`` square, ``size_deg`` across, centred on ``position`` ("ra dec" in
     degrees). Its pixels: with ``fields`` (:func:`published`), a published GLEAM field chosen by the position (the
@@ -163,9 +170,9 @@ def image(position: str, band: str, pixels: int, size_deg: float, fields: list |
     seed = [int(abs(ra) * 1e4), int(abs(dec) * 1e4)]
     if fields:
         source = fields[int(np.random.default_rng(seed).integers(len(fields)))]
-        cut = np.asarray(fits.getdata(source[band]), np.float32).squeeze()
+        cut = _pixels(source[band])
         top = (cut.shape[0] - pixels) // 2
-        data = cut[top:top + pixels, top:top + pixels]  # NaN where the published field has none, as SkyView
+        data = cut[top:top + pixels, top:top + pixels].copy()  # NaN where the published field has none, as SkyView
     else:
         rng = np.random.default_rng(seed + [int(BANDS[band] / 1e6)])
         data = rng.normal(0.0, RMS[band], (pixels, pixels)).astype(np.float32)
