@@ -22,14 +22,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test,cpu]'
 	touch $(STAMP)
 
-# Unit tests plus every notebook executed by nbval in the `smoke` profile, on TEST_WORKERS processes (pytest-xdist;
-# a notebook's cells, and a test file's tests, run on one worker in order), the slowest 15 listed at the end.
+# Unit tests plus every notebook executed once (papermill, `smoke` profile, tests/test_notebooks.py), on TEST_WORKERS
+# processes (pytest-xdist; a test file's tests run on one worker in order), the slowest 15 listed at the end.
 # The smoke runs of earlier tests are removed first, so every notebook trains from scratch
 # (a run folder left by older code would otherwise be resumed or refused).
 # pytest's exit code 5 means no test ran: that is a failure here.
 test: $(STAMP)
 	@rm -rf data/models/*/*smoke_seed* data/generated/*/*smoke_seed*
-	@HALO_PROFILE=smoke MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest --nbval-lax -n $(TEST_WORKERS) --dist loadfile --durations=15 tests notebooks; rc=$$?; \
+	@HALO_PROFILE=smoke MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
 # Run every notebook end to end (profile $(DEMO_PROFILE)) on the mock sky (DEMO_SOURCE=mock, the default,

@@ -3,7 +3,9 @@
 Prints, for I, A and D (64x64x4 inputs, batch 128): training images/s with plain
 TensorFlow and with XLA (``jit_compile``), the model's training FLOPs per image (3 x the
 forward FLOPs counted by the TensorFlow profiler), the achieved GFLOP/s, and this
-machine's float32 matmul GFLOP/s measured in the same process, with the ratio.
+machine's float32 matmul GFLOP/s (2048 x 2048) measured in the same process, with the ratio; then the
+images/s of ``model.fit`` at the runs' batch of 32, and, as what limits each model, the speed of its largest layer
+alone as the matrix product of its own shape.
 Optionally (``--run``) the wall time of one 05_classifier run in a given profile.
 
     python -m halo_utils.bench [--steps 20] [--run cpu]
@@ -20,7 +22,7 @@ from tqdm.auto import tqdm
 
 from . import cli
 
-__all__ = ["matmul_gflops", "forward_flops", "train_throughput", "generative_speed", "stream_memory", "GPU_TFLOPS", "gpu_estimate", "main"]
+__all__ = ["matmul_gflops", "gemm_gflops", "largest_layer", "forward_flops", "train_throughput", "fit_throughput", "generative_speed", "stream_memory", "GPU_TFLOPS", "gpu_estimate", "main"]
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
@@ -35,6 +37,38 @@ def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
         tf.matmul(a, b).numpy()
         best = min(best, time.perf_counter() - start)
     return 2 * n ** 3 / best / 1e9
+
+
+def gemm_gflops(m: int, k: int, n: int, repeats: int = 10) -> float:
+    """float32 speed (GFLOP/s) of one (m, k) x (k, n) matrix product, best of ``repeats``: the rate a layer of that
+    shape can reach at best on this machine (a convolution is such a product over its output pixels)."""
+    import tensorflow as tf
+
+    a, b = tf.random.normal((m, k)), tf.random.normal((k, n))
+    tf.matmul(a, b).numpy()
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        tf.matmul(a, b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * m * k * n / best / 1e9
+
+
+def largest_layer(model, batch: int) -> tuple:
+    """(layer name, m, k, n) of the model's layer with the most multiply-adds, as the matrix product it amounts to:
+    a Dense layer (batch, inputs) x (inputs, units); a convolution (batch x output pixels, kernel area x input
+    channels) x (.., filters)."""
+    import keras
+
+    shapes = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, filters = layer.output.shape
+            kh, kw = layer.kernel_size
+            shapes.append((layer.name, batch * h * w, kh * kw * layer.input.shape[-1], filters))
+        elif isinstance(layer, keras.layers.Dense):
+            shapes.append((layer.name, batch, layer.input.shape[-1], layer.units))
+    return max(shapes, key=lambda s: s[1] * s[2] * s[3])
 
 
 def forward_flops(model, batch: int = 1) -> float:
@@ -67,6 +101,25 @@ def train_throughput(name: str, jit_compile: bool, steps: int = 20, batch: int =
     for _ in range(steps):
         model.train_on_batch(x, y)
     return steps * batch / (time.perf_counter() - start)
+
+
+def fit_throughput(name: str, batch: int = 32, images: int = 1472, steps_per_execution: int = 1, bands: int = 4) -> float:
+    """Training images/s of classifier ``name`` through ``model.fit`` as a run trains (``images`` random images, the
+    ``cpu`` profile's 1,472 by default, one epoch at ``batch``, after a first epoch that traces)."""
+    import keras
+
+    from .models.classifiers import build_classifier
+
+    keras.utils.set_random_seed(0)
+    model = build_classifier(name, bands=bands)
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
+                  steps_per_execution=steps_per_execution)
+    x = np.random.default_rng(0).random((images, 64, 64, bands), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[np.arange(images) % 2]
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
+    return images / (time.perf_counter() - start)
 
 
 def generative_speed(profile: str = "cpu", bands: int = 1, steps: int = 10, batch: int = 8) -> dict:
@@ -262,13 +315,23 @@ def main(argv=None):
     print(f"cores: {os.cpu_count()}, TensorFlow {tf.__version__}, intra-op threads "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
     print(f"matmul float32 (2048^2): {gflops:.1f} GFLOP/s")
-    print(f"{'model':6} {'MFLOP/img (train)':>18} {'img/s plain':>12} {'img/s XLA':>10} {'GFLOP/s':>8} {'of matmul':>9}")
+    print(f"{'model':6} {'MFLOP/img (train)':>18} {'img/s plain':>12} {'img/s XLA':>10} {'GFLOP/s':>8} {'of matmul':>9}"
+          f" {'fit, batch 32':>14} {'of matmul':>9}")
+    limits = []
     for name in args.models:
-        train_flops = 3 * forward_flops(build_classifier(name))
+        model = build_classifier(name)
+        train_flops = 3 * forward_flops(model)
         plain = train_throughput(name, False, args.steps)
         xla = train_throughput(name, True, args.steps)
+        fit = fit_throughput(name, batch=32)
         achieved = max(plain, xla) * train_flops / 1e9
-        print(f"{name:6} {train_flops / 1e6:18.1f} {plain:12.0f} {xla:10.0f} {achieved:8.1f} {achieved / gflops:9.1%}")
+        print(f"{name:6} {train_flops / 1e6:18.1f} {plain:12.0f} {xla:10.0f} {achieved:8.1f} {achieved / gflops:9.1%}"
+              f" {fit:14.0f} {fit * train_flops / 1e9 / gflops:9.1%}")
+        layer, m, k, n = largest_layer(model, 128)
+        limits.append((name, layer, m, k, n, gemm_gflops(m, k, n)))
+    print("What stops them: each model's largest layer as the matrix product it amounts to (batch 128), alone:")
+    for name, layer, m, k, n, rate in limits:
+        print(f"  {name}: {layer} = ({m} x {k}) x ({k} x {n}): {rate:.1f} GFLOP/s, {rate / gflops:.1%} of the square matmul")
     if args.run:
         print(f"one 05_classifier run (model A, {args.run} profile, strict, seed 0): {_run_notebook(args.run, 'A'):.0f} s wall")
 

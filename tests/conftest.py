@@ -22,13 +22,24 @@ def _real_frdeep_dir():
     return Path(path) if Path(path, "batches.meta").is_file() else None
 
 def pytest_configure(config):
-    """Datasets found beside the repository are handed to the notebooks (nbval kernels inherit the environment)."""
+    """Datasets found beside the repository are handed to the notebooks (their kernels inherit the environment)."""
     for key, found in (("HALO_GLEAM_DIR", _real_gleam_dir()), ("HALO_FRDEEP_DIR", _real_frdeep_dir())):
         if found is not None:
             os.environ.setdefault(key, str(found))
 
+SLOW_FIRST = ["test_realsky_runs", "test_notebooks_generators", "test_workflow", "test_classifier_notebook_mock",
+              "test_precision", "test_package", "test_augmentation", "test_classify", "test_notebooks_search",
+              "test_mocktrain", "test_search", "test_classifier_notebook", "test_devices", "test_network",
+              "test_notebooks_vae", "test_ddpm", "test_population", "test_notebooks", "test_realsky"]
+"""The slowest test files (``make test --durations``), slowest first: ``make test`` hands whole files to its workers
+in collection order, so the long ones start first and the short ones fill the gaps."""
+
+
 def pytest_collection_modifyitems(config, items):
-    """Notebooks read the real datasets: skip them (with the reason) when they are not there."""
+    """The slowest files first (:data:`SLOW_FIRST`); notebooks read the real datasets: skip them (with the reason)
+    when they are not there."""
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(Path(str(item.fspath)).stem, len(rank)))  # stable: a file's order is kept
     missing = {"07_vae": None if _real_frdeep_dir() else
                "FRDEEP-F not found: set HALO_FRDEEP_DIR (e.g. ../shared/data/frdeep-first)"}
     gleam = None if _real_gleam_dir() else \
@@ -143,3 +154,62 @@ def noisy_field(seed: int, sigma: float, shape=(300, 300), n_sources: int = 40, 
         image += halo_peak * sigma * np.exp(-r / halo_re_px)
     return image
 
+
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A scratch project root for a test file's notebook runs, holding the committed tables (``data/catalogues``):
+    their data, figures and results go there."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("root")
+    shutil.copytree(ROOT / "data" / "catalogues", root / "data" / "catalogues")
+    old = {k: os.environ.get(k) for k in ("HALO_ROOT", "MPLBACKEND")}
+    os.environ.update(HALO_ROOT=str(root), MPLBACKEND="Agg")
+    (root / "runs").mkdir()
+    yield root
+    for key, value in old.items():
+        os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+
+
+def execute(stem: str, root: Path, out: str, **parameters) -> Path:
+    """Run notebook ``stem`` (e.g. '05_classifier') with papermill into ``root/runs/<out>.ipynb``; a failing cell
+    raises ``PapermillExecutionError`` naming it."""
+    import papermill
+
+    path = root / "runs" / f"{out}.ipynb"
+    papermill.execute_notebook(str(NOTEBOOKS / f"{stem}.ipynb"), str(path), parameters=parameters, cwd=str(NOTEBOOKS),
+                               progress_bar=False, log_output=False)
+    return path
+
+
+def result(root: Path, stem: str, name: str) -> dict:
+    """The summary JSON ``name`` (without .json) that notebook ``stem`` wrote under ``root``."""
+    import json
+
+    return json.loads((root / "data" / "results" / stem / f"{name}.json").read_text())
+
+
+NOTEBOOK_SOURCE = "gleam" if _real_gleam_dir() else "mock"
+"""What the notebooks run on in the tests: the published images when they are beside the repository (the notebooks'
+default), else the mock sky."""
+
+
+def run_and_check(stem: str, workspace: Path):
+    """Run notebook ``stem`` once (smoke, seed 0, on :data:`NOTEBOOK_SOURCE`) and check the summary and figures it
+    wrote."""
+    source = NOTEBOOK_SOURCE
+    suffix = f"{'mock_' if source == 'mock' else ''}smoke_seed0"
+    execute(stem, workspace, stem, profile="smoke", source=source, seed=0)
+    written = sorted((workspace / "data" / "results" / stem).glob(f"*{suffix}.json"))
+    if source == "gleam":
+        written = [p for p in written if "mock_" not in p.name]
+    assert len(written) == 1, written
+    summary = result(workspace, stem, written[0].stem)
+    assert summary["source"] == source and summary["profile"] == "smoke"
+    figures = list((workspace / "figures").glob(f"{stem[:2]}_*.png"))
+    assert figures and all(suffix in f.name for f in figures), figures  # names never collide across runs
+    return summary

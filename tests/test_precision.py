@@ -79,8 +79,14 @@ def _close(mixed: dict, full: dict, rtol: float, atol: float = 0.0):
                 assert len(set(np.round(mixed[model][name], 5))) > 1, f"{model} {name} did not train"
 
 
-def test_generators_train_in_mixed_precision_like_in_float32(tmp_path):
-    out = _run(tmp_path, "one", "float32", "mixed_float16", "mixed_bfloat16")
+@pytest.fixture(scope="module")
+def one_device(tmp_path_factory):
+    """The three policies trained one after the other in one process on one device."""
+    return _run(tmp_path_factory.mktemp("precision"), "one", "float32", "mixed_float16", "mixed_bfloat16")
+
+
+def test_generators_train_in_mixed_precision_like_in_float32(one_device):
+    out = one_device
     full = out["float32"]
     assert full["optimizers"] == ["Adam"] * 4
     assert out["mixed_float16"]["optimizers"] == ["LossScaleOptimizer"] * 4  # float16 underflows without scaling
@@ -94,10 +100,10 @@ def test_generators_train_in_mixed_precision_like_in_float32(tmp_path):
     assert "precision" in out["refused"] and "mixed_bfloat16" in out["refused"]
 
 
-def test_mixed_float16_trains_on_two_devices(tmp_path):
+def test_mixed_float16_trains_on_two_devices(tmp_path, one_device):
     """The GPU case of the paper's two-GPU training: loss scaling inside MirroredStrategy replicas."""
     two = _run(tmp_path, "two", "mixed_float16")["mixed_float16"]
-    one = _run(tmp_path, "one", "mixed_float16")["mixed_float16"]
+    one = one_device["mixed_float16"]
     # float16 sums in another order on two devices: stated tolerance 0.3 % (+ 3e-4 for losses near 0)
     _close(two["losses"], one["losses"], rtol=3e-3, atol=3e-4)
 
