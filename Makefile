@@ -24,11 +24,9 @@ $(STAMP): pyproject.toml
 
 # Unit tests plus every notebook executed once (papermill, `smoke` profile, tests/test_notebooks.py), on TEST_WORKERS
 # processes (pytest-xdist; a test file's tests run on one worker in order), the slowest 15 listed at the end.
-# The smoke runs of earlier tests are removed first, so every notebook trains from scratch
-# (a run folder left by older code would otherwise be resumed or refused).
+# Every run writes into a scratch root under pytest's temporary folder, so each notebook trains from scratch.
 # pytest's exit code 5 means no test ran: that is a failure here.
 test: $(STAMP)
-	@rm -rf data/models/*/*smoke_seed* data/generated/*/*smoke_seed*
 	@HALO_PROFILE=smoke MPLBACKEND=Agg TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder --durations=15 tests; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests"; exit 1; fi; exit $$rc
 
