@@ -26,17 +26,8 @@ __all__ = ["matmul_gflops", "gemm_gflops", "largest_layer", "forward_flops", "tr
 
 
 def matmul_gflops(n: int = 2048, repeats: int = 10) -> float:
-    """float32 matmul speed in GFLOP/s (2 n^3 per product), best of ``repeats``."""
-    import tensorflow as tf
-
-    a, b = tf.random.normal((n, n)), tf.random.normal((n, n))
-    tf.matmul(a, b).numpy()  # warm-up
-    best = np.inf
-    for _ in range(repeats):
-        start = time.perf_counter()
-        tf.matmul(a, b).numpy()
-        best = min(best, time.perf_counter() - start)
-    return 2 * n ** 3 / best / 1e9
+    """float32 matmul speed in GFLOP/s (2 n^3 per product of two n x n matrices), best of ``repeats``."""
+    return gemm_gflops(n, n, n, repeats)
 
 
 def gemm_gflops(m: int, k: int, n: int, repeats: int = 10) -> float:

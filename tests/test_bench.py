@@ -32,3 +32,11 @@ def test_the_streaming_memory_benchmark_reads_every_view(tmp_path, monkeypatch):
     row = stream_memory(40, "smoke", steps=2)
     assert row["images"] == 80 and abs(row["disk_mb"] - 40 * 93 * 93 * 4 * 4 / 2**20) < 1e-9
     assert 0 < row["built_mb"] <= row["normalised_mb"] <= row["trained_mb"] <= row["epoch_mb"]
+
+
+def test_the_largest_layer_of_I_is_its_first_convolution_as_a_matrix_product():
+    """I's 24@5x5 convolution on 64x64x4 (60x60 outputs) has the most multiply-adds: (batch x 3,600, 100) x (100, 24)."""
+    from halo_utils.bench import largest_layer
+
+    _, m, k, n = largest_layer(build_classifier("I"), 128)
+    assert (m, k, n) == (128 * 60 * 60, 5 * 5 * 4, 24)
