@@ -75,17 +75,23 @@ def forward_flops(model, batch: int = 1) -> float:
     return tf.compat.v1.profiler.profile(graph=graph, options=options).total_float_ops / batch
 
 
-def train_throughput(name: str, jit_compile: bool, steps: int = 20, batch: int = 128, bands: int = 4) -> float:
-    """Training images/s of classifier ``name`` on random data (after two warm-up steps)."""
+def _random_task(name: str, images: int, bands: int, **compile_args):
+    """Classifier ``name`` compiled with Adam (seed 0), with ``images`` random 64x64 inputs and alternating labels."""
     import keras
 
     from .models.classifiers import build_classifier
 
     keras.utils.set_random_seed(0)
     model = build_classifier(name, bands=bands)
-    model.compile(optimizer="adam", loss="categorical_crossentropy", jit_compile=jit_compile)
-    x = np.random.default_rng(0).random((batch, 64, 64, bands), dtype=np.float32)
-    y = np.eye(2, dtype=np.float32)[np.arange(batch) % 2]
+    model.compile(optimizer="adam", loss="categorical_crossentropy", **compile_args)
+    x = np.random.default_rng(0).random((images, 64, 64, bands), dtype=np.float32)
+    y = np.eye(2, dtype=np.float32)[np.arange(images) % 2]
+    return model, x, y
+
+
+def train_throughput(name: str, jit_compile: bool, steps: int = 20, batch: int = 128, bands: int = 4) -> float:
+    """Training images/s of classifier ``name`` on random data (after two warm-up steps)."""
+    model, x, y = _random_task(name, batch, bands, jit_compile=jit_compile)
     for _ in range(2):
         model.train_on_batch(x, y)
     start = time.perf_counter()
@@ -97,16 +103,7 @@ def train_throughput(name: str, jit_compile: bool, steps: int = 20, batch: int =
 def fit_throughput(name: str, batch: int = 32, images: int = 1472, steps_per_execution: int = 1, bands: int = 4) -> float:
     """Training images/s of classifier ``name`` through ``model.fit`` as a run trains (``images`` random images, the
     ``cpu`` profile's 1,472 by default, one epoch at ``batch``, after a first epoch that traces)."""
-    import keras
-
-    from .models.classifiers import build_classifier
-
-    keras.utils.set_random_seed(0)
-    model = build_classifier(name, bands=bands)
-    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=steps_per_execution)
-    x = np.random.default_rng(0).random((images, 64, 64, bands), dtype=np.float32)
-    y = np.eye(2, dtype=np.float32)[np.arange(images) % 2]
+    model, x, y = _random_task(name, images, bands, metrics=["accuracy"], steps_per_execution=steps_per_execution)
     model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)
     start = time.perf_counter()
     model.fit(x, y, batch_size=batch, epochs=1, shuffle=False, verbose=0)

@@ -159,17 +159,22 @@ def noisy_field(seed: int, sigma: float, shape=(300, 300), n_sources: int = 40, 
 NOTEBOOKS = ROOT / "notebooks"
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory):
-    """A scratch project root for a test file's notebook runs, holding the committed tables (``data/catalogues``):
-    their data, figures and results go there."""
+def scratch_root(root: Path) -> Path:
+    """Make ``root`` a scratch project root: the committed tables (``data/catalogues``) and a ``runs/`` folder for
+    executed notebooks. Runs pointed at it (``HALO_ROOT``) write their data, figures and results there."""
     import shutil
 
-    root = tmp_path_factory.mktemp("root")
-    shutil.copytree(ROOT / "data" / "catalogues", root / "data" / "catalogues")
+    shutil.copytree(ROOT / "data" / "catalogues", root / "data" / "catalogues", dirs_exist_ok=True)
+    (root / "runs").mkdir(exist_ok=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    """A :func:`scratch_root` shared by a test file's notebook runs."""
+    root = scratch_root(tmp_path_factory.mktemp("root"))
     old = {k: os.environ.get(k) for k in ("HALO_ROOT", "MPLBACKEND")}
     os.environ.update(HALO_ROOT=str(root), MPLBACKEND="Agg")
-    (root / "runs").mkdir()
     yield root
     for key, value in old.items():
         os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)

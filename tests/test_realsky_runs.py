@@ -5,30 +5,22 @@ from pathlib import Path
 
 import pytest
 
+from conftest import execute, result, scratch_root
 from halo_utils.constants import BAND_KEYS
 
 
 def _scratch_root(tmp_path, monkeypatch) -> Path:
-    """A scratch project root holding the committed source table: runs write there, not into the repository."""
-    import shutil
-
-    root = Path(__file__).resolve().parents[1]
-    (tmp_path / "data" / "catalogues").mkdir(parents=True, exist_ok=True)
-    shutil.copy(root / "data" / "catalogues" / "gleam_halo_sources.csv", tmp_path / "data" / "catalogues")
-    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    """``tmp_path`` as a :func:`scratch_root` the runs of this test write to."""
+    monkeypatch.setenv("HALO_ROOT", str(scratch_root(tmp_path)))
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    return root
+    return tmp_path
 
 
 def _run_notebook(tmp_path, monkeypatch, **parameters):
-    import json
-
-    papermill = pytest.importorskip("papermill")
-    notebook = _scratch_root(tmp_path, monkeypatch) / "notebooks" / "05_classifier.ipynb"
-    papermill.execute_notebook(str(notebook), str(tmp_path / "out.ipynb"), cwd=str(notebook.parent), progress_bar=False,
-                               log_output=False, parameters=dict(profile="smoke", seed=0, model="I", **parameters))
+    pytest.importorskip("papermill")
+    execute("05_classifier", _scratch_root(tmp_path, monkeypatch), "out", profile="smoke", seed=0, model="I", **parameters)
     tag = "injectedgleam" if parameters.get("train_on") == "injected+gleam" else "injected"
-    return json.loads((tmp_path / "data" / "results" / "05_classifier" / f"I_kfold_{tag}_smoke_seed0.json").read_text())
+    return result(tmp_path, "05_classifier", f"I_kfold_{tag}_smoke_seed0")
 
 
 def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, monkeypatch):
