@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["parser", "seeds", "flat", "Seeds", "add_seeds", "add_study_options", "SEEDS_HELP"]
+__all__ = ["parser", "seeds", "flat", "Seeds", "add_seeds", "add_study_options", "without_plan", "SEEDS_HELP"]
 
 SCRIPTS = ("halo-search", "halo-sweep")
 """The console scripts (pyproject.toml)."""
@@ -63,3 +63,15 @@ def add_study_options(parser: argparse.ArgumentParser, seeds: list, model: str =
     parser.add_argument("--profile", default="cpu", help="profile of the runs: smoke, cpu or paper (default cpu)")
     add_seeds(parser, seeds, "the runs to tabulate")
     parser.add_argument("--model", default=model, help=f"model of the runs: I, A or D (default {model})")
+    parser.add_argument("--plan", metavar="FILE", default=None,
+                        help="instead: write the runs this table reads, and the table, as a Snakemake plan to FILE "
+                             "(workflow/Snakefile runs it: make sweep STUDY=<module> ...)")
+
+
+def without_plan(argv: list) -> list:
+    """A study's command line with its ``--plan FILE`` left out: the command its plan writes the table with."""
+    out = list(argv)
+    if "--plan" in out:
+        i = out.index("--plan")
+        del out[i:i + 2]
+    return [a for a in out if not a.startswith("--plan=")]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import execute, result, scratch_root
+from conftest import ROOT, execute, result, scratch_root
 from halo_utils.constants import BAND_KEYS
 
 
@@ -19,18 +19,33 @@ def _scratch_root(tmp_path, monkeypatch) -> Path:
 def _run_notebook(tmp_path, monkeypatch, **parameters):
     pytest.importorskip("papermill")
     execute("05_classifier", _scratch_root(tmp_path, monkeypatch), "out", profile="smoke", seed=0, model="I", **parameters)
-    tag = "injectedgleam" if parameters.get("train_on") == "injected+gleam" else "injected"
-    return result(tmp_path, "05_classifier", f"I_kfold_{tag}_smoke_seed0")
 
 
 def test_the_classifier_notebook_trains_on_injected_halos(gleam_dir, tmp_path, monkeypatch):
     """``train_on='injected+gleam'`` in smoke on the real fields (``injected``, then fine-tuned; ``injected`` alone
-    runs in the band-subset search below): the JSON a user reads, every source scored out of fold before and after
-    the fine-tuning, every injection in a field its fold held out, an upper limit for each held-out cluster without a
-    halo."""
+    runs in the band-subset search below), run as the injection study's plan through the workflow engine: the JSON
+    a user reads, every source scored out of fold before and after the fine-tuning, every injection in a field its
+    fold held out, an upper limit for each held-out cluster without a halo; the engine's last job, the table."""
+    import subprocess
+    import sys
+
     import pandas as pd
 
-    summary = _run_notebook(tmp_path, monkeypatch, train_on="injected+gleam", gleam_dir=str(gleam_dir))
+    pytest.importorskip("snakemake")
+    from halo_utils.studies import realsky_report
+
+    _scratch_root(tmp_path, monkeypatch)
+    (tmp_path / "notebooks").symlink_to(ROOT / "notebooks")  # the engine's jobs run the notebooks of the root
+    monkeypatch.setenv("HALO_GLEAM_DIR", str(gleam_dir))
+    monkeypatch.setenv("HALO_PROFILE", "smoke")
+    plan = tmp_path / "plan.json"
+    realsky_report.main(["--profile", "smoke", "--seeds", "0", "--train-on", "injected+gleam", "--plan", str(plan)])
+    done = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "workflow" / "Snakefile"), "--config",
+                           f"plan={plan}", "--cores", "2"], cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "Made by `python -m halo_utils.studies.realsky_report --profile smoke --seeds 0 --train-on injected+gleam`" \
+        in (tmp_path / "docs" / "results" / "realsky_smoke_tuned.md").read_text()
+    summary = result(tmp_path, "05_classifier", "I_kfold_injectedgleam_smoke_seed0")
     assert summary["train_on"] == "injected+gleam" and summary["subtract_compact"] is False
     assert all(epoch >= 1 for epoch in summary["tuning_epochs"]) and len(summary["tuning_epochs"]) == len(summary["folds"])
     for key in ("completeness_real_snr5", "fpr_real", "oof_source_auc", "auc_vs_clusters",

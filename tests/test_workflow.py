@@ -76,3 +76,35 @@ def test_a_slurm_dry_run_lists_the_jobs_it_would_submit(root):
     runs = [line.split()[0] for line in out.splitlines() if line.startswith("run_")]  # the job stats table
     assert sorted(set(runs)) == sorted(f"run_{m}_kfold_mock_smoke_seed{s}" for m in "DI" for s in "01"), out[-2000:]
     assert "slurm_partition" in out and "tables" in out
+
+
+def test_a_committed_table_does_not_hide_the_missing_runs(root):
+    """A clone has the committed tables: Snakemake must still run the runs, not say 'Nothing to be done'."""
+    plan = _plan(root)
+    table = root / "docs" / "results" / "table5_kfold_mock_smoke.md"
+    table.parent.mkdir(parents=True)
+    table.write_text("| model | ... |\n")
+    done = subprocess.run([*SNAKEMAKE, "--config", f"plan={plan}", "--cores", "2", "--dry-run"], env=_env(root), cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    runs = {line.split()[0] for line in (done.stdout + done.stderr).splitlines() if line.startswith("run_")}
+    assert len(runs) == 4 and "Nothing to be done" not in done.stdout + done.stderr, done.stdout[-2000:]
+
+
+def test_a_study_plan_pre_trains_after_the_mock_detector_it_starts_from(root):
+    """The mock study's plan: the mock detectors, the real-only and the pre-trained runs; a pre-trained run waits
+    for the mock run of its settings (both would train that detector); the study's tables come last."""
+    plan = root / "plan.json"
+    subprocess.run([sys.executable, "-m", "halo_utils.studies.pretraining", "--profile", "smoke", "--seeds", "0", "1",
+                    "--plan", str(plan)], env=_env(root), check=True, capture_output=True, cwd=root)
+    spec = json.loads(plan.read_text())
+    names = {j["name"]: j for j in spec["jobs"]}
+    for seed in (0, 1):
+        pre, mock = names[f"I_kfold_mockclippedgleam_smoke_seed{seed}"], names[f"I_kfold_mockclipped_smoke_seed{seed}"]
+        assert pre["needs"] == [mock["outputs"][0]] and pre["parameters"]["train_on"] == "mock+gleam"
+        assert {f"I_kfold_smoke_seed{seed}", f"I_kfold_mock_noclip_smoke_seed{seed}"} <= set(names)
+    assert len(names) == 8 and [Path(t).name for t in spec["tables"]] == ["mock_detector_smoke.md",
+                                                                          "mock_pretraining_smoke.md"]
+    assert spec["command"][2:] == ["halo_utils.studies.pretraining", "--profile", "smoke", "--seeds", "0", "1"]
+    done = subprocess.run([*SNAKEMAKE, "--config", f"plan={plan}", "--cores", "2", "--dry-run"], env=_env(root), cwd=root,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "tables" in done.stdout, done.stdout[-2000:] + done.stderr[-2000:]

@@ -21,8 +21,8 @@ import numpy as np
 from .. import cli, paths
 from ..config import data_config
 from ..detect.mocktrain import by_observed
-from . import report
-from .pretraining import completeness_text, load_result
+from . import report, workflow
+from .pretraining import completeness_text, load_result, mock_overrides, mock_run
 from .report import markdown
 
 __all__ = ["real_observed", "real_table", "side_by_side", "expected_found", "main"]
@@ -108,7 +108,12 @@ def main(argv=None):
     cli.add_study_options(parser, [0, 1])
     parser.add_argument("--gleam-dir", default=None, help="the published images (default: $HALO_GLEAM_DIR)")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.studies.brightness " + " ".join(argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
+    if args.plan:
+        runs = [mock_run(args.profile, s, args.model, overrides=mock_overrides(None, True)) for s in args.seeds]
+        return workflow.study_plan(args.plan, __spec__.name, cli.without_plan(argv), runs,
+                                   [report.path(f"transfer_by_brightness_{args.profile}.md")])
+    command = "python -m halo_utils.studies.brightness " + " ".join(argv)
     tag = tag_of(args.model, "mock", fresh=True)
     runs = {s: load_result(args.profile, s, "gleam", tag) for s in args.seeds}
     runs = {s: r for s, r in runs.items() if r is not None and "by_observed" in r["mock"]}

@@ -44,7 +44,7 @@ from ..prep.mockset import PEAK_BAND, mock_sky_config
 from ..prep.noise import band_noise
 from ..sky.instrument import beam, beam_kernel, correlated_noise, render
 from ..sky.mock import simulate_field
-from . import report
+from . import report, workflow
 from .report import markdown
 
 __all__ = ["DRAW_SEED", "PER_HOST", "halo_draws", "halo_image", "host_noise", "inject", "injections",
@@ -256,7 +256,7 @@ def main(argv=None):
     from .. import paths
     from ..detect.artefact import load
     from ..prep.dataset import dataset_root
-    from .pretraining import mock_overrides
+    from .pretraining import mock_overrides, mock_run
 
 
     parser = cli.parser(__spec__.name, __doc__)
@@ -266,8 +266,16 @@ def main(argv=None):
     parser.add_argument("--per-host", type=int, default=20, help="halos injected into each real non-halo cluster")
     parser.add_argument("--gleam-dir", default=None, help="published dataset folder; default $HALO_GLEAM_DIR")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.studies.injection " + " ".join(argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
     overrides = mock_overrides(args.fields, args.fresh_views)
+    name = f"injection_{args.profile}" + ("" if args.fields is None else f"_fields{args.fields}") \
+        + ("_freshviews" if args.fresh_views else "")
+    if args.plan:
+        from .mockbaseline import SETTINGS
+
+        runs = [mock_run(args.profile, s, args.model, c, clip, overrides) for s in args.seeds for c, clip in SETTINGS]
+        return workflow.study_plan(args.plan, __spec__.name, cli.without_plan(argv), runs, [report.path(f"{name}.md")])
+    command = "python -m halo_utils.studies.injection " + " ".join(argv)
     root = dataset_root("gleam", args.gleam_dir)
     rows, parts = [], []
     for seed in args.seeds:
@@ -291,8 +299,6 @@ def main(argv=None):
             f"(model {args.model}) as the real clusters are. Peak S/N: the halo's noise-free peak per beam at "
             "139-170 MHz over the host image's noise. Intervals: Wilson 95 %. Score quartiles: 25th / 50th / 75th "
             "percentile.\n\n" + markdown(rows) + "".join(parts))
-    name = f"injection_{args.profile}" + ("" if args.fields is None else f"_fields{args.fields}") \
-        + ("_freshviews" if args.fresh_views else "")
     report.write(f"{name}.md", text)
 
 

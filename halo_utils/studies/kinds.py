@@ -27,7 +27,8 @@ from .. import cli, paths
 from ..data.catalogue import read_source_table
 from ..detect.classify import run_tag
 from ..detect.oof import auc_by_kind, paired_auc_difference
-from .pretraining import load_result, mock_overrides
+from . import workflow
+from .pretraining import load_result, mock_overrides, mock_run
 from .report import markdown
 
 __all__ = ["kinds", "long", "of_run", "ensemble_rows", "tag_of", "run_rows", "mock_ensemble_rows", "paired_rows",
@@ -214,7 +215,15 @@ def main(argv=None):
     parser.add_argument("--name", default="", help="appended to the table's file name, e.g. 'seeds3-4' for a "
                         "confirmation on seeds not looked at before")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.studies.kinds " + " ".join(argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
+    if args.plan:  # the sweep's seed ensembles (make sweep) are read where they are, not planned here
+        fresh = mock_overrides(None, args.fresh_views)
+        runs = [r for s in args.seeds for r in (workflow.notebook_run(args.profile, s, args.model),
+                                                mock_run(args.profile, s, args.model, overrides=fresh),
+                                                mock_run(args.profile, s, args.model, overrides=fresh, train_on="mock+gleam"))]
+        return workflow.study_plan(args.plan, __spec__.name, cli.without_plan(argv), runs,
+                                   [paths.docs_results() / table_name(args.profile, args.name)])
+    command = "python -m halo_utils.studies.kinds " + " ".join(argv)
     kind = kinds()
     out = paths.docs_results()
     sweep = out / f"source_scores_kfold_{args.profile}.csv"

@@ -26,8 +26,8 @@ from ..detect.mocktrain import splits
 from ..detect.oof import bootstrap_auc
 from ..prep.features import features
 from ..prep.mockset import mock_sky_config
-from . import report
-from .pretraining import completeness_text, mock_overrides
+from . import report, workflow
+from .pretraining import completeness_text, mock_overrides, mock_run
 from .report import markdown
 
 __all__ = ["field_features", "forest_scores", "baseline", "rows", "main"]
@@ -122,7 +122,16 @@ def main(argv=None):
     parser.add_argument("--fields", type=int, nargs="+", default=[3000], metavar="N",
                         help="numbers of mock training fields (default 3000)")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.studies.mockbaseline " + " ".join(argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
+    if args.plan:
+        from ..detect.classify import train_config
+
+        default = train_config(args.profile).mock_fields
+        runs = [mock_run(args.profile, s, args.model, c, clip, mock_overrides(None if n == default else n, False))
+                for s in args.seeds for n in args.fields for c, clip in SETTINGS]
+        return workflow.study_plan(args.plan, __spec__.name, cli.without_plan(argv), runs,
+                                   [report.path(f"mock_baseline_{args.profile}.md")])
+    command = "python -m halo_utils.studies.mockbaseline " + " ".join(argv)
     text = (f"Made by `{command}`: a random forest (200 trees) on the 15 hand-made features of `prep.features`, "
             f"beside network {args.model} of each `train_on='mock'` run found; the same training, validation and test "
             "mock fields, the threshold at 5 % false positives on the validation fields. Completeness: halos of peak "

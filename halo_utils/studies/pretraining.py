@@ -34,9 +34,10 @@ from .. import cli, paths
 from ..config import run_name
 from ..detect.classify import run_tag
 from ..detect.oof import binomial_interval, paired_auc_difference
+from . import report, workflow
 from .report import markdown
 
-__all__ = ["load_result", "mock_overrides", "completeness_text", "mock_rows", "pretraining", "markdown", "main"]
+__all__ = ["load_result", "mock_overrides", "completeness_text", "mock_rows", "pretraining", "mock_run", "plan_runs", "markdown", "main"]
 
 
 def load_result(profile: str, seed: int, source: str, tag: str) -> dict | None:
@@ -124,6 +125,49 @@ def pretraining(profile: str, seeds, model: str = "I", source: str = "gleam", mo
     return rows, (paired_auc_difference(pairs) if pairs else None)
 
 
+def mock_run(profile: str, seed: int, model: str = "I", clipped: bool = True, clip: float | None = 4.0,
+             overrides: dict | None = None, sky: dict | None = None, train_on: str = "mock") -> dict:
+    """A plan's run (:func:`~halo_utils.studies.workflow.notebook_run`) of a mock detector (mock fields ``clipped``
+    like the published or not, pipeline ``clip``), or (``train_on='mock+gleam'``) of pre-training from it, which
+    waits for the mock run: both would train the same detector."""
+    run = workflow.notebook_run(profile, seed, model, train_on=train_on, mock_clipped=clipped, clip_sigma=clip,
+                                training_overrides=overrides, mock_sky=sky)
+    if train_on == "mock+gleam":
+        run["after"] = [mock_run(profile, seed, model, clipped, clip, overrides, sky)]
+    return run
+
+
+def plan_runs(args) -> list:
+    """The 05_classifier runs the tables of ``args`` read (mock detectors of :data:`~.mockbaseline.SETTINGS`, and
+    for the pre-training table the real-only and mock-pre-trained runs)."""
+    from ..detect.classify import train_config
+    from .mockbaseline import SETTINGS
+
+    p, m = args.profile, args.model
+    if args.fields:
+        default = train_config(p).mock_fields
+        return [mock_run(p, s, m, c, clip, mock_overrides(None if n == default else n, f)) for s in args.seeds
+                for c, clip in SETTINGS for n in args.fields for f in ((False, True) if args.fresh_views else (False,))]
+    if args.sidelobes:
+        return [mock_run(p, s, m, sky={"sidelobe_level": level} if level else None) for s in args.seeds
+                for level in args.sidelobes]
+    detectors = [] if args.pretrain_fields is not None or args.fresh_views else \
+        [mock_run(p, s, m, c, clip) for s in args.seeds for c, clip in SETTINGS]
+    overrides = mock_overrides(args.pretrain_fields, args.fresh_views)
+    return detectors + [r for s in args.seeds for r in (workflow.notebook_run(p, s, m),
+                                                       mock_run(p, s, m, overrides=overrides, train_on="mock+gleam"))]
+
+
+def _tables(args) -> list:
+    """The tables :func:`main` writes for ``args``."""
+    if args.fields or args.sidelobes:
+        return [report.path(f"mock_{'fields' if args.fields else 'sidelobes'}_{args.profile}.md")]
+    name = f"mock_pretraining_{args.profile}" + ("" if args.pretrain_fields is None else f"_fields{args.pretrain_fields}") \
+        + ("_freshviews" if args.fresh_views else "")
+    first = [] if args.pretrain_fields is not None or args.fresh_views else [report.path(f"mock_detector_{args.profile}.md")]
+    return first + [report.path(f"{name}.md")]
+
+
 def main(argv=None):
     import sys
 
@@ -140,7 +184,10 @@ def main(argv=None):
     parser.add_argument("--sidelobes", type=float, nargs="+", default=None, metavar="LEVEL",
                         help="tabulate the mock-only runs (clipped mock fields) with these sidelobe levels instead")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.studies.pretraining " + " ".join(argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
+    if args.plan:
+        return workflow.study_plan(args.plan, __spec__.name, cli.without_plan(argv), plan_runs(args), _tables(args))
+    command = "python -m halo_utils.studies.pretraining " + " ".join(argv)
     out = paths.docs_results()
     if args.fields:
         from ..detect.classify import train_config
@@ -182,9 +229,7 @@ def main(argv=None):
         text += (f"\nPaired difference (mock-pretrained minus real-only) over {len(rows)} seeds: "
                  f"{paired['mean']:+.3f}, 95 % interval [{paired['ci'][0]:+.3f}, {paired['ci'][1]:+.3f}] "
                  f"(clusters resampled, stratified, the same draw for both runs of a seed).\n")
-    name = f"mock_pretraining_{args.profile}" + ("" if args.pretrain_fields is None else f"_fields{args.pretrain_fields}") \
-        + ("_freshviews" if args.fresh_views else "")
-    paths.atomic_write(out / f"{name}.md", lambda tmp: Path(tmp).write_text(text))
+    paths.atomic_write(_tables(args)[-1], lambda tmp: Path(tmp).write_text(text))
     print(text)
 
 

@@ -33,11 +33,11 @@ from ..data.catalogue import read_source_table
 from ..detect.classify import run_tag
 from ..detect.oof import auc_by_kind, paired_auc_difference
 from ..detect.realsky_measure import CLUSTERS, _found, at_held_out_fpr, completeness_by, field_interval
-from . import report
+from . import report, workflow
 from .reference import commit
 from .report import markdown
 
-__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "band_rows", "relation", "redshift_rows", "limit_rows", "main"]
+__all__ = ["load", "seed_rows", "ensemble_rows", "paired_rows", "tuning_rows", "band_rows", "relation", "redshift_rows", "limit_rows", "plan_runs", "main"]
 
 
 def load(profile: str, seed: int, model: str = "I", subtract_compact: bool = False,
@@ -255,6 +255,21 @@ def band_rows(profile: str, seeds, model: str, band_sets: list, kinds: dict) -> 
     return rows
 
 
+def _suffix(args) -> str:
+    """``_tuned`` for fine-tuned runs, ``_subtracted`` for runs with compact sources subtracted."""
+    return ("_tuned" if args.train_on == "injected+gleam" else "") + ("_subtracted" if args.subtract_compact else "")
+
+
+def plan_runs(args) -> list:
+    """The 05_classifier runs the table of ``args`` reads (:func:`~halo_utils.studies.workflow.notebook_run`)."""
+    every = list(range(len(BAND_KEYS)))
+    bands = [every] + [[int(b) for b in s.split(",")] for s in args.band_sets or []]
+    return [workflow.notebook_run(args.profile, seed, args.model, train_on=args.train_on,
+                                  subtract_compact=args.subtract_compact,
+                                  training_overrides=None if b == every else {"bands": b})
+            for seed in args.seeds for b in dict((tuple(b), b) for b in bands).values()]
+
+
 def main(argv=None):
     import pandas as pd
 
@@ -269,7 +284,11 @@ def main(argv=None):
     parser.add_argument("--gleam-dir", default=None, help="published dataset (default $HALO_GLEAM_DIR), for the central "
                                                           "peaks; without it that table is left out")
     args = parser.parse_args(argv)
-    command = "python -m halo_utils.studies.realsky_report " + " ".join(argv if argv is not None else sys.argv[1:])
+    argv = argv if argv is not None else sys.argv[1:]
+    if args.plan:
+        return workflow.study_plan(args.plan, __spec__.name, cli.without_plan(argv), plan_runs(args), [
+            report.path(f"realsky_bands_{args.profile}.md" if args.band_sets else f"realsky_{args.profile}{_suffix(args)}.md")])
+    command = "python -m halo_utils.studies.realsky_report " + " ".join(argv)
     if args.band_sets:
         table = read_source_table(None)
         rows = band_rows(args.profile, args.seeds, args.model, [[int(b) for b in s.split(",")] for s in args.band_sets],
@@ -287,7 +306,7 @@ def main(argv=None):
     kinds = dict(zip(table.source, table.kind))
     injections = pd.concat([r["injections"] for r in runs.values()])
     limits = limit_rows(runs, table)
-    suffix = ("_tuned" if args.train_on == "injected+gleam" else "") + ("_subtracted" if args.subtract_compact else "")
+    suffix = _suffix(args)
     figures = _figures(runs, limits, args.profile, suffix)
     parts = [f"Made by `{command}` at commit {commit()}, from the runs `papermill notebooks/05_classifier.ipynb out.ipynb "
              f"-p model {args.model} -p train_on {args.train_on} -p seed <seed>"

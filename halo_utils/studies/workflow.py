@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .. import paths
 
-__all__ = ["job", "write_plan", "main"]
+__all__ = ["job", "notebook_run", "write_plan", "study_plan", "main"]
 
 STAGE = "05_classifier"
 FIRST = {"A": 2, "I": 1}
@@ -35,6 +35,37 @@ def job(run: dict, needs=()) -> dict:
                 outputs=[str(paths.results_dir(STAGE) / f"{run['run']}.json"),
                          str(paths.data_dir() / "runs" / STAGE / f"{run['run']}.ipynb")],
                 needs=list(map(str, needs)))
+
+
+def notebook_run(profile: str, seed: int, model: str = "I", source: str = "gleam", **options) -> dict:
+    """A run of ``05_classifier`` for a plan (:func:`job`): its notebook parameters (``options``: any of the
+    notebook's, e.g. ``train_on='injected'``, ``mock_clipped=True``, ``clip_sigma=None``, ``training_overrides``) and
+    the name the notebook gives them (:func:`~halo_utils.detect.tags.run_tag`)."""
+    from ..config import run_name
+    from ..detect.tags import run_tag
+
+    tag = run_tag(model, "kfold", options.get("train_on", "gleam"), options.get("clip_sigma", 4.0),
+                  options.get("mock_clipped", False), overrides=options.get("training_overrides"),
+                  mock_sky=options.get("mock_sky"), subtract_compact=options.get("subtract_compact", False))
+    unset = {"training_overrides": None, "mock_sky": None, "mock_clipped": False, "subtract_compact": False}
+    options = {k: v for k, v in options.items() if not (k in unset and not v)}  # the notebook's defaults
+    params = dict(model=model, protocol="kfold", seed=int(seed), profile=profile, source=source, **options)
+    return dict(params, run=run_name(profile, seed, source, tag), parameters=tuple(params))
+
+
+def study_plan(path, module: str, argv: list, runs: list, tables: list) -> Path:
+    """Write the plan of a study table: the ``runs`` it reads (:func:`notebook_run`; a run's ``after``: runs it
+    must wait for, e.g. those that train a detector it starts from, added to the plan if missing), then ``tables``
+    written by ``python -m <module> <argv>`` (the study's own command line, without ``--plan``)."""
+    every = {}
+    for run in runs:
+        for first in run.get("after", ()):
+            every.setdefault(first["run"], first)
+        every.setdefault(run["run"], run)
+    jobs = [job(r, needs=[job(a)["outputs"][0] for a in r.get("after", ())]) for r in every.values()]
+    plan = write_plan(path, jobs, tables, [sys.executable, "-m", module, *argv])
+    print(f"{len(jobs)} runs -> {plan}; then {', '.join(Path(t).name for t in tables)}")
+    return plan
 
 
 def write_plan(path, jobs: list, tables: list, command: list) -> Path:
