@@ -38,7 +38,7 @@ STAGE = "05_classifier"
 def plan(seeds, models, protocols, profile: str, source: str = "gleam") -> list:
     """Every (model, protocol, seed) run as a dict of notebook parameters plus ``run`` and ``done``.
 
-    Seed-major, so a sweep stopped part-way leaves every model with the same seeds done.
+    Seed-major; the workflow starts the longest model's runs first (:data:`~.workflow.FIRST`).
     """
     runs = []
     for seed in seeds:
