@@ -83,6 +83,26 @@ def test_regrid_puts_one_sky_position_on_one_pixel_in_every_band():
         grid.regrid(src, 0.733, 200)  # 147' does not fit in the 140' of the highest band
 
 
+def test_regrid_resamples_a_source_once_per_grid(monkeypatch):
+    """Every fold regrids every source the same way: the second call reuses the first's grid (a copy, so a caller
+    that changes it changes nothing else); a copy of the source with another cube resamples its own."""
+    import dataclasses
+
+    wcses = tuple(_band_wcs(p) for p in (0.015556, 0.012222, 0.009444, 0.007778))
+    cube = np.random.default_rng(0).random((300, 300, 4)).astype(np.float32)
+    src = Source("noise", cube, wcses[0], 0, "train", {}, {}, (0.01,) * 4, wcses)
+    calls = []
+    resample = grid.reproject_band
+    monkeypatch.setattr(grid, "reproject_band", lambda *a: calls.append(1) or resample(*a))
+    first = grid.regrid(src, 0.733, 95)
+    first[:] = 0
+    again = grid.regrid(src, 0.733, 95)
+    assert len(calls) == 4 and again.std() > 0
+    grid.regrid(src, 0.733, 93)  # another grid: resampled
+    other = dataclasses.replace(src, cube=cube[::-1].copy())
+    assert len(calls) == 8 and not np.array_equal(grid.regrid(other, 0.733, 95), again) and len(calls) == 12
+
+
 def test_pooled_metrics_hand_case_and_interval():
     rng = np.random.default_rng(0)
     label = np.repeat([0, 1], 20)

@@ -11,20 +11,23 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_wheel_holds_every_module(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(tmp_path), str(ROOT)], check=True, capture_output=True)
-    wheel = next(tmp_path.glob("halo_utils-*.whl"))
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The wheel pip builds from this checkout, once for the file's tests (a build costs a fresh build environment)."""
+    folder = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(folder), str(ROOT)], check=True,
+                   capture_output=True)
+    return next(folder.glob("halo_utils-*.whl"))
+
+
+def test_the_wheel_holds_every_module(wheel):
     inside = {n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")}
     modules = {p.relative_to(ROOT).as_posix() for p in (ROOT / "halo_utils").rglob("*.py")}
     assert modules - inside == set()
 
 
-def test_a_non_editable_install_imports_every_module(tmp_path):
+def test_a_non_editable_install_imports_every_module(wheel, tmp_path):
     """The wheel installed into a fresh folder (not this checkout) imports every module, models included."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(ROOT)],
-                   check=True, capture_output=True)
-    wheel = next(tmp_path.glob("halo_utils-*.whl"))
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
                    check=True, capture_output=True)
@@ -44,7 +47,8 @@ def test_a_non_editable_install_imports_every_module(tmp_path):
 
 
 def _resolved(spec: str, tmp_path) -> set:
-    """Distribution names pip would install for ``spec`` into an empty environment (a dry run, no download)."""
+    """Distribution names pip would install for ``spec`` (the wheel with its extras) into an empty environment (a dry
+    run, no download)."""
     import json
 
     report = tmp_path / f"report{abs(hash(spec))}.json"
@@ -56,9 +60,10 @@ def _resolved(spec: str, tmp_path) -> set:
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64", reason="checks the x86-64 Linux choice")
-def test_tensorflow_comes_from_the_extra_that_fits_the_machine(tmp_path):
-    """No extra: no TensorFlow (Colab's own stays); `cpu`: the CPU-only build; `gpu`: the CUDA build."""
-    bare, cpu, gpu = (_resolved(spec, tmp_path) for spec in (".", ".[cpu]", ".[gpu]"))
+def test_tensorflow_comes_from_the_extra_that_fits_the_machine(wheel, tmp_path):
+    """No extra: no TensorFlow (Colab's own stays); `cpu`: the CPU-only build; `gpu`: the CUDA build (resolved for the
+    wheel, as pip resolves ``pip install .[cpu]``, without building the package three more times)."""
+    bare, cpu, gpu = (_resolved(f"{wheel}{extra}", tmp_path) for extra in ("", "[cpu]", "[gpu]"))
     assert "keras" in bare and not {n for n in bare if n.startswith("tensorflow")}
     assert "tensorflow-cpu" in cpu and "tensorflow" not in cpu and not {n for n in cpu if n.startswith("nvidia")}
     assert "tensorflow" in gpu and "tensorflow-cpu" not in gpu and "nvidia-cudnn-cu12" in gpu

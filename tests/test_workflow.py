@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import NOTEBOOK_SOURCE
+
 pytest.importorskip("snakemake")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,11 +31,16 @@ def _env(root: Path) -> dict:
 
 
 def _plan(root: Path, *options) -> Path:
+    """The smoke sweep's plan, on the published images when they are here (no mock sky to simulate per seed)."""
     plan = root / "plan.json"
     subprocess.run([sys.executable, "-m", "halo_utils.studies.sweep", "--seeds", "0", "1", "--models", "D", "I",
-                    "--profile", "smoke", "--source", "mock", "--plan", str(plan), *options], env=_env(root),
+                    "--profile", "smoke", "--source", NOTEBOOK_SOURCE, "--plan", str(plan), *options], env=_env(root),
                    check=True, capture_output=True, cwd=root)
     return plan
+
+
+TAG = f"{'mock_' if NOTEBOOK_SOURCE == 'mock' else ''}smoke"
+"""The end of the sweep's run and table names."""
 
 
 def test_a_killed_sweep_runs_only_what_is_missing(root):
@@ -61,7 +68,7 @@ def test_a_killed_sweep_runs_only_what_is_missing(root):
            if line.startswith(("rule run_", "localrule run_"))]  # the jobs this start ran
     assert sorted(ran) == sorted({Path(j["outputs"][0]).name for j in jobs} - set(done)), (ran, done)
     assert {p.name: p.stat().st_mtime_ns for p in results.glob("*.json") if p.name in done} == done  # not rerun
-    table = (root / "docs" / "results" / "table5_kfold_mock_smoke.md").read_text()
+    table = (root / "docs" / "results" / f"table5_kfold_{TAG}.md").read_text()
     assert "run by workflow/Snakefile" in table and all(f"| {m} |" in table or f"| {m} " in table for m in "DI")
     nothing = subprocess.run([*command, "--dry-run"], env=_env(root), cwd=root, capture_output=True, text=True)
     assert "Nothing to be done" in nothing.stdout + nothing.stderr
@@ -74,14 +81,14 @@ def test_a_slurm_dry_run_lists_the_jobs_it_would_submit(root):
     out = done.stdout + done.stderr
     assert done.returncode == 0, out[-3000:]
     runs = [line.split()[0] for line in out.splitlines() if line.startswith("run_")]  # the job stats table
-    assert sorted(set(runs)) == sorted(f"run_{m}_kfold_mock_smoke_seed{s}" for m in "DI" for s in "01"), out[-2000:]
+    assert sorted(set(runs)) == sorted(f"run_{m}_kfold_{TAG}_seed{s}" for m in "DI" for s in "01"), out[-2000:]
     assert "slurm_partition" in out and "tables" in out
 
 
 def test_a_committed_table_does_not_hide_the_missing_runs(root):
     """A clone has the committed tables: Snakemake must still run the runs, not say 'Nothing to be done'."""
     plan = _plan(root)
-    table = root / "docs" / "results" / "table5_kfold_mock_smoke.md"
+    table = root / "docs" / "results" / f"table5_kfold_{TAG}.md"
     table.parent.mkdir(parents=True)
     table.write_text("| model | ... |\n")
     done = subprocess.run([*SNAKEMAKE, "--config", f"plan={plan}", "--cores", "2", "--dry-run"], env=_env(root), cwd=root,

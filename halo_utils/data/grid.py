@@ -59,7 +59,8 @@ def reproject_band(image: np.ndarray, wcs: WCS, target: WCS) -> tuple:
 
 
 def regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
-    """Resample the bands of a :class:`~halo_utils.data.Source` onto one common grid.
+    """Resample the bands of a :class:`~halo_utils.data.Source` onto one common grid; a copy of the grid kept in
+    ``src.grids`` after the first call (every fold of a cross-validation regrids every source the same way).
 
     Parameters
     ----------
@@ -77,6 +78,13 @@ def regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
     """
     if len(src.band_wcs) != len(BAND_KEYS):
         raise DataError(f"source {src.name!r}: no per-band WCS to regrid (read it with halo_utils.data)")
+    key = (float(pixel_arcmin), int(size))
+    if key not in src.grids:
+        src.grids[key] = _regrid(src, pixel_arcmin, size)
+    return src.grids[key].copy()
+
+
+def _regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
     target = sky_grid(*src.radec, pixel_arcmin, size)
     out = np.empty((size, size, len(BAND_KEYS)), np.float32)
     for b, (band, wcs) in enumerate(zip(BAND_KEYS, src.band_wcs)):
