@@ -235,3 +235,18 @@ def test_the_search_writes_a_known_upper_limit(tmp_path):
     assert row["score"] == 0 and row["limit_z_known"] and row["limit_found_alone"] == 0
     assert abs(row["limit_s50_jy"] / (k / np.median(per_jy)) - 1) < 0.25  # the flux grid is coarse: 13 steps, 0.01-10 Jy
     assert row["limit_p50_w_hz"] == pytest.approx(limits.power_150(row["limit_s50_jy"], z))
+
+
+def test_field_interval_resamples_host_fields_not_injections():
+    """Two hosts, one whose injections are all found and one with none found: resampling the hosts gives 0, 1/2 or 1
+    (an interval from 0 to 1); resampling the 40 injections one by one would give about 0.35-0.65."""
+    import pandas as pd
+
+    from halo_utils.detect.realsky_measure import field_interval
+
+    table = pd.DataFrame(dict(host=["a"] * 20 + ["b"] * 20, candidate=[True] * 20 + [False] * 20))
+    assert field_interval(table, n_boot=400) == [0.0, 1.0]
+    assert field_interval(table[table.host == "a"], n_boot=50) == [1.0, 1.0]
+    mixed = pd.DataFrame(dict(host=[f"h{i}" for i in range(30) for _ in range(4)], candidate=[True, False] * 60))
+    assert field_interval(mixed) == [0.5, 0.5]  # every host finds half of its halos
+    assert np.isnan(field_interval(table.iloc[:0])).all()

@@ -53,7 +53,10 @@ def reproject_band(image: np.ndarray, wcs: WCS, target: WCS) -> tuple:
     """
     from reproject import reproject_interp
 
-    out, footprint = reproject_interp((image, wcs), target, shape_out=target.array_shape, order="bilinear")
+    # roundtrip_coords=False: no check that each target pixel maps back to itself (the grid is a small TAN field inside
+    # the band's image, where it always does; the same output on the 46 published sources, in 55 % of the time)
+    out, footprint = reproject_interp((image, wcs), target, shape_out=target.array_shape, order="bilinear",
+                                      roundtrip_coords=False)
     covered = footprint > 0
     return np.where(covered, out, 0).astype(np.float32), float(covered.mean())
 

@@ -25,35 +25,28 @@ def _held_out_point(injections, n_boot: int) -> dict:
     marked = at_held_out_fpr(injections)
     bright = marked[(marked.label == 1) & (marked.peak_snr >= 5)]
     out = dict(completeness_real_snr5_at_held_out_fpr5=_found(bright),
-               completeness_real_snr5_at_held_out_fpr5_ci=field_interval(bright, _found, n_boot))
+               completeness_real_snr5_at_held_out_fpr5_ci=field_interval(bright, n_boot))
     if "threshold_empty" in injections:
         marked = injections.assign(candidate=injections.score >= injections.threshold_empty)
         bright = marked[(marked.label == 1) & (marked.peak_snr >= 5)]
         empty = marked[(marked.label == 0) & ~marked.on_cluster_centre]
         out.update(completeness_real_snr5_empty_threshold=_found(bright),
-                   completeness_real_snr5_empty_threshold_ci=field_interval(bright, _found, n_boot),
-                   fpr_real_empty_threshold=_found(empty), fpr_real_empty_threshold_ci=field_interval(empty, _found, n_boot))
+                   completeness_real_snr5_empty_threshold_ci=field_interval(bright, n_boot),
+                   fpr_real_empty_threshold=_found(empty), fpr_real_empty_threshold_ci=field_interval(empty, n_boot))
     return out
 
 
-def field_interval(table, value, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> list:
-    """Percentile interval of ``value(rows)`` (a number from a table) resampling host fields (column ``host``) with
-    replacement: every injection of a field comes along with it."""
-    groups = [g for _, g in table.groupby("host")]
-    rng = np.random.default_rng(seed)
-    draws = []
-    for _ in range(n_boot):
-        pick = rng.integers(len(groups), size=len(groups))
-        draws.append(value(_concat([groups[i] for i in pick])))
-    draws = np.array([d for d in draws if np.isfinite(d)])
+def field_interval(table, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> list:
+    """Percentile interval of the share of rows with ``candidate`` True, resampling host fields (column ``host``) with
+    replacement: every injection of a field comes along with it. ([nan, nan] for an empty table.)"""
+    if not len(table):
+        return [np.nan, np.nan]
+    by_host = table.groupby("host").candidate.agg(["sum", "size"])
+    found, n = by_host["sum"].to_numpy(float), by_host["size"].to_numpy(float)
+    pick = np.random.default_rng(seed).integers(len(n), size=(n_boot, len(n)))  # one draw of hosts per row
+    draws = found[pick].sum(axis=1) / n[pick].sum(axis=1)
     tail = (1 - level) / 2
-    return [float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))] if len(draws) else [np.nan, np.nan]
-
-
-def _concat(parts):
-    import pandas as pd
-
-    return pd.concat(parts, ignore_index=True)
+    return [float(np.quantile(draws, tail)), float(np.quantile(draws, 1 - tail))]
 
 
 def _found(rows) -> float:
@@ -67,7 +60,7 @@ def completeness_by(injections, column: str = "peak_snr", bins=(0, 2, 5, 10, 20,
     halos = injections[injections.label == 1]
     rows = []
     for interval, part in halos.groupby(pd.cut(halos[column], list(bins), right=False), observed=False):
-        lo, hi = field_interval(part, _found, n_boot) if len(part) else (np.nan, np.nan)
+        lo, hi = field_interval(part, n_boot) if len(part) else (np.nan, np.nan)
         rows.append({f"{column}_bin": str(interval), "n": len(part), "hosts": part.host.nunique(),
                      "found": int(part.candidate.sum()), "completeness": _found(part), "low": lo, "high": hi})
     return pd.DataFrame(rows)
@@ -109,11 +102,11 @@ def summary(result: dict, n_boot: int = 2000) -> dict:
     pooled = pooled_metrics(scores[["repeat", "source", "label", "score"]], n_boot=n_boot)
     by_kind = auc_by_kind(scores[["repeat", "source", "label", "score"]], result["kinds"], n_boot=n_boot)
     clusters = next((r for r in by_kind if r.get("against") == CLUSTERS), {})
-    return dict(completeness_real_snr5=_found(bright), completeness_real_snr5_ci=field_interval(bright, _found, n_boot),
+    return dict(completeness_real_snr5=_found(bright), completeness_real_snr5_ci=field_interval(bright, n_boot),
                 n_injections=int((inj.label == 1).sum()), n_injections_snr5=int(len(bright)),
                 n_host_fields=int(inj.host.nunique()),
-                fpr_real=_found(empty), fpr_real_ci=field_interval(empty, _found, n_boot), n_empty=int(len(empty)),
-                fpr_cluster_centres=_found(centres), fpr_cluster_centres_ci=field_interval(centres, _found, n_boot),
+                fpr_real=_found(empty), fpr_real_ci=field_interval(empty, n_boot), n_empty=int(len(empty)),
+                fpr_cluster_centres=_found(centres), fpr_cluster_centres_ci=field_interval(centres, n_boot),
                 n_cluster_centres=int(centres.host.nunique()),
                 oof_source_auc=pooled["oof_source_auc"], oof_source_auc_ci=pooled["oof_source_auc_ci"],
                 auc_vs_clusters=clusters.get("auc"), auc_vs_clusters_ci=clusters.get("ci"), auc_by_kind=by_kind,

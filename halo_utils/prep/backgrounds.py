@@ -120,8 +120,9 @@ def field_extent_deg(src, pixel_arcmin: float) -> float:
 
 
 def _distance_arcmin(grid: tuple, radec) -> np.ndarray:
-    """(S, S) angular distance (arcmin) of every pixel of a grid (its (RA, Dec) arrays in degrees) from (RA, Dec)."""
-    ra, dec = np.radians(grid[0]), np.radians(grid[1])
+    """(S, S) angular distance (arcmin) of every pixel of a grid (its (RA, Dec) arrays in degrees) from (RA, Dec); of
+    one position for a grid of two numbers."""
+    ra, dec = np.radians(np.asarray(grid[0], float)), np.radians(np.asarray(grid[1], float))
     ra0, dec0 = np.radians(radec[0]), np.radians(radec[1])
     cos = np.sin(dec) * np.sin(dec0) + np.cos(dec) * np.cos(dec0) * np.cos(ra - ra0)
     return np.degrees(np.arccos(np.clip(cos, -1, 1))) * 60
@@ -169,13 +170,14 @@ def build_bank(sources, names, config, rms: dict, thresholds: dict, z: dict, kin
         ok[half:side - size + half + 1, half:side - size + half + 1] = True  # the whole cut-out inside the field
         ys, xs = np.mgrid[:side, :side]
         grid = wcs.pixel_to_world_values(xs, ys)
-        for other in sources:
-            if other.label == 1:
-                ok &= _distance_arcmin(grid, other.radec) > exclusion_arcmin(
-                    z.get(other.name), exclusion_kpc, default_arcmin) + view_arcmin
-        for other in outside if keep_out else ():  # the other field's square, by its circumscribed circle
-            reach = field_extent_deg(other, config.pixel_arcmin) * 60 / np.sqrt(2)
-            ok &= _distance_arcmin(grid, other.radec) > reach + view_arcmin
+        span = _distance_arcmin(grid, src.radec).max()  # no pixel is farther than this from the field's centre
+        keep_out_of = [(o, exclusion_arcmin(z.get(o.name), exclusion_kpc, default_arcmin)) for o in sources if o.label == 1]
+        keep_out_of += [(o, field_extent_deg(o, config.pixel_arcmin) * 60 / np.sqrt(2))  # the field's circumscribed circle
+                        for o in (outside if keep_out else ())]
+        for other, radius in keep_out_of:
+            arcmin = radius + view_arcmin
+            if _distance_arcmin(src.radec, other.radec) - span <= arcmin + 1:  # else every pixel is farther (margin 1')
+                ok &= _distance_arcmin(grid, other.radec) > arcmin
         cuts.append(fields[src.name])
         radec.append(src.radec)
         allowed.append(ok)

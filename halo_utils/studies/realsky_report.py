@@ -345,7 +345,7 @@ def main(argv=None):
                            "ROC curve, not a threshold a user could set)", at_held_out_fpr(injections))):
         bright = marked[(marked.label == 1) & (marked.peak_snr >= 5)]
         empty = marked[(marked.label == 0) & ~marked.on_cluster_centre]
-        low, high = field_interval(bright, _found)
+        low, high = field_interval(bright)
         pooled.append(f"- {label}: completeness {_found(bright):.3f} [{low:.3f}, {high:.3f}] ({len(bright)} halos), "
                       f"false positives on empty random cut-outs {_found(empty):.3f} ({len(empty)})\n")
     parts.insert(1, "\nPooled over the seeds, halos of peak S/N >= 5 on held-out real fields:\n\n" + "".join(pooled))
