@@ -7,6 +7,8 @@ images are in Jy/beam and a point source peaks at its flux density.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.signal import fftconvolve
 
@@ -37,14 +39,22 @@ def beam_kernel(bmaj_px: float, bmin_px: float, bpa_deg: float, offset=(0.0, 0.0
 
     FWHMs in pixels, BPA in degrees from north (+y) through east (-x).
     """
-    half = int(np.ceil(3 * bmaj_px))
-    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(float)
+    y, x = _square(int(np.ceil(3 * bmaj_px)))
     x, y = x - offset[0], y - offset[1]
     theta = np.radians(bpa_deg)
     along = y * np.cos(theta) - x * np.sin(theta)
     across = y * np.sin(theta) + x * np.cos(theta)
     s_maj, s_min = bmaj_px * FWHM_TO_SIGMA, bmin_px * FWHM_TO_SIGMA
     return np.exp(-0.5 * ((along / s_maj) ** 2 + (across / s_min) ** 2))
+
+
+@functools.lru_cache(maxsize=64)
+def _square(half: int) -> tuple:
+    """(y, x) pixel offsets -half..half of an odd square grid, float, read-only (made once per size: every point
+    source of the mock sky asks for one)."""
+    y, x = np.mgrid[-half:half + 1, -half:half + 1].astype(float)
+    y.flags.writeable = x.flags.writeable = False
+    return y, x
 
 
 def correlated_noise(rng, rms: float, kernel: np.ndarray, shape: tuple) -> np.ndarray:
