@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import NOTEBOOK_SOURCE
+from conftest import NOTEBOOK_SOURCE, scratch_root
 
 pytest.importorskip("snakemake")
 
@@ -21,8 +21,8 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(REPO / "workflow" / "S
 
 @pytest.fixture
 def root(tmp_path):
-    """A scratch project root that sees the repository's notebooks."""
-    (tmp_path / "notebooks").symlink_to(REPO / "notebooks")
+    """A scratch project root (:func:`scratch_root`: the committed tables) that sees the repository's notebooks."""
+    (scratch_root(tmp_path) / "notebooks").symlink_to(REPO / "notebooks")
     return tmp_path
 
 
