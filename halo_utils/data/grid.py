@@ -88,6 +88,7 @@ def regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
 
 
 def _regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
+    """:func:`regrid` without the kept copy: every band resampled, coverage checked."""
     target = sky_grid(*src.radec, pixel_arcmin, size)
     out = np.empty((size, size, len(BAND_KEYS)), np.float32)
     for b, (band, wcs) in enumerate(zip(BAND_KEYS, src.band_wcs)):
