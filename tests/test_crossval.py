@@ -85,7 +85,7 @@ def test_regrid_puts_one_sky_position_on_one_pixel_in_every_band():
 
 def test_regrid_resamples_a_source_once_per_grid(monkeypatch):
     """Every fold regrids every source the same way: the second call reuses the first's grid (a copy, so a caller
-    that changes it changes nothing else); a copy of the source with another cube resamples its own."""
+    that changes it changes nothing else); another cube (a copy of the source, a new or changed cube) is resampled."""
     import dataclasses
 
     wcses = tuple(_band_wcs(p) for p in (0.015556, 0.012222, 0.009444, 0.007778))
@@ -101,6 +101,10 @@ def test_regrid_resamples_a_source_once_per_grid(monkeypatch):
     grid.regrid(src, 0.733, 93)  # another grid: resampled
     other = dataclasses.replace(src, cube=cube[::-1].copy())
     assert len(calls) == 8 and not np.array_equal(grid.regrid(other, 0.733, 95), again) and len(calls) == 12
+    src.cube = cube * 100  # a new cube on the same source: resampled again
+    assert np.allclose(grid.regrid(src, 0.733, 95), 100 * again, rtol=1e-5) and len(calls) == 16
+    src.cube *= 2  # changed in place: resampled again
+    assert np.allclose(grid.regrid(src, 0.733, 95), 200 * again, rtol=1e-5) and len(calls) == 20
 
 
 def test_pooled_metrics_hand_case_and_interval():

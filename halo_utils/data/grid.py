@@ -11,6 +11,7 @@ blank corners and never rotates the whole 300x300 image.
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -63,7 +64,8 @@ def reproject_band(image: np.ndarray, wcs: WCS, target: WCS) -> tuple:
 
 def regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
     """Resample the bands of a :class:`~halo_utils.data.Source` onto one common grid; a copy of the grid kept in
-    ``src.grids`` after the first call (every fold of a cross-validation regrids every source the same way).
+    ``src.grids`` with a hash of the cube after the first call (every fold of a cross-validation regrids every source
+    the same way; 2 ms to hash against 0.1 s to regrid).
 
     Parameters
     ----------
@@ -81,10 +83,10 @@ def regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:
     """
     if len(src.band_wcs) != len(BAND_KEYS):
         raise DataError(f"source {src.name!r}: no per-band WCS to regrid (read it with halo_utils.data)")
-    key = (float(pixel_arcmin), int(size))
-    if key not in src.grids:
-        src.grids[key] = _regrid(src, pixel_arcmin, size)
-    return src.grids[key].copy()
+    key, cube = (float(pixel_arcmin), int(size)), hashlib.blake2b(np.ascontiguousarray(src.cube)).hexdigest()
+    if src.grids.get(key, (None,))[0] != cube:  # kept for this very cube (a changed or replaced cube regrids again)
+        src.grids[key] = (cube, _regrid(src, pixel_arcmin, size))
+    return src.grids[key][1].copy()
 
 
 def _regrid(src, pixel_arcmin: float, size: int) -> np.ndarray:

@@ -59,8 +59,8 @@ class Source:
     pixel_deg: tuple = ()  # pixel size per band, degrees (the published bands differ: 0.93' ... 0.47')
     band_wcs: tuple = ()  # celestial WCS of each band (the bands share a centre, not a pixel size)
     grids: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
-    """(pixel_arcmin, size) -> the cube on that common grid (:func:`halo_utils.data.grid.regrid` fills it; a copy
-    made with ``dataclasses.replace`` starts empty, as its cube may differ)."""
+    """(pixel_arcmin, size) -> (hash of the cube, the cube on that common grid): :func:`halo_utils.data.grid.regrid`
+    fills it and regrids again when the cube has changed."""
 
     @property
     def radec(self) -> tuple:
