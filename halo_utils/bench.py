@@ -257,6 +257,8 @@ def main(argv=None):
     parser = cli.parser(__spec__.name, "Classifier training throughput and matmul speed on this machine.\n\n" + (__doc__ or ""))
     parser.add_argument("--steps", type=int, default=20, help="timed training steps per model")
     parser.add_argument("--models", nargs="+", default=["I", "A", "D"], help="the networks to time (default I A D)")
+    parser.add_argument("--precision", default="float32", help="Keras dtype policy of the models (e.g. mixed_bfloat16; "
+                        "halo_utils.config.PRECISIONS); the matmul rate they are set against stays float32's")
     parser.add_argument("--run", default=None, help="also time one 05_classifier run of model A in this profile")
     parser.add_argument("--gpu-estimate", default=None, metavar="PROFILE",
                         help="instead: each notebook's training FLOPs in this profile and its hours on one GPU")
@@ -299,9 +301,12 @@ def main(argv=None):
         print(f"  sampling: DDIM {cfg.ddim_steps} steps {speed['ddim_images_per_s']:.2f} images/s, ancestral "
               f"{cfg.diffusion_steps} steps {speed['ancestral_images_per_s']:.3f} images/s: DDIM {speed['ddim_speedup']:.1f}x faster")
         return
+    from .config import use_precision
+
+    policy = use_precision(args.precision)
     gflops = matmul_gflops()
     print(f"cores: {os.cpu_count()}, TensorFlow {tf.__version__}, intra-op threads "
-          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}")
+          f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}, models in {policy}")
     print(f"matmul float32 (2048^2): {gflops:.1f} GFLOP/s")
     print(f"{'model':6} {'MFLOP/img (train)':>18} {'img/s plain':>12} {'img/s XLA':>10} {'GFLOP/s':>8} {'of matmul':>9}"
           f" {'fit, batch 32':>14} {'of matmul':>9}")
