@@ -153,8 +153,39 @@ def test_a_plan_names_each_run_s_files_and_the_tables(tmp_path, monkeypatch):
     assert generator == dict(name="ddpm_x", job=str(tmp_path / "x.json"), outputs=[str(tmp_path / "pool.npz")], needs=[])
 
 
+def test_a_bfloat16_sweep_has_its_own_runs_and_tables(tmp_path, monkeypatch):
+    """``--precision mixed_bfloat16``: the notebook gets the policy, the runs and tables are named for it, and the
+    float32 table never reads them."""
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    sweep.main(["--seeds", "3", "--models", "A", "--profile", "cpu", "--precision", "mixed_bfloat16",
+                "--plan", str(tmp_path / "plan.json")])
+    plan = json.loads((tmp_path / "plan.json").read_text())
+    assert [j["name"] for j in plan["jobs"]] == ["A_kfold_bfloat16_cpu_seed3"]
+    assert plan["jobs"][0]["parameters"]["precision"] == "mixed_bfloat16"
+    assert plan["tables"] == [str(tmp_path / "docs" / "results" / "table5_kfold_cpu_bfloat16.md")]
+    assert plan["command"][-2:] == ["--precision", "mixed_bfloat16"]
+    folder = tmp_path / "data" / "results" / "05_classifier"
+    folder.mkdir(parents=True)
+    (folder / "A_kfold_bfloat16_cpu_seed3.json").write_text(json.dumps(dict(profile="cpu", source="gleam", model="A",
+                                                                              protocol="kfold", seed=3)))
+    assert len(sweep.load_runs("cpu", precision="mixed_bfloat16")) == 1 and sweep.load_runs("cpu") == []
+
+
 def test_a_generator_job_that_fails_says_where_its_log_is(tmp_path, capsys):
     job = tmp_path / "ddpm_x.json"
     job.write_text(json.dumps(dict(kind="wgan")))  # no such per-fold generator, and half a job
     assert sweep._execute(dict(run="ddpm_x", job=job), threads=1) != 0
     assert str(job.with_suffix(".log")) in capsys.readouterr().out and "lacks" in job.with_suffix(".log").read_text()
+
+
+def test_a_mixed_precision_run_is_named_for_its_policy(gleam_dir, tmp_path, monkeypatch):
+    """What the notebook names a run (``runs.setup``): the plan's names above are the notebook's own."""
+    from halo_utils.config import use_precision
+    from halo_utils.detect import runs
+
+    monkeypatch.setenv("HALO_ROOT", str(tmp_path))
+    try:
+        run = runs.setup(seed=3, profile="cpu", model="A", precision="mixed_bfloat16", gleam_dir=gleam_dir)
+    finally:
+        use_precision("float32")  # the policy is global: the other tests of this worker build float32 models
+    assert run.name == "A_kfold_bfloat16_cpu_seed3"

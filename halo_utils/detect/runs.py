@@ -85,7 +85,7 @@ def setup(seed: int = 0, profile: str | None = None, source: str = "gleam", mode
     training = classify.train_config(profile, **overrides, **extra)  # the forest's null is not in the run name
     name = run_name or config.run_name(profile, seed, source, classify.run_tag(
         model, protocol, train_on, clip_sigma, mock_clipped, augment_with, generated_per_real, overrides, sky,
-        subtract_compact))
+        subtract_compact, precision))
     classify.deterministic(seed)
     root = dataset.dataset_root(source, gleam_dir, seed)
     sources = read_dataset(root, on_error=on_error)

@@ -21,14 +21,15 @@ def check_train_on(train_on: str):
 
 def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: float | None = 4.0,
             mock_clipped: bool = False, augment_with: str = "none", generated_per_real: float = 1.0,
-            overrides: dict | None = None, mock_sky: dict | None = None, subtract_compact: bool = False) -> str:
+            overrides: dict | None = None, mock_sky: dict | None = None, subtract_compact: bool = False,
+            precision: str = "float32") -> str:
     """The ``tag`` of a classifier run's name (:func:`halo_utils.config.run_name`): ``<model>_<protocol>``, then
     ``_mock`` or ``_mockgleam`` (``_mockclipped``, ``_mockclippedgleam`` for mock fields clipped like the published
     images) for runs that learn from mock fields, ``_injected`` / ``_injectedgleam`` for halos injected into real
     fields (then fine-tuned on the labelled sources), ``_noclip`` / ``_clip<k>`` for a clip other than 4 sigma,
     ``_<generator><ratio>x`` for runs with generated halos (e.g. ``_ddpm1x``) and ``_<key><value>`` per
     :class:`TrainConfig` override (e.g. ``_planseed0_repeats1``) and per mock-sky setting changed for the mock
-    fields (``mock_sky``, e.g. ``_sidelobelevel0.03``)."""
+    fields (``mock_sky``, e.g. ``_sidelobelevel0.03``), then ``_bfloat16`` / ``_float16`` for mixed precision."""
     check_protocol(protocol)
     check_train_on(train_on)
     tag = f"{model}_{protocol}"
@@ -43,7 +44,7 @@ def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: floa
         tag += "_subtracted"
     if augment_with != "none":
         tag += f"_{augment_with}{generated_per_real:g}x"
-    return tag + settings_tag(overrides)
+    return tag + settings_tag(overrides) + ("" if precision == "float32" else "_" + precision.removeprefix("mixed_"))
 
 
 def settings_tag(settings: dict | None) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import cli, paths, plots
-from ..config import run_name
+from ..config import PRECISIONS, run_name
 from ..detect.classify import run_tag
 from ..detect.oof import binomial_interval, pooled_metrics
 from . import report
@@ -35,8 +35,9 @@ METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 STAGE = "05_classifier"
 
 
-def plan(seeds, models, protocols, profile: str, source: str = "gleam") -> list:
-    """Every (model, protocol, seed) run as a dict of notebook parameters plus ``run`` and ``done``.
+def plan(seeds, models, protocols, profile: str, source: str = "gleam", precision: str = "float32") -> list:
+    """Every (model, protocol, seed) run as a dict of notebook parameters plus ``run`` and ``done`` (``precision``: the
+    Keras policy, a notebook parameter and part of the run's name when not float32).
 
     Seed-major; the workflow starts the longest model's runs first (:data:`~.workflow.FIRST`).
     """
@@ -44,8 +45,10 @@ def plan(seeds, models, protocols, profile: str, source: str = "gleam") -> list:
     for seed in seeds:
         for protocol in protocols:
             for model in models:
-                name = run_name(profile, seed, source, run_tag(model, protocol))
+                name = run_name(profile, seed, source, run_tag(model, protocol, precision=precision))
+                extra = {} if precision == "float32" else dict(precision=precision)
                 runs.append(dict(model=model, protocol=protocol, seed=int(seed), profile=profile, source=source,
+                                 **extra, parameters=("model", "protocol", "seed", "profile", "source", *extra),
                                  run=name, done=(paths.results_dir(STAGE) / f"{name}.json").exists()))
     return runs
 
@@ -102,8 +105,8 @@ def notebook_seconds(run: str) -> float | None:
     return json.loads(path.read_text()).get("metadata", {}).get("papermill", {}).get("duration")
 
 
-def load_runs(profile: str, source: str = "gleam", models=None, protocols=None) -> list:
-    """The result JSONs of one profile and source (optionally only some models / protocols)."""
+def load_runs(profile: str, source: str = "gleam", models=None, protocols=None, precision: str = "float32") -> list:
+    """The result JSONs of one profile, source and precision (optionally only some models / protocols)."""
     out = []
     for path in sorted(paths.results_dir(STAGE).glob("*.json")):
         result = json.loads(path.read_text())
@@ -111,7 +114,8 @@ def load_runs(profile: str, source: str = "gleam", models=None, protocols=None) 
             continue
         if (models and result["model"] not in models) or (protocols and result["protocol"] not in protocols):
             continue
-        if path.stem != run_name(profile, result["seed"], source, run_tag(result["model"], result["protocol"])):
+        if path.stem != run_name(profile, result["seed"], source, run_tag(result["model"], result["protocol"],
+                                                                          precision=precision)):
             continue  # a run with a custom name (e.g. a benchmark), not part of a sweep
         out.append(result)
     return out
@@ -278,10 +282,11 @@ def _aggregate_kfold(results: list, prefix: str, command: str) -> dict:
     return written
 
 
-def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, command: str = "") -> dict:
+def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, command: str = "",
+              precision: str = "float32") -> dict:
     """Write the Table 5 analogues (Markdown + CSV; kfold under docs/results/) and the Fig. 8-10 analogues."""
-    results = load_runs(profile, source, models, protocols)
-    prefix = f"{'mock_' if source == 'mock' else ''}{profile}"
+    results = load_runs(profile, source, models, protocols, precision)
+    prefix = _prefix(profile, source, precision)
     written = _aggregate_kfold(results, prefix, command) if any(r["protocol"] == "kfold" for r in results) else {}
     results = [r for r in results if r["protocol"] != "kfold"]
     if not results and written:
@@ -308,9 +313,15 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
     return written
 
 
-def tables(profile: str, source: str, protocols) -> list:
+def _prefix(profile: str, source: str, precision: str) -> str:
+    """What the tables' names say of the runs: ``[mock_]<profile>[_bfloat16]``."""
+    return f"{'mock_' if source == 'mock' else ''}{profile}" + ("" if precision == "float32" else
+                                                                 "_" + precision.removeprefix("mixed_"))
+
+
+def tables(profile: str, source: str, protocols, precision: str = "float32") -> list:
     """The Markdown tables :func:`aggregate` writes for these protocols (the workflow's last outputs)."""
-    prefix = f"{'mock_' if source == 'mock' else ''}{profile}"
+    prefix = _prefix(profile, source, precision)
     out = [report.path(f"table5_kfold_{prefix}.md")] if "kfold" in protocols else []
     return out + ([report.path(f"table5_split_{prefix}_image.md")] if set(protocols) - {"kfold"} else [])
 
@@ -324,22 +335,27 @@ def main(argv=None):
     parser.add_argument("--protocols", nargs="+", default=["kfold"], choices=["kfold", "strict", "paper"], help="default kfold")
     parser.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"], help="default cpu")
     parser.add_argument("--source", default="gleam", choices=["gleam", "mock"], help="the published images (default) or the mock sky")
+    parser.add_argument("--precision", default="float32", choices=PRECISIONS,
+                        help="Keras policy of the runs (default float32; mixed_bfloat16: about twice as fast on CPUs with "
+                             "bfloat16 instructions, docs/results/bench_cpu.md); its own runs and tables")
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--plan", metavar="FILE", help="write the runs as a Snakemake plan to FILE (workflow/Snakefile runs it)")
     what.add_argument("--aggregate-only", action="store_true", help="write the tables from the finished runs")
     args = parser.parse_args(argv)
     options = ["--seeds", *map(str, args.seeds), "--models", *args.models, "--protocols", *args.protocols,
-               "--profile", args.profile, "--source", args.source]
+               "--profile", args.profile, "--source", args.source] + \
+        ([] if args.precision == "float32" else ["--precision", args.precision])
     if args.plan:
-        runs = plan(args.seeds, args.models, args.protocols, args.profile, args.source)
+        runs = plan(args.seeds, args.models, args.protocols, args.profile, args.source, args.precision)
         command = [sys.executable, "-m", "halo_utils.studies.sweep", "--aggregate-only", *options]
         path = workflow.write_plan(args.plan, [workflow.job(r) for r in runs],
-                                   tables(args.profile, args.source, args.protocols), command)
+                                   tables(args.profile, args.source, args.protocols, args.precision), command)
         print(f"{len(runs)} runs ({sum(r['done'] for r in runs)} done) -> {path}")
         return
     command = ("python -m halo_utils.studies.sweep --plan PLAN " + " ".join(options)
                + ", run by workflow/Snakefile (`make sweep`)")
-    for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command).items():
+    for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command,
+                                args.precision).items():
         print(f"{name}: {path}")
 
 
