@@ -240,6 +240,31 @@ def test_attention_maps_of_model_a_have_the_image_shape():
     assert len(np.unique(maps[0][::8, ::8])) > 8  # 8x8 tokens, each its own value (not one constant)
 
 
+def test_the_maps_of_a_bfloat16_model_are_float32_that_a_figure_can_draw():
+    """A run in mixed bfloat16 (make sweep PRECISION=mixed_bfloat16) draws its saliency and attention maps too."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from halo_utils.config import use_precision
+    from halo_utils.detect import explain
+    from halo_utils.models.classifiers import build_classifier
+
+    try:
+        use_precision("mixed_bfloat16")
+        model = build_classifier("A")
+    finally:
+        use_precision("float32")  # global: the other tests build float32 models
+    x = np.random.default_rng(0).random((2, 64, 64, 4)).astype(np.float32)
+    for maps in (explain.grad_cam(model, x), explain.attention_received(model, x)):
+        assert maps.dtype == np.float32 and maps.shape == (2, 64, 64)
+        fig, ax = plt.subplots()
+        ax.imshow(maps[0])
+        fig.canvas.draw()  # matplotlib cannot draw bfloat16 ("Unsuitable type bfloat16")
+        plt.close(fig)
+
+
 def test_a_second_run_waits_for_the_baseline_the_first_is_computing(tmp_path, monkeypatch):
     """Two runs of one seed started together compute the baseline (minutes) once: the second waits for the file."""
     import threading

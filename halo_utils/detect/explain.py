@@ -53,7 +53,7 @@ def grad_cam(model, x: np.ndarray) -> np.ndarray:
     with tf.GradientTape() as tape:
         features, probs = probe(tf.convert_to_tensor(x), training=False)
         logit = _halo_logit(probs)
-    grads = tape.gradient(logit, features)
+    features, grads = (tf.cast(t, tf.float32) for t in (features, tape.gradient(logit, features)))  # mixed precision
     weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
     cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
     cam /= np.maximum(cam.max(axis=(1, 2), keepdims=True), 1e-12)
@@ -68,7 +68,7 @@ def attention_received(model, x: np.ndarray) -> np.ndarray:
     reshape = next(layer for layer in model.layers if isinstance(layer, keras.layers.Reshape))  # the 8x8 tokens
     tokens = keras.Model(model.input, reshape.output)(x, training=False)
     _, scores = attention(tokens, tokens, return_attention_scores=True, training=False)
-    received = np.asarray(scores).mean(axis=(1, 2))  # (n, tokens)
+    received = np.asarray(scores, np.float32).mean(axis=(1, 2))  # (n, tokens); float32 under mixed precision too
     side = int(round(np.sqrt(received.shape[1])))
     maps = received.reshape(-1, side, side)
     low, high = maps.min(axis=(1, 2), keepdims=True), maps.max(axis=(1, 2), keepdims=True)
