@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..prep.splits import check_protocol
 
-__all__ = ["TRAIN_ON", "check_train_on", "run_tag", "settings_tag"]
+__all__ = ["TRAIN_ON", "check_train_on", "run_tag", "settings_tag", "precision_tag"]
 
 
 TRAIN_ON = ("gleam", "mock", "mock+gleam", "injected", "injected+gleam")
@@ -44,7 +44,13 @@ def run_tag(model: str, protocol: str, train_on: str = "gleam", clip_sigma: floa
         tag += "_subtracted"
     if augment_with != "none":
         tag += f"_{augment_with}{generated_per_real:g}x"
-    return tag + settings_tag(overrides) + ("" if precision == "float32" else "_" + precision.removeprefix("mixed_"))
+    return tag + settings_tag(overrides) + precision_tag(precision)
+
+
+def precision_tag(precision: str) -> str:
+    """What a run's or table's name says of its Keras policy: nothing for float32, ``_bfloat16`` for
+    ``mixed_bfloat16``, ``_float16`` for ``mixed_float16``."""
+    return "" if precision == "float32" else "_" + precision.removeprefix("mixed_")
 
 
 def settings_tag(settings: dict | None) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 from .. import cli, paths, plots
 from ..config import PRECISIONS, run_name
 from ..detect.classify import run_tag
+from ..detect.tags import precision_tag
 from ..detect.oof import binomial_interval, pooled_metrics
 from . import report
 
@@ -315,8 +316,7 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
 
 def _prefix(profile: str, source: str, precision: str) -> str:
     """What the tables' names say of the runs: ``[mock_]<profile>[_bfloat16]``."""
-    return f"{'mock_' if source == 'mock' else ''}{profile}" + ("" if precision == "float32" else
-                                                                 "_" + precision.removeprefix("mixed_"))
+    return f"{'mock_' if source == 'mock' else ''}{profile}" + precision_tag(precision)
 
 
 def tables(profile: str, source: str, protocols, precision: str = "float32") -> list:
