@@ -27,7 +27,7 @@ from ..detect.oof import bootstrap_auc
 from ..prep.features import features
 from ..prep.mockset import mock_sky_config
 from . import report, workflow
-from .pretraining import completeness_text, mock_overrides, mock_run
+from .pretraining import completeness_text, field_overrides, mock_overrides, mock_run
 from .report import markdown
 
 __all__ = ["field_features", "forest_scores", "baseline", "rows", "main"]
@@ -124,11 +124,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     argv = argv if argv is not None else sys.argv[1:]
     if args.plan:
-        from ..detect.classify import train_config
-
-        default = train_config(args.profile).mock_fields
-        runs = [mock_run(args.profile, s, args.model, c, clip, mock_overrides(None if n == default else n, False))
-                for s in args.seeds for n in args.fields for c, clip in SETTINGS]
+        runs = [mock_run(args.profile, s, args.model, c, clip, mock_overrides(n, False))
+                for s in args.seeds for n in field_overrides(args.profile, args.fields) for c, clip in SETTINGS]
         return workflow.study_plan(args.plan, __spec__.name, cli.without_plan(argv), runs,
                                    [report.path(f"mock_baseline_{args.profile}.md")])
     command = "python -m halo_utils.studies.mockbaseline " + " ".join(argv)

@@ -37,7 +37,7 @@ from ..detect.oof import binomial_interval, paired_auc_difference
 from . import report, workflow
 from .report import markdown
 
-__all__ = ["load_result", "mock_overrides", "completeness_text", "mock_rows", "pretraining", "mock_run", "plan_runs", "markdown", "main"]
+__all__ = ["load_result", "mock_overrides", "completeness_text", "mock_rows", "pretraining", "mock_run", "field_overrides", "plan_runs", "markdown", "main"]
 
 
 def load_result(profile: str, seed: int, source: str, tag: str) -> dict | None:
@@ -137,17 +137,24 @@ def mock_run(profile: str, seed: int, model: str = "I", clipped: bool = True, cl
     return run
 
 
+def field_overrides(profile: str, numbers) -> list:
+    """The ``mock_fields`` of each number of training fields as :func:`mock_overrides` takes it: None for the
+    profile's own (whose runs carry no override), else the number."""
+    from ..detect.classify import train_config
+
+    default = train_config(profile).mock_fields
+    return [None if n == default else n for n in numbers]
+
+
 def plan_runs(args) -> list:
     """The 05_classifier runs the tables of ``args`` read (mock detectors of :data:`~.mockbaseline.SETTINGS`, and
     for the pre-training table the real-only and mock-pre-trained runs)."""
-    from ..detect.classify import train_config
     from .mockbaseline import SETTINGS
 
     p, m = args.profile, args.model
     if args.fields:
-        default = train_config(p).mock_fields
-        return [mock_run(p, s, m, c, clip, mock_overrides(None if n == default else n, f)) for s in args.seeds
-                for c, clip in SETTINGS for n in args.fields for f in ((False, True) if args.fresh_views else (False,))]
+        return [mock_run(p, s, m, c, clip, mock_overrides(n, f)) for s in args.seeds for c, clip in SETTINGS
+                for n in field_overrides(p, args.fields) for f in ((False, True) if args.fresh_views else (False,))]
     if args.sidelobes:
         return [mock_run(p, s, m, sky={"sidelobe_level": level} if level else None) for s in args.seeds
                 for level in args.sidelobes]
@@ -190,10 +197,7 @@ def main(argv=None):
     command = "python -m halo_utils.studies.pretraining " + " ".join(argv)
     out = paths.docs_results()
     if args.fields:
-        from ..detect.classify import train_config
-
-        default = train_config(args.profile).mock_fields
-        fields = [None if n == default else n for n in args.fields]
+        fields = field_overrides(args.profile, args.fields)
         text = (f"Made by `{command}` from the `train_on='mock'` runs of 05_classifier (model {args.model}, "
                 "`-p training_overrides '{\"mock_fields\": N}'`; mock fields unclipped with `-p clip_sigma None`, or "
                 "clipped like the published with `-p mock_clipped True`): the same detector trained on more mock "
