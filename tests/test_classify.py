@@ -108,6 +108,34 @@ def test_same_seed_gives_the_same_metrics(small_data, tmp_path):
     assert json.dumps(other["history"], sort_keys=True) != json.loads(runs[0])["history"]
 
 
+@pytest.mark.parametrize("model", ["I", "A", "D"])
+def test_training_on_batches_gives_the_numbers_of_keras_on_arrays(model, small_data):
+    """``train`` feeds arrays batch by batch through ``tf.data`` (no whole-array conversion per epoch): one epoch on
+    those batches and Keras' own ``fit`` on the reordered arrays with class weights give the same weights, bit for
+    bit, and ``predict`` gives ``model.predict``'s probabilities."""
+    from halo_utils.detect.stream import probabilities, stream_batches
+
+    data = small_data["train"]
+    keep = np.flatnonzero((data["label"] == 0) | (np.arange(len(data["x"])) % 3 == 0))  # unequal classes
+    data = {k: v[keep] for k, v in data.items()}
+    order, weights = np.random.default_rng(3).permutation(len(keep)), classify.class_weights(data["label"])
+    nets = []
+    for fed_by in ("keras", "batches"):
+        classify.deterministic(5)
+        net = build_classifier(model)
+        net.compile(optimizer="adam", loss="categorical_crossentropy")
+        if fed_by == "keras":
+            net.fit(data["x"][order], data["y"][order], batch_size=8, epochs=1, shuffle=False, class_weight=weights,
+                    verbose=0)
+        else:
+            net.fit(stream_batches(data, order, weights, 8), epochs=1, shuffle=False, verbose=0)
+        nets.append(net)
+    for a, b in zip(*(net.get_weights() for net in nets), strict=True):
+        np.testing.assert_array_equal(a, b)
+    x = small_data["test"]["x"]
+    np.testing.assert_array_equal(probabilities(nets[1], x, 8), nets[1].predict(x, batch_size=8, verbose=0))
+
+
 KILLED_RUN = """
 import json, os, sys
 import numpy as np
@@ -175,13 +203,11 @@ def test_a_finished_run_is_reused_and_other_settings_train_afresh(small_data, tm
 
 
 def test_the_fit_gate_ranks_unfitted_epochs_after_fitted_ones():
-    class Constant:  # a model whose halo probability is 0.5 for every image
-        def predict(self, x, batch_size=None, verbose=0):
-            return np.full((len(x), 2), 0.5, np.float32)
-
-    val = dict(x=np.zeros((4, 2, 2, 1)), label=np.array([0, 0, 1, 1]), source=np.array(["a", "a", "b", "b"]))
+    constant = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(),  # halo probability 0.5 everywhere
+                                 keras.layers.Dense(2, kernel_initializer="zeros", activation="softmax")])
+    val = dict(x=np.zeros((4, 2, 2, 1), np.float32), label=np.array([0, 0, 1, 1]), source=np.array(["a", "a", "b", "b"]))
     callback = classify._validation_callback(val, 2, fit_gate=0.95)
-    callback.set_model(Constant())
+    callback.set_model(constant)
     losses = {}
     for accuracy in (0.5, 0.99):
         logs = dict(accuracy=accuracy)

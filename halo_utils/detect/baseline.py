@@ -19,18 +19,20 @@ def forest(seed: int = 0, trees: int = 200):
     return RandomForestClassifier(trees, min_samples_leaf=2, random_state=seed, n_jobs=1)
 
 
-def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int = 0, trees: int = 200):
+def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int = 0, trees: int = 200,
+              memo: dict | None = None):
     """Random-forest out-of-fold scores under the folds of ``plan`` (:func:`halo_utils.detect.crossval.kfold_plan`).
 
     ``labels`` (source -> 0/1) are the labels the forest learns; pass permuted labels for the
-    permutation baseline. Returns a table with repeat, fold, source, label, score.
+    permutation baseline; ``memo`` keeps the features between calls on the same ``fields``
+    (:func:`halo_utils.prep.features.features`). Returns a table with repeat, fold, source, label, score.
     """
     import pandas as pd
 
     rows = []
     for f in plan:
         rms, _ = source_rms(noise, f["split"], config.clip_sigma)
-        table = features(fields, rms, config)
+        table = features(fields, rms, config, memo)
         train = [n for n, part in f["split"].items() if part in ("train", "val")]
         test = [n for n, part in f["split"].items() if part == "test"]
         model = forest(seed, trees)

@@ -260,12 +260,8 @@ def train(model, config: TrainConfig, train_data: dict, val_data: dict, workdir,
         epoch = state["epoch"]
         order = seeded(seed, epoch).permutation(len(train_data["x"]))
         tick = time.perf_counter()
-        if isinstance(train_data["x"], np.ndarray):
-            fit = model.fit(train_data["x"][order], train_data["y"][order], batch_size=config.batch_size, epochs=1,
-                            shuffle=False, class_weight=weights, verbose=0)
-        else:  # images made as they are read: batch by batch, in the same order, with the same weights
-            seen = dict(train_data, x=train_data["x"].at_epoch(epoch)) if hasattr(train_data["x"], "at_epoch") else train_data
-            fit = model.fit(stream_batches(seen, order, weights, config.batch_size), epochs=1, shuffle=False, verbose=0)
+        seen = dict(train_data, x=train_data["x"].at_epoch(epoch)) if hasattr(train_data["x"], "at_epoch") else train_data
+        fit = model.fit(stream_batches(seen, order, weights, config.batch_size), epochs=1, shuffle=False, verbose=0)
         logs = {k: float(v[-1]) for k, v in fit.history.items()}
         validate.on_epoch_end(epoch, logs)
         stop.update(logs)

@@ -158,13 +158,13 @@ def baseline_scores(sources, config, plan: list, seed: int, noise, permutations:
     """
     from tqdm.auto import tqdm
 
-    fields = unclipped_fields(sources, config)
-    scores = baseline.fit_kfold(fields, {s.name: s.label for s in sources}, noise, config, plan, seed)
+    fields, memo = unclipped_fields(sources, config), {}
+    scores = baseline.fit_kfold(fields, {s.name: s.label for s in sources}, noise, config, plan, seed, memo=memo)
     null = []
     k, repeats = _shape(plan)
     for i in tqdm(range(permutations), desc="baseline permutations", disable=not progress or not permutations):
         fake, fake_plan = permuted_plan(sources, config, k, repeats, seed, i)
-        table = baseline.fit_kfold(fields, {s.name: s.label for s in fake}, noise, config, fake_plan, seed)
+        table = baseline.fit_kfold(fields, {s.name: s.label for s in fake}, noise, config, fake_plan, seed, memo=memo)
         null.append(float(repeat_metrics(table).auc.mean()))
     return scores, null
 

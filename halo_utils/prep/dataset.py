@@ -121,16 +121,16 @@ def source_rms(noise, split: dict, clip_sigma: float | None = None) -> tuple:
     """
     fallback = band_rms(noise, split)
     stand_in = np.array([fallback[b] for b in BAND_KEYS])
-    rms, used = {}, {}
-    for name, rows in noise.groupby("source", sort=True):
-        rows = rows.set_index("band").loc[list(BAND_KEYS)]
-        rms[name], bad = rms_with_fallback(rows.rms, rows.threshold, stand_in, clip_sigma)
-        used[name] = [b for b, miss in zip(BAND_KEYS, bad) if miss]
+    table = noise.pivot(index="source", columns="band")  # one row per source, sorted; a band missing is NaN
+    values, bad = rms_with_fallback(table["rms"][list(BAND_KEYS)], table["threshold"][list(BAND_KEYS)], stand_in,
+                                    clip_sigma)
+    rms = dict(zip(table.index, values))
+    used = {name: [b for b, miss in zip(BAND_KEYS, row) if miss] for name, row in zip(table.index, bad)}
     return rms, used
 
 
 def rms_with_fallback(rms, threshold, fallback, clip_sigma: float | None = None) -> tuple:
-    """Per-band RMS (B,) of one image set, with ``fallback`` (B,) where the RMS cannot be told.
+    """Per-band RMS (B,) of one image set (or (n, B) of n sets), with ``fallback`` (B,) where the RMS cannot be told.
 
     With ``clip_sigma`` the stand-in is raised to ``threshold / clip_sigma`` (the image's own clip
     threshold, Jy/beam), as :func:`source_rms` explains. Returns (rms, boolean mask of the bands that fell back).

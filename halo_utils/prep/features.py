@@ -51,23 +51,36 @@ def _radius_arcmin(shape, pixel_arcmin: float) -> np.ndarray:
     return np.hypot(y - (shape[0] - 1) / 2, x - (shape[1] - 1) / 2) * pixel_arcmin
 
 
-def features(fields: dict, rms: dict, config) -> "pandas.DataFrame":
-    """The 15 :data:`FEATURES` of every source (rows indexed by source name)."""
+def features(fields: dict, rms: dict, config, memo: dict | None = None) -> "pandas.DataFrame":
+    """The 15 :data:`FEATURES` of every source (rows indexed by source name).
+
+    ``memo`` (a dict kept by the caller for these ``fields`` and ``config``) holds each source's row by its RMS, so
+    folds and label permutations that give a source the same RMS compute it once.
+    """
     import pandas as pd
 
+    memo = {} if memo is None else memo
     rows = {}
     for name, (field, pixel) in fields.items():
-        clipped = clip_cube(field, rms[name], config.clip_sigma, config.cap_sigma)
-        snr = clipped / np.asarray(rms[name], np.float32)
-        central, summed, filled = [], [], []
-        for b in range(snr.shape[-1]):
-            r = _radius_arcmin(snr.shape[:2], pixel[b])
-            central.append(snr[..., b][r <= 5].max())
-            summed.append(snr[..., b][r <= 15].sum() * (pixel[b] / pixel[0]) ** 2)
-            filled.append(np.mean(snr[..., b][r <= 15] > 0))
-        logs = np.log10(np.maximum(summed, 0.0) + 1.0)  # unclipped: a sum below zero is noise, no emission
-        rows[name] = [*central, *summed, *filled, *np.diff(logs)]
+        key = (name, np.asarray(rms[name], np.float64).tobytes())
+        if key not in memo:
+            memo[key] = _source_features(field, pixel, rms[name], config)
+        rows[name] = memo[key]
     return pd.DataFrame.from_dict(rows, orient="index", columns=FEATURES)
+
+
+def _source_features(field: np.ndarray, pixel: np.ndarray, rms, config) -> list:
+    """The 15 features of one field (H, W, B) of pixels ``pixel`` (B,) arcmin, with noise ``rms`` (B,) Jy/beam."""
+    clipped = clip_cube(field, rms, config.clip_sigma, config.cap_sigma)
+    snr = clipped / np.asarray(rms, np.float32)
+    central, summed, filled = [], [], []
+    for b in range(snr.shape[-1]):
+        r = _radius_arcmin(snr.shape[:2], pixel[b])
+        central.append(snr[..., b][r <= 5].max())
+        summed.append(snr[..., b][r <= 15].sum() * (pixel[b] / pixel[0]) ** 2)
+        filled.append(np.mean(snr[..., b][r <= 15] > 0))
+    logs = np.log10(np.maximum(summed, 0.0) + 1.0)  # unclipped: a sum below zero is noise, no emission
+    return [*central, *summed, *filled, *np.diff(logs)]
 
 
 def central_peak_snr(field: np.ndarray, rms, pixel_arcmin: float, radius_arcmin: float = 3.0,
