@@ -46,24 +46,28 @@ def test_a_non_editable_install_imports_every_module(wheel, tmp_path):
     assert int(done.stdout.split()[-1]) == len(list((ROOT / "halo_utils").rglob("*.py"))) - 1  # all but __init__
 
 
-def _resolved(spec: str, tmp_path) -> set:
-    """Distribution names pip would install for ``spec`` (the wheel with its extras) into an empty environment (a dry
-    run, no download)."""
+def _resolved(specs: list, tmp_path) -> list:
+    """Distribution names pip would install for each of ``specs`` (the wheel with its extras) into an empty
+    environment (dry runs, no download; run side by side, as they mostly wait for the package index)."""
     import json
 
-    report = tmp_path / f"report{abs(hash(spec))}.json"
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
-                           "--report", str(report), spec], cwd=ROOT, capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"pip could not resolve {spec} (no package registry?): {done.stderr.strip()[-300:]}")
-    return {i["metadata"]["name"].lower().replace("_", "-") for i in json.loads(report.read_text())["install"]}
+    reports = [tmp_path / f"report{i}.json" for i in range(len(specs))]
+    runs = [subprocess.Popen([sys.executable, "-m", "pip", "install", "--dry-run", "--quiet", "--ignore-installed",
+                              "--report", str(report), spec], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for spec, report in zip(specs, reports)]
+    for spec, run in zip(specs, runs):
+        _, stderr = run.communicate()
+        if run.returncode:
+            pytest.skip(f"pip could not resolve {spec} (no package registry?): {stderr.strip()[-300:]}")
+    return [{i["metadata"]["name"].lower().replace("_", "-") for i in json.loads(r.read_text())["install"]}
+            for r in reports]
 
 
 @pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64", reason="checks the x86-64 Linux choice")
 def test_tensorflow_comes_from_the_extra_that_fits_the_machine(wheel, tmp_path):
     """No extra: no TensorFlow (Colab's own stays); `cpu`: the CPU-only build; `gpu`: the CUDA build (resolved for the
     wheel, as pip resolves ``pip install .[cpu]``, without building the package three more times)."""
-    bare, cpu, gpu = (_resolved(f"{wheel}{extra}", tmp_path) for extra in ("", "[cpu]", "[gpu]"))
+    bare, cpu, gpu = _resolved([f"{wheel}{extra}" for extra in ("", "[cpu]", "[gpu]")], tmp_path)
     assert "keras" in bare and not {n for n in bare if n.startswith("tensorflow")}
     assert "tensorflow-cpu" in cpu and "tensorflow" not in cpu and not {n for n in cpu if n.startswith("nvidia")}
     assert "tensorflow" in gpu and "tensorflow-cpu" not in gpu and "nvidia-cudnn-cu12" in gpu

@@ -1,9 +1,15 @@
-"""Mixed precision (``config.use_precision``): the classifier, DDPM, WGAN-GP and CVAE train under the float16 and
-bfloat16 policies like under float32, with float32 outputs and loss scaling where float16 needs it.
+"""Mixed precision (``config.use_precision``) and devices: the classifier, DDPM, WGAN-GP and CVAE train under the
+float16 and bfloat16 policies like under float32, with float32 outputs and loss scaling where float16 needs it; the
+generators (CVAE without dropout) train on two logical CPU devices (MirroredStrategy) like on one.
 
 16-bit arithmetic changes the numbers a little (float16 keeps ~3 significant digits, bfloat16 ~2), so the first
 steps' losses are compared to float32's within a stated tolerance rather than exactly. A step whose gradients were
 lost (a loss scaled outside the gradient tape gives none) would not train at all: the losses would stay put.
+
+On two devices each replica takes its half of the global batch and its loss is scaled by the global batch, so the
+all-reduced gradient is the one-device gradient; a replica that used the whole batch, or a mean over its own half,
+would double the step and change the second step's loss. The generators are trained once per device count, every
+policy in one process, and shared by the tests (tracing them is most of the time).
 """
 
 import json
@@ -46,6 +52,9 @@ for policy in sys.argv[3:]:
     vae.train(4, work + "vae")
     vae.reset(1e-3)  # back to a new VAE: loss scale and step counter too
     out[policy] = dict(losses={k: read_losses(work + k) for k in ("ddpm", "wgan", "vae")},
+                       replicas=ddpm.strategy.num_replicas_in_sync,
+                       ema=[float(np.abs(w).sum()) for w in ddpm.ema.get_weights()],
+                       generator=[float(np.abs(w).sum()) for w in wgan.generator.get_weights()],
                        optimizers=[type(o).__name__ for o in (ddpm.optimizer, wgan.c_opt, wgan.g_opt, vae.optimizer)],
                        outputs=[str(ddpm.sample(2, 0, steps=3, progress=False).dtype),
                                 str(wgan.sample(2, 0)[0].dtype), vae.decoder.output.dtype],
@@ -57,6 +66,11 @@ try:
         f"{sys.argv[1]}/{sys.argv[2]}_{sys.argv[-1]}_ddpm")
 except ValueError as err:
     out["refused"] = str(err)
+if devices:
+    try:
+        DDPM(ddpm_config("smoke", batch_size=3), images, seed=0, devices=devices)
+    except ValueError as err:
+        out["refused_batch"] = str(err)
 print(json.dumps(out))
 """
 
@@ -100,10 +114,26 @@ def test_generators_train_in_mixed_precision_like_in_float32(one_device):
     assert "precision" in out["refused"] and "mixed_bfloat16" in out["refused"]
 
 
-def test_mixed_float16_trains_on_two_devices(tmp_path, one_device):
+@pytest.fixture(scope="module")
+def two_devices(tmp_path_factory):
+    """float32, then mixed float16, in one process on two logical CPU devices."""
+    return _run(tmp_path_factory.mktemp("devices"), "two", "float32", "mixed_float16")
+
+
+def test_generators_train_on_two_devices_like_on_one(one_device, two_devices):
+    one, two = one_device["float32"], two_devices["float32"]
+    assert "batch_size 3 does not split over 2 devices" in two_devices["refused_batch"]
+    assert one["replicas"] == 1 and two["replicas"] == 2
+    _close(two["losses"], one["losses"], rtol=1e-4)  # stated tolerance: 1e-4 relative
+    # sums of |w| per weight array: Adam turns round-off in near-zero gradients into steps of up to its learning
+    # rate (2e-4), so arrays whose gradients vanish may differ by a fraction of it
+    np.testing.assert_allclose(two["ema"], one["ema"], rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(two["generator"], one["generator"], rtol=1e-4, atol=2e-5)
+
+
+def test_mixed_float16_trains_on_two_devices(one_device, two_devices):
     """The GPU case of the paper's two-GPU training: loss scaling inside MirroredStrategy replicas."""
-    two = _run(tmp_path, "two", "mixed_float16")["mixed_float16"]
-    one = one_device["mixed_float16"]
+    two, one = two_devices["mixed_float16"], one_device["mixed_float16"]
     # float16 sums in another order on two devices: stated tolerance 0.3 % (+ 3e-4 for losses near 0)
     _close(two["losses"], one["losses"], rtol=3e-3, atol=3e-4)
 

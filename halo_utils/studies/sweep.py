@@ -26,6 +26,7 @@ from ..detect.classify import run_tag
 from ..detect.tags import precision_tag
 from ..detect.oof import binomial_interval, pooled_metrics
 from . import report
+from .reference import commit
 
 __all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run_job", "notebook_seconds", "tables", "load_runs", "summary_table", "to_markdown", "kfold_table", "kfold_markdown", "ensemble_table", "aggregate", "main"]
 
@@ -204,12 +205,13 @@ def kfold_table(results: list):
     return pd.DataFrame(rows).set_index("model")
 
 
-def kfold_markdown(table, command: str) -> str:
-    """:func:`kfold_table` as Markdown, with the paper's Table 5 accuracy (its protocol) beside it."""
+def kfold_markdown(table, command: str, where: str = "") -> str:
+    """:func:`kfold_table` as Markdown, with the paper's Table 5 accuracy (its protocol) beside it; made by
+    ``command`` (a command line) ``where`` (e.g. " at commit 1500f61")."""
     head = ["model", "seeds", "per-source OOF AUC [95 % CI]", "AUC std over seeds", "accuracy at 0.5",
             "recall at 10 % FPR", "training accuracy", "folds kept at epoch 1", "train s per run",
             "paper accuracy (its protocol, %)"]
-    lines = [f"Made by `{command}`.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [f"Made by `{command}`{where}.", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for model, r in table.iterrows():
         paper = "%.2f ± %.2f" % PAPER_TABLE5[model] if model in PAPER_TABLE5 else "—"
         train = "—" if np.isnan(r.train_accuracy) else f"{r.train_accuracy:.3f}"
@@ -250,7 +252,7 @@ def ensemble_table(per_source):
     return pd.DataFrame(rows).set_index("ensemble")
 
 
-def _aggregate_kfold(results: list, prefix: str, command: str) -> dict:
+def _aggregate_kfold(results: list, prefix: str, command: str, where: str) -> dict:
     """Write the kfold Table 5 (Markdown + CSV under docs/results/) and the per-source score figure."""
     import pandas as pd
 
@@ -258,7 +260,7 @@ def _aggregate_kfold(results: list, prefix: str, command: str) -> dict:
     folder = paths.docs_results()
     base = folder / f"table5_kfold_{prefix}"
     written = dict(kfold_csv=paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp)))
-    text = kfold_markdown(table, command)
+    text = kfold_markdown(table, command, where)
     written["kfold_md"] = paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
     runs = [r for r in results if r["protocol"] == "kfold"]
     scores = {m: pd.concat([pd.DataFrame(r["scores"]).assign(repeat=lambda t, s=r["seed"]: 1000 * s + t.repeat)
@@ -270,7 +272,7 @@ def _aggregate_kfold(results: list, prefix: str, command: str) -> dict:
     written["sources_csv"] = paths.atomic_write(folder / f"source_scores_kfold_{prefix}.csv",
                                                 lambda tmp: per_source.to_csv(tmp))
     ensembles = ensemble_table(per_source)
-    lines = [f"Made by `{command}`: each model's out-of-fold scores averaged per source over all its seeds and "
+    lines = [f"Made by `{command}`{where}: each model's out-of-fold scores averaged per source over all its seeds and "
              "repeats, then over models.", "", "| ensemble | per-source OOF AUC [95 % CI] | accuracy at 0.5 | "
              "recall at 10 % FPR |", "|---|---|---|---|"]
     lines += [f"| {name} | {r.auc:.3f} [{r.auc_lo:.3f}, {r.auc_hi:.3f}] | {r.accuracy:.3f} | {r.recall_at_fpr10:.3f} |"
@@ -284,11 +286,12 @@ def _aggregate_kfold(results: list, prefix: str, command: str) -> dict:
 
 
 def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, command: str = "",
-              precision: str = "float32") -> dict:
-    """Write the Table 5 analogues (Markdown + CSV; kfold under docs/results/) and the Fig. 8-10 analogues."""
+              precision: str = "float32", where: str = "") -> dict:
+    """Write the Table 5 analogues (Markdown + CSV; kfold under docs/results/) and the Fig. 8-10 analogues, each
+    made by ``command`` (a command line) ``where`` (e.g. " at commit 1500f61")."""
     results = load_runs(profile, source, models, protocols, precision)
     prefix = _prefix(profile, source, precision)
-    written = _aggregate_kfold(results, prefix, command) if any(r["protocol"] == "kfold" for r in results) else {}
+    written = _aggregate_kfold(results, prefix, command, where) if any(r["protocol"] == "kfold" for r in results) else {}
     results = [r for r in results if r["protocol"] != "kfold"]
     if not results and written:
         return written
@@ -299,7 +302,7 @@ def aggregate(profile: str, source: str = "gleam", models=None, protocols=None, 
         table = summary_table(results, level)
         base = report.path(f"table5_split_{prefix}_{level}")
         written[f"{level}_csv"] = paths.atomic_write(base.with_suffix(".csv"), lambda tmp: table.to_csv(tmp))
-        text = f"Made by `{command}`.\n\n" + to_markdown(table, level)
+        text = f"Made by `{command}`{where}.\n\n" + to_markdown(table, level)
         written[f"{level}_md"] = paths.atomic_write(base.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
     for protocol in sorted({r["protocol"] for r in results}):
         runs = [r for r in results if r["protocol"] == protocol]
@@ -352,10 +355,10 @@ def main(argv=None):
                                    tables(args.profile, args.source, args.protocols, args.precision), command)
         print(f"{len(runs)} runs ({sum(r['done'] for r in runs)} done) -> {path}")
         return
-    command = ("python -m halo_utils.studies.sweep --plan PLAN " + " ".join(options)
-               + ", run by workflow/Snakefile (`make sweep`)")
+    command = "python -m halo_utils.studies.sweep --plan PLAN " + " ".join(options)
+    where = f" at commit {commit()}, run by workflow/Snakefile (`make sweep`)"
     for name, path in aggregate(args.profile, args.source, args.models, args.protocols, command,
-                                args.precision).items():
+                                args.precision, where).items():
         print(f"{name}: {path}")
 
 
