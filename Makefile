@@ -26,7 +26,8 @@ $(STAMP): pyproject.toml
 
 # Unit tests plus every notebook executed once (papermill, `smoke` profile, tests/test_notebooks.py), on TEST_WORKERS
 # processes (pytest-xdist; a test file's tests run on one worker in order), one thread each for TensorFlow and NumPy
-# (two workers with two threads each oversubscribe the two cores: 664 -> 626 s), the slowest 15 listed at the end.
+# (two workers with two threads each oversubscribe the two cores: 664 -> 626 s of testing, one run each), the slowest
+# 15 listed at the end.
 # Every run writes into a scratch root under pytest's temporary folder, so each notebook trains from scratch.
 # pytest's exit code 5 means no test ran: that is a failure here.
 test: $(STAMP)
