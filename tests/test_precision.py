@@ -37,12 +37,13 @@ from halo_utils.generate.vae import VAE, vae_config
 from halo_utils.generate.wgan import WGAN, wgan_config
 
 images = np.random.default_rng(0).uniform(-1, 1, (8, 16, 16, 2)).astype(np.float32)
+small = dict(widths=(8,), attention=(True,))  # a one-level U-Net: half the smoke graph to trace, the same code
 labels = np.arange(8) % 3
 out = {}
 for policy in sys.argv[3:]:
     use_precision(policy)
     work = f"{sys.argv[1]}/{sys.argv[2]}_{policy}_"
-    ddpm = DDPM(ddpm_config("smoke", train_steps=4, checkpoint_every=4), images, seed=1, devices=devices)
+    ddpm = DDPM(ddpm_config("smoke", train_steps=4, checkpoint_every=4, **small), images, seed=1, devices=devices)
     ddpm.train(work + "ddpm")
     wgan = WGAN(wgan_config("smoke", train_steps=3, checkpoint_every=3, generator_widths=(8,), critic_widths=(8,)),
                 images, labels, seed=1, devices=devices)
@@ -62,13 +63,13 @@ for policy in sys.argv[3:]:
                        if hasattr(vae.optimizer, "dynamic_scale") else None)
 try:
     use_precision("float32")
-    DDPM(ddpm_config("smoke", train_steps=4, checkpoint_every=4), images, seed=1, devices=devices).train(
+    DDPM(ddpm_config("smoke", train_steps=4, checkpoint_every=4, **small), images, seed=1, devices=devices).train(
         f"{sys.argv[1]}/{sys.argv[2]}_{sys.argv[-1]}_ddpm")
 except ValueError as err:
     out["refused"] = str(err)
 if devices:
     try:
-        DDPM(ddpm_config("smoke", batch_size=3), images, seed=0, devices=devices)
+        DDPM(ddpm_config("smoke", batch_size=3, **small), images, seed=0, devices=devices)
     except ValueError as err:
         out["refused_batch"] = str(err)
 print(json.dumps(out))

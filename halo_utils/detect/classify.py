@@ -58,6 +58,7 @@ class TrainConfig:
     repeats: int = 2  # kfold protocol: repeats of the k-fold split
     plan_seed: int | None = None  # kfold protocol: the seed of the folds (None: the run's; set: all seeds share them)
     baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
+    baseline_trees: int = 200  # trees of the hand-feature baseline's random forest
     mock_fields: int = 3000  # train_on 'mock' / 'mock+gleam': mock training fields (validation 1/5, test 1/2 of it)
     mock_fresh_views: bool = False  # train_on 'mock' / 'mock+gleam': new random views of the fields every epoch
     injected_repeats: int = 1  # train_on 'injected': repeats of the k-fold plan (its first repeat is the real-only run's)
@@ -76,7 +77,8 @@ class TrainConfig:
 
 _SOURCE_LEVEL = dict(checkpoint_on="val_source_loss", stop_on="val_source_loss", fit_gate=0.95)
 _TRAIN_PROFILES = {
-    "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=3, repeats=1, baseline_permutations=3, mock_fields=200,
+    "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=3, repeats=1, baseline_permutations=3, baseline_trees=25,
+                         mock_fields=200,
                          injected_images=64, injected_val=32, injected_test=32, limit_draws=2, **_SOURCE_LEVEL),
     "cpu": TrainConfig("cpu", epochs=20, patience=6, **_SOURCE_LEVEL),
     "paper": TrainConfig("paper", epochs=25, patience=6, repeats=5, baseline_permutations=1000, mock_fields=50000,

@@ -148,29 +148,30 @@ def permuted_plan(sources, config, k: int, repeats: int, seed: int, i: int, val_
 
 
 def baseline_scores(sources, config, plan: list, seed: int, noise, permutations: int = 0,
-                    progress: bool = True) -> tuple:
+                    progress: bool = True, trees: int = 200) -> tuple:
     """The hand-feature forest (:mod:`halo_utils.detect.baseline`) under ``plan``, and its permutation null.
 
     Each permutation shuffles the labels, plans new folds with them and fits again: the
     whole pipeline, so the null AUC includes whatever the folds or features could leak.
 
-    Returns (scores table, list of null AUCs)
+    ``trees``: the forest's (``TrainConfig.baseline_trees``). Returns (scores table, list of null AUCs)
     """
     from tqdm.auto import tqdm
 
     fields, memo = unclipped_fields(sources, config), {}
-    scores = baseline.fit_kfold(fields, {s.name: s.label for s in sources}, noise, config, plan, seed, memo=memo)
+    scores = baseline.fit_kfold(fields, {s.name: s.label for s in sources}, noise, config, plan, seed, trees, memo)
     null = []
     k, repeats = _shape(plan)
     for i in tqdm(range(permutations), desc="baseline permutations", disable=not progress or not permutations):
         fake, fake_plan = permuted_plan(sources, config, k, repeats, seed, i)
-        table = baseline.fit_kfold(fields, {s.name: s.label for s in fake}, noise, config, fake_plan, seed, memo=memo)
+        table = baseline.fit_kfold(fields, {s.name: s.label for s in fake}, noise, config, fake_plan, seed, trees, memo)
         null.append(float(repeat_metrics(table).auc.mean()))
     return scores, null
 
 
-def _cached_baseline(sources, config, plan, seed, noise, permutations, folder, progress, wait_s: float = 3600):
-    """:func:`baseline_scores`, computed once per (sources, settings, folds, seed, permutations) and reused.
+def _cached_baseline(sources, config, plan, seed, noise, permutations, folder, progress, wait_s: float = 3600,
+                     trees: int = 200):
+    """:func:`baseline_scores`, computed once per (sources, settings, folds, seed, permutations, trees) and reused.
 
     Every model of a seed shares the folds, so the baseline and its permutations (minutes) run once.
     Runs of a sweep that start together (``--jobs 2``) do not both compute it: the first makes it,
@@ -182,11 +183,12 @@ def _cached_baseline(sources, config, plan, seed, noise, permutations, folder, p
     import pandas as pd
 
     key = json.dumps(dict(sources={s.name: s.label for s in sources}, config=config.to_dict(),
-                          plan=[f["split"] for f in plan], seed=seed, permutations=permutations), sort_keys=True)
+                          plan=[f["split"] for f in plan], seed=seed, permutations=permutations, trees=trees),
+                     sort_keys=True)
     path = Path(folder) / f"{hashlib.sha1(key.encode()).hexdigest()[:16]}.json"
     with paths.only_once(path, wait_s) as mine:
         if mine:
-            scores, null = baseline_scores(sources, config, plan, seed, noise, permutations, progress)
+            scores, null = baseline_scores(sources, config, plan, seed, noise, permutations, progress, trees)
             write_json(path, dict(scores=scores.to_dict("records"), null=null))
     saved = json.loads(path.read_text())
     return pd.DataFrame(saved["scores"]), saved["null"]
@@ -230,7 +232,8 @@ def run(sources, model: str, config, training, seed: int, workdir, permutations:
         null.append(float(repeat_metrics(table).auc.mean()))
     network.update(null_auc=null, p_value=permutation_pvalue(network["oof_source_auc"], null) if null else None)
     base_scores, base_null = _cached_baseline(sources, config, plan, seed, noise, training.baseline_permutations,
-                                              Path(workdir).parent / "baseline", progress)
+                                              Path(workdir).parent / "baseline", progress,
+                                              trees=training.baseline_trees)
     base = pooled_metrics(base_scores, seed=seed)
     base.update(null_auc=base_null, p_value=permutation_pvalue(base["oof_source_auc"], base_null) if base_null else None)
     return dict(plan=plan, scores=scores, baseline_scores=base_scores, fits=fits, network=network, baseline=base)
