@@ -78,8 +78,8 @@ class TrainConfig:
 _SOURCE_LEVEL = dict(checkpoint_on="val_source_loss", stop_on="val_source_loss", fit_gate=0.95)
 _TRAIN_PROFILES = {
     "smoke": TrainConfig("smoke", epochs=2, patience=1, folds=2, repeats=1, baseline_permutations=3, baseline_trees=25,
-                         mock_fields=200,
-                         injected_images=64, injected_val=32, injected_test=32, limit_draws=2, **_SOURCE_LEVEL),
+                         mock_fields=200, injected_images=64, injected_val=32, injected_test=32, limit_draws=2,
+                         **_SOURCE_LEVEL),
     "cpu": TrainConfig("cpu", epochs=20, patience=6, **_SOURCE_LEVEL),
     "paper": TrainConfig("paper", epochs=25, patience=6, repeats=5, baseline_permutations=1000, mock_fields=50000,
                          injected_repeats=2, injected_images=20000, injected_val=4000, injected_test=4000, limit_draws=50,
