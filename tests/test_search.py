@@ -243,7 +243,8 @@ def test_flags_missing_band_edge_and_noise(trained, tmp_path):
     row, _ = scorer(fields.read_field("loud", loud))
     assert row["scored"] and any(f.startswith("noise_outlier:170-231") for f in row["flags"])
     row, _ = scorer(fields.read_field("plain", files))
-    assert row["scored"] and not any(f.startswith(("noise_outlier", "image_edge", "missing")) for f in row["flags"]), row["flags"]
+    assert row["scored"], row["flags"]
+    assert not any(f.startswith(("noise_outlier", "image_edge", "missing")) for f in row["flags"]), row["flags"]
 
 
 def test_broken_files_are_flagged_by_name_and_change_nothing_else(trained, tmp_path):

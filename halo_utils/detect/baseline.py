@@ -9,17 +9,20 @@ from __future__ import annotations
 from ..prep.dataset import source_rms
 from ..prep.features import features
 
-__all__ = ["forest", "fit_kfold"]
+__all__ = ["TREES", "forest", "fit_kfold"]
+
+TREES = 200
+"""Trees of the forest (the ``cpu`` and ``paper`` profiles'; ``TrainConfig.baseline_trees``)."""
 
 
-def forest(seed: int = 0, trees: int = 200):
+def forest(seed: int = 0, trees: int = TREES):
     """The baseline's (unfitted) random forest: ``trees`` trees, at least 2 samples per leaf, one core."""
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(trees, min_samples_leaf=2, random_state=seed, n_jobs=1)
 
 
-def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int = 0, trees: int = 200,
+def fit_kfold(fields: dict, labels: dict, noise, config, plan: list, seed: int = 0, trees: int = TREES,
               memo: dict | None = None):
     """Random-forest out-of-fold scores under the folds of ``plan`` (:func:`halo_utils.detect.crossval.kfold_plan`).
 

@@ -58,7 +58,7 @@ class TrainConfig:
     repeats: int = 2  # kfold protocol: repeats of the k-fold split
     plan_seed: int | None = None  # kfold protocol: the seed of the folds (None: the run's; set: all seeds share them)
     baseline_permutations: int = 100  # kfold protocol: label permutations of the hand-feature baseline
-    baseline_trees: int = 200  # trees of the hand-feature baseline's random forest
+    baseline_trees: int = 200  # trees of the hand-feature baseline's random forest (baseline.TREES)
     mock_fields: int = 3000  # train_on 'mock' / 'mock+gleam': mock training fields (validation 1/5, test 1/2 of it)
     mock_fresh_views: bool = False  # train_on 'mock' / 'mock+gleam': new random views of the fields every epoch
     injected_repeats: int = 1  # train_on 'injected': repeats of the k-fold plan (its first repeat is the real-only run's)

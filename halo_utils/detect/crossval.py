@@ -148,7 +148,7 @@ def permuted_plan(sources, config, k: int, repeats: int, seed: int, i: int, val_
 
 
 def baseline_scores(sources, config, plan: list, seed: int, noise, permutations: int = 0,
-                    progress: bool = True, trees: int = 200) -> tuple:
+                    progress: bool = True, trees: int = baseline.TREES) -> tuple:
     """The hand-feature forest (:mod:`halo_utils.detect.baseline`) under ``plan``, and its permutation null.
 
     Each permutation shuffles the labels, plans new folds with them and fits again: the
@@ -170,7 +170,7 @@ def baseline_scores(sources, config, plan: list, seed: int, noise, permutations:
 
 
 def _cached_baseline(sources, config, plan, seed, noise, permutations, folder, progress, wait_s: float = 3600,
-                     trees: int = 200):
+                     trees: int = baseline.TREES):
     """:func:`baseline_scores`, computed once per (sources, settings, folds, seed, permutations, trees) and reused.
 
     Every model of a seed shares the folds, so the baseline and its permutations (minutes) run once.

@@ -21,7 +21,7 @@ import numpy as np
 from .. import cli
 from ..constants import BAND_KEYS
 from ..detect.artefact import operating_threshold
-from ..detect.baseline import forest
+from ..detect.baseline import TREES, forest
 from ..detect.mocktrain import splits
 from ..detect.oof import bootstrap_auc
 from ..prep.features import features
@@ -51,7 +51,7 @@ def field_features(mocks, config, chunk: int = 500):
     return pd.concat(parts).loc[names]
 
 
-def forest_scores(parts: dict, config, seed: int = 0, trees: int = 200) -> dict:
+def forest_scores(parts: dict, config, seed: int = 0, trees: int = TREES) -> dict:
     """A random forest fitted on the ``train`` fields of ``parts`` (:func:`~halo_utils.detect.mocktrain.splits`);
     each part's table with its ``score`` (halo probability)."""
     table = {name: field_features(mocks, config) for name, mocks in parts.items()}
