@@ -143,11 +143,12 @@ def test_download_fields_resumes_and_records_failures(tmp_path):
             raise ConnectionError("refused")
         return serve(position, survey, pixels, width, timeout)
 
-    found, failures = fields.download_fields(table, tmp_path, get_images=get_images, progress=False, sleep=lambda s: None)
+    quick = dict(get_images=get_images, progress=False, sleep=lambda s: None, rate=0)  # no waits: rate is tested elsewhere
+    found, failures = fields.download_fields(table, tmp_path, **quick)
     assert sorted(found.source.unique()) == ["PSZ2 G1+2"] and len(found) == 4
     assert list(failures) == ["bad one"] and "refused" in failures["bad one"]
     n = len(calls)
-    again, _ = fields.download_fields(table, tmp_path, get_images=get_images, progress=False, sleep=lambda s: None)
+    again, _ = fields.download_fields(table, tmp_path, **quick)
     assert len(calls) == n and len(again) == 4  # cached: nothing fetched twice
     assert all((tmp_path / "PSZ2_G1+2").glob("*.fits"))
 
@@ -319,7 +320,7 @@ def test_a_catalogue_search_offline_keeps_every_cluster_with_its_columns(trained
         raise ConnectionError("Failed to resolve 'skyview.gsfc.nasa.gov'")
 
     manifest, failures = fields.download_fields(table, tmp_path / "cache", get_images=dead, progress=False,
-                                                sleep=lambda s: None)
+                                                sleep=lambda s: None, rate=0)  # no throttle: rate is tested elsewhere
     out = run.run(det, manifest, tmp_path / "out", table, failures, progress=False)
     got = out["table"].set_index("name").loc[table.name]
     assert not got.scored.any() and got["flags"].str.startswith("download_failed").all()

@@ -146,7 +146,8 @@ def test_a_plan_names_each_run_s_files_and_the_tables(tmp_path, monkeypatch):
     assert [j["name"] for j in plan["jobs"]] == ["A_kfold_cpu_seed3", "D_kfold_cpu_seed3"]
     assert plan["jobs"][0]["outputs"] == [str(tmp_path / "data" / "results" / "05_classifier" / "A_kfold_cpu_seed3.json"),
                                           str(tmp_path / "data" / "runs" / "05_classifier" / "A_kfold_cpu_seed3.ipynb")]
-    assert plan["jobs"][1]["parameters"] == dict(model="D", protocol="kfold", seed=3, profile="cpu", source="gleam")
+    assert plan["jobs"][1]["parameters"] == dict(model="D", protocol="kfold", seed=3, profile="cpu", source="gleam",
+                                                 saliency=False, baseline_permutations=0)  # what the table does not use
     assert plan["tables"] == [str(tmp_path / "docs" / "results" / "table5_kfold_cpu.md")]
     assert plan["command"][1:4] == ["-m", "halo_utils.studies.sweep", "--aggregate-only"] and plan["root"] == str(tmp_path)
     generator = workflow.job(dict(run="ddpm_x", job=tmp_path / "x.json", pool=tmp_path / "pool.npz"))

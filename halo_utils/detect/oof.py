@@ -41,13 +41,30 @@ def repeat_metrics(table) -> "pandas.DataFrame":
 
 
 def _auc_columns(label: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """ROC AUC of every column of ``scores`` (n, m) against ``label`` (n,) (Mann-Whitney U, ties halved)."""
+    """ROC AUC of every column of ``scores`` (..., n, m) against ``label`` (n,) (Mann-Whitney U, ties halved): (..., m)."""
     from scipy.stats import rankdata
 
-    ranks = rankdata(scores, axis=0)
+    ranks = rankdata(scores, axis=-2)
     pos = label == 1
     n_pos, n_neg = pos.sum(), (~pos).sum()
-    return (ranks[pos].sum(axis=0) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return (ranks[..., pos, :].sum(axis=-2) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+
+
+def _resampled_aucs(label: np.ndarray, scores: np.ndarray, picks: np.ndarray, chunk: int = 2_000_000) -> np.ndarray:
+    """AUC of every column of ``scores`` (n, m) on every resample of ``picks`` (n_boot, n row indices, positives
+    first): (n_boot, m). Resamples go through :func:`_auc_columns` a block at a time (at most ``chunk`` scores)."""
+    n_pos = int(np.sum(label == 1))
+    y = np.r_[np.ones(n_pos, int), np.zeros(len(label) - n_pos, int)]
+    rows = max(1, chunk // max(1, scores[0].size * picks.shape[1]))
+    return np.concatenate([_auc_columns(y, scores[picks[i:i + rows]]) for i in range(0, len(picks), rows)])
+
+
+def _source_draws(label: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """``n_boot`` resamples of the sources, stratified by class: (n_boot, n) row indices, the positives first."""
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(label == 1), np.flatnonzero(label == 0)
+    return np.array([np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]) for _ in range(n_boot)],
+                    dtype=np.intp).reshape(n_boot, len(pos) + len(neg))
 
 
 def bootstrap_auc(table, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> tuple:
@@ -58,14 +75,8 @@ def bootstrap_auc(table, n_boot: int = 2000, seed: int = 0, level: float = 0.95)
     """
     wide = table.pivot_table(index="source", columns="repeat", values="score")
     label = table.groupby("source").label.first().loc[wide.index].to_numpy()
-    scores = wide.to_numpy()
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(label == 1), np.flatnonzero(label == 0)
-    y = np.r_[np.ones(len(pos), int), np.zeros(len(neg), int)]
-    values = np.empty(n_boot)
-    for i in range(n_boot):
-        pick = np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))])
-        values[i] = _auc_columns(y, scores[pick]).mean()
+    aucs = _resampled_aucs(label, wide.to_numpy(), _source_draws(label, n_boot, seed))
+    values = np.array([row.mean() for row in aucs])  # row by row: the same sums as one resample at a time
     tail = 100 * (1 - level) / 2
     return float(np.percentile(values, tail)), float(np.percentile(values, 100 - tail))
 
@@ -116,14 +127,10 @@ def paired_auc_difference(pairs: list, n_boot: int = 2000, seed: int = 0, level:
     label = pairs[0][0].groupby("source").label.first().loc[
         pairs[0][0].pivot_table(index="source", columns="repeat", values="score").index].to_numpy()
 
-    def difference(pick, y):
-        return np.mean([_auc_columns(y, sa[pick]).mean() - _auc_columns(y, sb[pick]).mean() for sa, sb in wide])
-
     per_seed = [float(_auc_columns(label, sa).mean() - _auc_columns(label, sb).mean()) for sa, sb in wide]
-    rng = np.random.default_rng(seed)
-    pos, neg = np.flatnonzero(label == 1), np.flatnonzero(label == 0)
-    y = np.r_[np.ones(len(pos), int), np.zeros(len(neg), int)]
-    draws = [difference(np.concatenate([rng.choice(pos, len(pos)), rng.choice(neg, len(neg))]), y) for _ in range(n_boot)]
+    picks = _source_draws(label, n_boot, seed)
+    aucs = [(_resampled_aucs(label, sa, picks), _resampled_aucs(label, sb, picks)) for sa, sb in wide]
+    draws = [np.mean([a[i].mean() - b[i].mean() for a, b in aucs]) for i in range(n_boot)]
     tail = 100 * (1 - level) / 2
     mean, ci = float(np.mean(per_seed)), [float(np.percentile(draws, tail)), float(np.percentile(draws, 100 - tail))]
     needed = mean - ci[0]

@@ -23,14 +23,12 @@ from ..generate.extend import AUGMENT_WITH, CONTROL, generator_root
 from ..generate.folds import GENERATORS
 from ..generate.generated import load_samples
 from . import report
+from .sweep import SWEEP_SKIPS
 
-__all__ = ["PAPER_PRIMED", "SWEEP_SKIPS", "sweep_runs", "generator_runs", "paired_table", "tstr_rows", "main"]
+__all__ = ["PAPER_PRIMED", "sweep_runs", "generator_runs", "paired_table", "tstr_rows", "main"]
 
 PAPER_PRIMED = {"I": (92.05, 2.94), "A": (95.93, 1.57), "D": (90.45, 0.84)}
 """The paper's Table 5 accuracies (%) of I', A', D' (trained with DDPM halos; its protocol)."""
-SWEEP_SKIPS = dict(saliency=False, baseline_permutations=0)
-"""Notebook parameters of every sweep run: skip what the table does not use (the saliency maps, the forest's
-permutation null). Neither changes the network's scores, so neither is in the run's name."""
 
 
 def sweep_runs(seeds, models, kind: str, per_real: float, profile: str, overrides: dict, source: str = "gleam",

@@ -28,18 +28,21 @@ from ..detect.oof import binomial_interval, pooled_metrics
 from . import report
 from .reference import commit
 
-__all__ = ["PAPER_TABLE5", "plan", "run_notebook", "run_job", "notebook_seconds", "tables", "load_runs", "summary_table", "to_markdown", "kfold_table", "kfold_markdown", "ensemble_table", "aggregate", "main"]
+__all__ = ["PAPER_TABLE5", "SWEEP_SKIPS", "plan", "run_notebook", "run_job", "notebook_seconds", "tables", "load_runs", "summary_table", "to_markdown", "kfold_table", "kfold_markdown", "ensemble_table", "aggregate", "main"]
 
 PAPER_TABLE5 = {"A": (94.41, 1.95), "I": (86.87, 2.78), "D": (84.68, 1.03)}
 """The paper's Table 5 accuracies (%, mean ± std over 10 runs; its protocol)."""
 
+SWEEP_SKIPS = dict(saliency=False, baseline_permutations=0)
+"""Notebook parameters of every sweep run: skip what the tables do not use (the saliency maps, the forest's
+permutation null). Neither changes the network's or the forest's scores, so neither is in the run's name."""
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 STAGE = "05_classifier"
 
 
 def plan(seeds, models, protocols, profile: str, source: str = "gleam", precision: str = "float32") -> list:
     """Every (model, protocol, seed) run as a dict of notebook parameters plus ``run`` and ``done`` (``precision``: the
-    Keras policy, a notebook parameter and part of the run's name when not float32).
+    Keras policy, a notebook parameter and part of the run's name when not float32; :data:`SWEEP_SKIPS` too).
 
     Seed-major; the workflow starts the longest model's runs first (:data:`~.workflow.FIRST`).
     """
@@ -48,7 +51,7 @@ def plan(seeds, models, protocols, profile: str, source: str = "gleam", precisio
         for protocol in protocols:
             for model in models:
                 name = run_name(profile, seed, source, run_tag(model, protocol, precision=precision))
-                extra = {} if precision == "float32" else dict(precision=precision)
+                extra = dict(SWEEP_SKIPS, **({} if precision == "float32" else dict(precision=precision)))
                 runs.append(dict(model=model, protocol=protocol, seed=int(seed), profile=profile, source=source,
                                  **extra, parameters=("model", "protocol", "seed", "profile", "source", *extra),
                                  run=name, done=(paths.results_dir(STAGE) / f"{name}.json").exists()))
