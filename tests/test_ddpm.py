@@ -29,7 +29,10 @@ IMAGES = np.random.default_rng(0).uniform(-1, 1, (12, 16, 16, 2)).astype(np.floa
 
 
 def make(steps=4):
-    return DDPM(ddpm_config("smoke", train_steps=steps, checkpoint_every=2, batch_size=3), IMAGES, seed=7)
+    """A smoke DDPM with a one-level U-Net: the same training code, half the graph to trace (the shapes test above
+    builds the two-level one)."""
+    return DDPM(ddpm_config("smoke", train_steps=steps, checkpoint_every=2, batch_size=3, widths=(8,), attention=(True,)),
+                IMAGES, seed=7)
 
 
 def weights(model):

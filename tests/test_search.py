@@ -143,7 +143,7 @@ def test_download_fields_resumes_and_records_failures(tmp_path):
             raise ConnectionError("refused")
         return serve(position, survey, pixels, width, timeout)
 
-    quick = dict(get_images=get_images, progress=False, sleep=lambda s: None, rate=0)  # no waits: rate is tested elsewhere
+    quick = dict(get_images=get_images, progress=False, sleep=lambda s: None, rate=0)  # no waits (rate: test_network)
     found, failures = fields.download_fields(table, tmp_path, **quick)
     assert sorted(found.source.unique()) == ["PSZ2 G1+2"] and len(found) == 4
     assert list(failures) == ["bad one"] and "refused" in failures["bad one"]
