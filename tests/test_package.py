@@ -81,7 +81,7 @@ def _resolved(wheel: Path, extras, tmp_path) -> list:
 @pytest.mark.skipif(platform.system() != "Linux" or platform.machine() != "x86_64", reason="checks the x86-64 Linux choice")
 def test_tensorflow_comes_from_the_extra_that_fits_the_machine(wheel, tmp_path):
     """No extra: no TensorFlow (Colab's own stays); `cpu`: the CPU-only build; `gpu`: the CUDA build (resolved for the
-    wheel, as pip resolves ``pip install .[cpu]``, without building the package three more times)."""
+    wheel, as an install of ``.[cpu]`` resolves, without building the package three more times)."""
     bare, cpu, gpu = _resolved(wheel, ("", "[cpu]", "[gpu]"), tmp_path)
     assert "keras" in bare and not {n for n in bare if n.startswith("tensorflow")}
     assert "tensorflow-cpu" in cpu and "tensorflow" not in cpu and not {n for n in cpu if n.startswith("nvidia")}

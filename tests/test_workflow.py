@@ -47,8 +47,8 @@ def test_a_killed_sweep_runs_only_what_is_missing(root):
     plan = _plan(root)
     jobs = json.loads(plan.read_text())["jobs"]
     assert len(jobs) == 4 and all(j["outputs"][0].endswith(".json") for j in jobs)
-    # one job at a time: the kill stops the engine as the second run starts (two at a time would throw away a second
-    # run that had nearly finished: the same test, 15-20 s more work)
+    # one job at a time: the kill stops the engine as the second run starts (two at a time, it threw away a second run
+    # that had nearly finished)
     command = [*SNAKEMAKE, "--config", f"plan={plan}", "--cores", "1", "--rerun-incomplete", "--rerun-triggers", "mtime"]
     results = root / "data" / "results" / "05_classifier"
     first = subprocess.Popen(command, env=_env(root), cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

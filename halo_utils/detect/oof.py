@@ -41,7 +41,8 @@ def repeat_metrics(table) -> "pandas.DataFrame":
 
 
 def _auc_columns(label: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """ROC AUC of every column of ``scores`` (..., n, m) against ``label`` (n,) (Mann-Whitney U, ties halved): (..., m)."""
+    """ROC AUC of every column of ``scores`` (..., n, m) against ``label`` (n,): (..., m) (Mann-Whitney U, ties
+    halved)."""
     from scipy.stats import rankdata
 
     ranks = rankdata(scores, axis=-2)
